@@ -1,0 +1,4 @@
+//! Llama-family transformer inference.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
