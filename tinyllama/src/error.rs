@@ -1,0 +1,86 @@
+//! The crate's error type: every failure names what was being read or checked.
+
+use alloc::string::String;
+use core::fmt;
+
+/// Everything that can go wrong while loading a model or tokenizer, or running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The input ended before `what` could be read completely.
+    Truncated {
+        /// The field or tensor being read.
+        what: String,
+        /// Bytes needed from `offset` on.
+        needed: u64,
+        /// Offset at which `what` starts.
+        offset: u64,
+        /// Total length of the input.
+        len: u64,
+    },
+    /// A field was read but its value is not acceptable.
+    Invalid {
+        /// The field or tensor concerned.
+        what: String,
+        /// Why the value was rejected.
+        reason: String,
+    },
+    /// A feature the file uses that this crate does not implement.
+    Unsupported {
+        /// The field concerned.
+        what: String,
+        /// What was found.
+        reason: String,
+    },
+    /// A buffer could not be allocated.
+    OutOfMemory {
+        /// What the allocation was for.
+        what: String,
+        /// Number of bytes requested.
+        bytes: u64,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Unsupported`].
+    pub fn unsupported(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Unsupported {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Truncated {
+                what,
+                needed,
+                offset,
+                len,
+            } => write!(
+                f,
+                "truncated input: {what} needs {needed} bytes at offset {offset}, but the input is {len} bytes long"
+            ),
+            Error::Invalid { what, reason } => write!(f, "invalid {what}: {reason}"),
+            Error::Unsupported { what, reason } => write!(f, "unsupported {what}: {reason}"),
+            Error::OutOfMemory { what, bytes } => {
+                write!(f, "cannot allocate {bytes} bytes for {what}")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// The crate's result type.
+pub type Result<T> = core::result::Result<T, Error>;

@@ -1,0 +1,689 @@
+//! GGUF (versions 2 and 3) for the `llama` architecture.
+//!
+//! Layout: `"GGUF"`, u32 version, u64 tensor count, u64 metadata count, the
+//! metadata key/values, the tensor infos (name, u32 n_dims, u64 dims with the
+//! innermost dimension first, u32 ggml type, u64 offset), then the tensor data
+//! starting at the next multiple of `general.alignment` (default 32); each
+//! offset is relative to that start and a multiple of the alignment.
+//!
+//! RoPE convention: llama.cpp's HF converter permutes the rows of
+//! `attn_q`/`attn_k` (per head, from the half-split order used by Hugging
+//! Face's `rotate_half` back to interleaved pairs), and llama.cpp runs the
+//! `llama` architecture with `LLAMA_ROPE_TYPE_NORM`, which rotates adjacent
+//! pairs `(x[2j], x[2j+1])`. That is the same layout llama2.c uses, so the
+//! rows are used as stored and [`crate::ops::Ops::rope`] rotates adjacent
+//! pairs for every format.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::reader::{Reader, checked_bytes};
+use crate::tensor::{Tensor, f16_to_f32};
+use crate::tokenizer::{TokenKind, Tokenizer, spm_to_spaces};
+use crate::weights::{LayerWeights, Weights};
+
+/// The file magic.
+pub const MAGIC: &[u8; 4] = b"GGUF";
+/// Default data alignment.
+pub const DEFAULT_ALIGNMENT: u64 = 32;
+/// ggml type ids used here.
+pub const GGML_F32: u32 = 0;
+/// ggml F16.
+pub const GGML_F16: u32 = 1;
+/// ggml Q8_0: blocks of 32 values, an f16 scale then 32 int8.
+pub const GGML_Q8_0: u32 = 8;
+/// Values per Q8_0 block.
+pub const Q8_0_BLOCK: usize = 32;
+/// Bytes per Q8_0 block.
+pub const Q8_0_BLOCK_BYTES: usize = 34;
+/// Largest tensor rank ggml has.
+pub const MAX_DIMS: u32 = 4;
+/// Deepest nesting of metadata arrays accepted.
+const MAX_ARRAY_DEPTH: u32 = 3;
+
+/// Metadata value types.
+pub mod ty {
+    /// u8
+    pub const U8: u32 = 0;
+    /// i8
+    pub const I8: u32 = 1;
+    /// u16
+    pub const U16: u32 = 2;
+    /// i16
+    pub const I16: u32 = 3;
+    /// u32
+    pub const U32: u32 = 4;
+    /// i32
+    pub const I32: u32 = 5;
+    /// f32
+    pub const F32: u32 = 6;
+    /// bool (one byte, 0 or 1)
+    pub const BOOL: u32 = 7;
+    /// string: u64 length + bytes
+    pub const STRING: u32 = 8;
+    /// array: u32 element type, u64 count, elements
+    pub const ARRAY: u32 = 9;
+    /// u64
+    pub const U64: u32 = 10;
+    /// i64
+    pub const I64: u32 = 11;
+    /// f64
+    pub const F64: u32 = 12;
+}
+
+/// A metadata value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Any integer type, widened.
+    Int(i128),
+    /// f32 or f64, widened.
+    Float(f64),
+    /// bool.
+    Bool(bool),
+    /// A string (bytes; GGUF strings should be UTF-8 but are not trusted to be).
+    Str(Vec<u8>),
+    /// An array.
+    Array(Vec<Value>),
+}
+
+/// The name of a ggml type, for error messages.
+pub fn ggml_type_name(t: u32) -> String {
+    let name = match t {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        6 => "Q5_0",
+        7 => "Q5_1",
+        8 => "Q8_0",
+        9 => "Q8_1",
+        10 => "Q2_K",
+        11 => "Q3_K",
+        12 => "Q4_K",
+        13 => "Q5_K",
+        14 => "Q6_K",
+        15 => "Q8_K",
+        30 => "BF16",
+        _ => return format!("ggml type {t}"),
+    };
+    String::from(name)
+}
+
+/// One tensor info.
+#[derive(Debug, Clone)]
+pub struct TensorInfo {
+    /// Tensor name.
+    pub name: String,
+    /// Dimensions, innermost first.
+    pub dims: Vec<u64>,
+    /// ggml type id.
+    pub ty: u32,
+    /// Offset relative to the data section.
+    pub offset: u64,
+}
+
+/// A parsed GGUF header: metadata and tensor infos, with the data section's offset.
+#[derive(Debug, Clone)]
+pub struct Gguf<'a> {
+    /// File version (2 or 3).
+    pub version: u32,
+    /// Metadata in file order.
+    pub metadata: Vec<(String, Value)>,
+    /// Tensor infos in file order.
+    pub tensors: Vec<TensorInfo>,
+    /// Data alignment.
+    pub alignment: u64,
+    /// Absolute offset of the data section.
+    pub data_start: u64,
+    bytes: &'a [u8],
+}
+
+fn read_string(r: &mut Reader<'_>, what: &str) -> Result<Vec<u8>> {
+    let len = r.u64(&format!("{what} length"))?;
+    Ok(r.take(len, what)?.to_vec())
+}
+
+fn min_size(t: u32) -> u64 {
+    match t {
+        ty::U8 | ty::I8 | ty::BOOL => 1,
+        ty::U16 | ty::I16 => 2,
+        ty::U32 | ty::I32 | ty::F32 => 4,
+        ty::ARRAY => 12,
+        _ => 8,
+    }
+}
+
+fn read_value(r: &mut Reader<'_>, t: u32, what: &str, depth: u32) -> Result<Value> {
+    Ok(match t {
+        ty::U8 => Value::Int(r.u8(what)? as i128),
+        ty::I8 => Value::Int(r.u8(what)? as i8 as i128),
+        ty::U16 => Value::Int(r.u16(what)? as i128),
+        ty::I16 => Value::Int(r.u16(what)? as i16 as i128),
+        ty::U32 => Value::Int(r.u32(what)? as i128),
+        ty::I32 => Value::Int(r.i32(what)? as i128),
+        ty::F32 => Value::Float(r.f32(what)? as f64),
+        ty::BOOL => match r.u8(what)? {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            v => return Err(Error::invalid(what, format!("bool value {v}"))),
+        },
+        ty::STRING => Value::Str(read_string(r, what)?),
+        ty::ARRAY => {
+            if depth >= MAX_ARRAY_DEPTH {
+                return Err(Error::unsupported(what, "arrays nested too deeply"));
+            }
+            let et = r.u32(&format!("{what} element type"))?;
+            if et > ty::F64 {
+                return Err(Error::invalid(
+                    format!("{what} element type"),
+                    format!("unknown value type {et}"),
+                ));
+            }
+            let count = r.u64(&format!("{what} count"))?;
+            let need = checked_bytes(count, min_size(et), what)?;
+            if need > r.remaining() as u64 {
+                return Err(Error::Truncated {
+                    what: format!("{what} ({count} elements)"),
+                    needed: need,
+                    offset: r.pos() as u64,
+                    len: r.len() as u64,
+                });
+            }
+            let mut v = Vec::with_capacity(count as usize);
+            for i in 0..count {
+                v.push(read_value(r, et, &format!("{what}[{i}]"), depth + 1)?);
+            }
+            Value::Array(v)
+        }
+        ty::U64 => Value::Int(r.u64(what)? as i128),
+        ty::I64 => Value::Int(r.u64(what)? as i64 as i128),
+        ty::F64 => Value::Float(f64::from_bits(r.u64(what)?)),
+        _ => {
+            return Err(Error::invalid(
+                format!("{what} type"),
+                format!("unknown value type {t}"),
+            ));
+        }
+    })
+}
+
+/// Whether `bytes` starts with the GGUF magic.
+pub fn has_magic(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && &bytes[..4] == MAGIC
+}
+
+/// Bytes of a tensor of `n` values of ggml type `t` whose rows are `ne0` long.
+pub fn tensor_bytes(t: u32, n: u64, ne0: u64, name: &str) -> Result<u64> {
+    match t {
+        GGML_F32 => checked_bytes(n, 4, name),
+        GGML_F16 => checked_bytes(n, 2, name),
+        GGML_Q8_0 => {
+            if ne0 % Q8_0_BLOCK as u64 != 0 {
+                return Err(Error::invalid(
+                    name,
+                    format!("Q8_0 row length {ne0} is not a multiple of {Q8_0_BLOCK}"),
+                ));
+            }
+            checked_bytes(n / Q8_0_BLOCK as u64, Q8_0_BLOCK_BYTES as u64, name)
+        }
+        _ => Err(Error::unsupported(
+            format!("tensor type of {name}"),
+            format!("{} (supported: F32, F16, Q8_0)", ggml_type_name(t)),
+        )),
+    }
+}
+
+impl<'a> Gguf<'a> {
+    /// Parses the header, metadata and tensor infos.
+    pub fn parse(bytes: &'a [u8]) -> Result<Gguf<'a>> {
+        let mut r = Reader::new(bytes);
+        let magic = r.take(4, "GGUF magic")?;
+        if magic != MAGIC {
+            return Err(Error::invalid("GGUF magic", format!("{magic:02x?}")));
+        }
+        let version = r.u32("GGUF version")?;
+        if version != 2 && version != 3 {
+            return Err(Error::unsupported(
+                "GGUF version",
+                format!("{version} (supported: 2, 3)"),
+            ));
+        }
+        let n_tensors = r.u64("tensor_count")?;
+        let n_kv = r.u64("metadata_kv_count")?;
+        // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes.
+        if checked_bytes(n_kv, 13, "metadata_kv_count")? > r.remaining() as u64 {
+            return Err(Error::invalid(
+                "metadata_kv_count",
+                format!("{n_kv} entries cannot fit in {} bytes", r.remaining()),
+            ));
+        }
+        // Each tensor info takes at least 8 + 4 + 4 + 8 bytes.
+        if checked_bytes(n_tensors, 24, "tensor_count")? > r.remaining() as u64 {
+            return Err(Error::invalid(
+                "tensor_count",
+                format!("{n_tensors} tensors cannot fit in {} bytes", r.remaining()),
+            ));
+        }
+        let mut metadata = Vec::with_capacity(n_kv as usize);
+        for i in 0..n_kv {
+            let key = read_string(&mut r, &format!("metadata key {i}"))?;
+            let key = String::from_utf8(key)
+                .map_err(|_| Error::invalid(format!("metadata key {i}"), "not UTF-8"))?;
+            let t = r.u32(&format!("type of {key}"))?;
+            let v = read_value(&mut r, t, &key, 0)?;
+            metadata.push((key, v));
+        }
+        let mut g = Gguf {
+            version,
+            metadata,
+            tensors: Vec::with_capacity(n_tensors as usize),
+            alignment: DEFAULT_ALIGNMENT,
+            data_start: 0,
+            bytes,
+        };
+        if let Some(a) = g.get("general.alignment") {
+            let a = as_uint(a, "general.alignment")?;
+            if a == 0 || !a.is_power_of_two() || a > 1 << 20 {
+                return Err(Error::invalid(
+                    "general.alignment",
+                    format!("{a} is not a power of two up to 2^20"),
+                ));
+            }
+            g.alignment = a;
+        }
+        for i in 0..n_tensors {
+            let name = read_string(&mut r, &format!("tensor {i} name"))?;
+            let name = String::from_utf8(name)
+                .map_err(|_| Error::invalid(format!("tensor {i} name"), "not UTF-8"))?;
+            let n_dims = r.u32(&format!("{name} n_dims"))?;
+            if n_dims == 0 || n_dims > MAX_DIMS {
+                return Err(Error::invalid(
+                    format!("{name} n_dims"),
+                    format!("{n_dims} is outside 1..={MAX_DIMS}"),
+                ));
+            }
+            let mut dims = Vec::with_capacity(n_dims as usize);
+            for d in 0..n_dims {
+                dims.push(r.u64(&format!("{name} dims[{d}]"))?);
+            }
+            let ty = r.u32(&format!("{name} type"))?;
+            let offset = r.u64(&format!("{name} offset"))?;
+            if offset % g.alignment != 0 {
+                return Err(Error::invalid(
+                    format!("{name} offset"),
+                    format!(
+                        "{offset} is not a multiple of the alignment {}",
+                        g.alignment
+                    ),
+                ));
+            }
+            g.tensors.push(TensorInfo {
+                name,
+                dims,
+                ty,
+                offset,
+            });
+        }
+        let pos = r.pos() as u64;
+        g.data_start = pos.div_ceil(g.alignment) * g.alignment;
+        if g.data_start > bytes.len() as u64 {
+            return Err(Error::Truncated {
+                what: String::from("padding before the tensor data"),
+                needed: g.data_start - pos,
+                offset: pos,
+                len: bytes.len() as u64,
+            });
+        }
+        Ok(g)
+    }
+
+    /// A metadata value by key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn uint(&self, key: &str) -> Result<u64> {
+        let v = self
+            .get(key)
+            .ok_or_else(|| Error::invalid(key, "missing metadata key"))?;
+        as_uint(v, key)
+    }
+
+    fn uint_or(&self, key: &str, default: u64) -> Result<u64> {
+        match self.get(key) {
+            Some(v) => as_uint(v, key),
+            None => Ok(default),
+        }
+    }
+
+    fn float_or(&self, key: &str, default: f32) -> Result<f32> {
+        match self.get(key) {
+            Some(Value::Float(f)) => Ok(*f as f32),
+            Some(Value::Int(i)) => Ok(*i as f32),
+            Some(_) => Err(Error::invalid(key, "not a number")),
+            None => Ok(default),
+        }
+    }
+
+    /// A tensor info by name.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// The model configuration from the `llama.*` keys and tensor shapes.
+    pub fn config(&self) -> Result<Config> {
+        match self.get("general.architecture") {
+            Some(Value::Str(s)) if s.as_slice() == b"llama" => {}
+            Some(Value::Str(s)) => {
+                return Err(Error::unsupported(
+                    "general.architecture",
+                    format!("{:?} (supported: \"llama\")", String::from_utf8_lossy(s)),
+                ));
+            }
+            Some(_) => return Err(Error::invalid("general.architecture", "not a string")),
+            None => {
+                return Err(Error::invalid(
+                    "general.architecture",
+                    "missing metadata key",
+                ));
+            }
+        }
+        let dim = usize_of(
+            self.uint("llama.embedding_length")?,
+            "llama.embedding_length",
+        )?;
+        let n_heads = usize_of(
+            self.uint("llama.attention.head_count")?,
+            "llama.attention.head_count",
+        )?;
+        let emb = self
+            .tensor("token_embd.weight")
+            .ok_or_else(|| Error::invalid("token_embd.weight", "missing tensor"))?;
+        if emb.dims.len() != 2 {
+            return Err(Error::invalid(
+                "token_embd.weight",
+                format!("{} dimensions, expected 2", emb.dims.len()),
+            ));
+        }
+        let config = Config {
+            dim,
+            hidden_dim: usize_of(
+                self.uint("llama.feed_forward_length")?,
+                "llama.feed_forward_length",
+            )?,
+            n_layers: usize_of(self.uint("llama.block_count")?, "llama.block_count")?,
+            n_heads,
+            n_kv_heads: usize_of(
+                self.uint_or("llama.attention.head_count_kv", n_heads as u64)?,
+                "llama.attention.head_count_kv",
+            )?,
+            vocab_size: usize_of(emb.dims[1], "token_embd.weight dims[1] (vocabulary)")?,
+            seq_len: usize_of(self.uint("llama.context_length")?, "llama.context_length")?,
+            rms_eps: self.float_or("llama.attention.layer_norm_rms_epsilon", 1e-5)?,
+            rope_theta: self.float_or("llama.rope.freq_base", 10000.0)?,
+        };
+        config.validate().map_err(|e| match e {
+            Error::Invalid { what, reason } => Error::invalid(format!("GGUF {what}"), reason),
+            other => other,
+        })?;
+        if let Some(v) = self.get("llama.rope.dimension_count") {
+            let n = as_uint(v, "llama.rope.dimension_count")?;
+            if n != config.head_size() as u64 {
+                return Err(Error::unsupported(
+                    "llama.rope.dimension_count",
+                    format!(
+                        "{n} (partial RoPE; the head size is {})",
+                        config.head_size()
+                    ),
+                ));
+            }
+        }
+        if let Some(v) = self.get("llama.vocab_size") {
+            let n = as_uint(v, "llama.vocab_size")?;
+            if n != config.vocab_size as u64 {
+                return Err(Error::invalid(
+                    "llama.vocab_size",
+                    format!("{n} but token_embd.weight has {} rows", config.vocab_size),
+                ));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The bytes of a tensor after checking its shape (`[cols, rows]`, innermost first).
+    fn tensor_data(&self, name: &str, shape: &[u64]) -> Result<(&'a [u8], &TensorInfo)> {
+        let info = self
+            .tensor(name)
+            .ok_or_else(|| Error::invalid(name, "missing tensor"))?;
+        // Trailing dimensions of 1 are allowed (ggml pads shapes with them).
+        let dims: &[u64] = {
+            let mut d = info.dims.as_slice();
+            while d.len() > shape.len() && d.last() == Some(&1) {
+                d = &d[..d.len() - 1];
+            }
+            d
+        };
+        if dims != shape {
+            return Err(Error::invalid(
+                name,
+                format!("shape {:?}, expected {:?}", info.dims, shape),
+            ));
+        }
+        let n = shape.iter().product::<u64>();
+        let size = tensor_bytes(info.ty, n, shape[0], name)?;
+        let start = self
+            .data_start
+            .checked_add(info.offset)
+            .ok_or_else(|| Error::invalid(format!("{name} offset"), "overflows"))?;
+        let end = start
+            .checked_add(size)
+            .ok_or_else(|| Error::invalid(format!("{name} size"), "overflows"))?;
+        if end > self.bytes.len() as u64 {
+            return Err(Error::Truncated {
+                what: format!("tensor {name} ({})", ggml_type_name(info.ty)),
+                needed: size,
+                offset: start,
+                len: self.bytes.len() as u64,
+            });
+        }
+        Ok((&self.bytes[start as usize..end as usize], info))
+    }
+
+    /// Loads a matrix of `rows` × `cols` (F32, F16 → fp32; Q8_0 → Q8 groups of 32).
+    pub fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Tensor> {
+        let (data, info) = self.tensor_data(name, &[cols as u64, rows as u64])?;
+        Ok(decode(data, info.ty))
+    }
+
+    /// Loads a vector of `n` values as fp32 (any supported type).
+    pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>> {
+        let (data, info) = self.tensor_data(name, &[n as u64])?;
+        Ok(decode(data, info.ty).to_f32())
+    }
+
+    /// Loads all weights of a llama model.
+    pub fn weights(&self, c: &Config) -> Result<Weights> {
+        let (d, h, kv, v) = (c.dim, c.hidden_dim, c.kv_dim(), c.vocab_size);
+        let mut layers = Vec::with_capacity(c.n_layers);
+        for i in 0..c.n_layers {
+            let n = |s: &str| format!("blk.{i}.{s}.weight");
+            layers.push(LayerWeights {
+                rms_att: self.vector(&n("attn_norm"), d)?,
+                wq: self.matrix(&n("attn_q"), d, d)?,
+                wk: self.matrix(&n("attn_k"), kv, d)?,
+                wv: self.matrix(&n("attn_v"), kv, d)?,
+                wo: self.matrix(&n("attn_output"), d, d)?,
+                rms_ffn: self.vector(&n("ffn_norm"), d)?,
+                w1: self.matrix(&n("ffn_gate"), h, d)?,
+                w2: self.matrix(&n("ffn_down"), d, h)?,
+                w3: self.matrix(&n("ffn_up"), h, d)?,
+            });
+        }
+        let wcls = if self.tensor("output.weight").is_some() {
+            Some(self.matrix("output.weight", v, d)?)
+        } else {
+            None
+        };
+        Ok(Weights {
+            token_embedding: self.matrix("token_embd.weight", v, d)?,
+            layers,
+            rms_final: self.vector("output_norm.weight", d)?,
+            wcls,
+        })
+    }
+
+    /// The tokenizer carried in the metadata (`tokenizer.ggml.*`, model "llama").
+    pub fn tokenizer(&self) -> Result<Tokenizer> {
+        if let Some(m) = self.get("tokenizer.ggml.model") {
+            match m {
+                Value::Str(s) if s.as_slice() == b"llama" => {}
+                Value::Str(s) => {
+                    return Err(Error::unsupported(
+                        "tokenizer.ggml.model",
+                        format!("{:?} (supported: \"llama\")", String::from_utf8_lossy(s)),
+                    ));
+                }
+                _ => return Err(Error::invalid("tokenizer.ggml.model", "not a string")),
+            }
+        }
+        let tokens = match self.get("tokenizer.ggml.tokens") {
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(Error::invalid("tokenizer.ggml.tokens", "not an array")),
+            None => {
+                return Err(Error::invalid(
+                    "tokenizer.ggml.tokens",
+                    "missing metadata key",
+                ));
+            }
+        };
+        let mut pieces = Vec::with_capacity(tokens.len());
+        for (i, t) in tokens.iter().enumerate() {
+            match t {
+                Value::Str(s) => pieces.push(spm_to_spaces(s)),
+                _ => {
+                    return Err(Error::invalid(
+                        format!("tokenizer.ggml.tokens[{i}]"),
+                        "not a string",
+                    ));
+                }
+            }
+        }
+        let n = pieces.len();
+        let scores = match self.get("tokenizer.ggml.scores") {
+            Some(Value::Array(a)) if a.len() == n => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Float(f) => Ok(*f as f32),
+                    _ => Err(Error::invalid(
+                        format!("tokenizer.ggml.scores[{i}]"),
+                        "not a float",
+                    )),
+                })
+                .collect::<Result<Vec<f32>>>()?,
+            Some(_) => {
+                return Err(Error::invalid(
+                    "tokenizer.ggml.scores",
+                    format!("not an array of {n} floats"),
+                ));
+            }
+            None => alloc::vec![0.0; n],
+        };
+        let kinds = match self.get("tokenizer.ggml.token_type") {
+            Some(Value::Array(a)) if a.len() == n => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Int(k) => TokenKind::from_gguf(*k as i64).ok_or_else(|| {
+                        Error::invalid(
+                            format!("tokenizer.ggml.token_type[{i}]"),
+                            format!("unknown token type {k}"),
+                        )
+                    }),
+                    _ => Err(Error::invalid(
+                        format!("tokenizer.ggml.token_type[{i}]"),
+                        "not an integer",
+                    )),
+                })
+                .collect::<Result<Vec<TokenKind>>>()?,
+            Some(_) => {
+                return Err(Error::invalid(
+                    "tokenizer.ggml.token_type",
+                    format!("not an array of {n} integers"),
+                ));
+            }
+            None => pieces
+                .iter()
+                .map(|p| {
+                    if crate::tokenizer::parse_byte_piece(p).is_some() {
+                        TokenKind::Byte
+                    } else {
+                        TokenKind::Normal
+                    }
+                })
+                .collect(),
+        };
+        let bos = self.uint_or("tokenizer.ggml.bos_token_id", 1)?;
+        let eos = self.uint_or("tokenizer.ggml.eos_token_id", 2)?;
+        let id = |v: u64, what: &str| {
+            u32::try_from(v).map_err(|_| Error::invalid(what, format!("{v} is out of range")))
+        };
+        Tokenizer::new(
+            pieces,
+            scores,
+            kinds,
+            id(bos, "tokenizer.ggml.bos_token_id")?,
+            id(eos, "tokenizer.ggml.eos_token_id")?,
+        )
+    }
+}
+
+fn as_uint(v: &Value, what: &str) -> Result<u64> {
+    match v {
+        Value::Int(i) if *i >= 0 && *i <= u64::MAX as i128 => Ok(*i as u64),
+        Value::Int(i) => Err(Error::invalid(
+            what,
+            format!("{i} is negative or too large"),
+        )),
+        _ => Err(Error::invalid(what, "not an integer")),
+    }
+}
+
+fn usize_of(v: u64, what: &str) -> Result<usize> {
+    if v == 0 || v > crate::config::MAX_DIM as u64 {
+        return Err(Error::invalid(
+            what,
+            format!("{v} is outside 1..={}", crate::config::MAX_DIM),
+        ));
+    }
+    Ok(v as usize)
+}
+
+/// Decodes tensor bytes of a type already checked by [`tensor_bytes`].
+fn decode(data: &[u8], t: u32) -> Tensor {
+    match t {
+        GGML_F16 => Tensor::F32(
+            data.chunks_exact(2)
+                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+        ),
+        GGML_Q8_0 => {
+            let blocks = data.len() / Q8_0_BLOCK_BYTES;
+            let mut q = Vec::with_capacity(blocks * Q8_0_BLOCK);
+            let mut scales = Vec::with_capacity(blocks);
+            for b in data.chunks_exact(Q8_0_BLOCK_BYTES) {
+                scales.push(f16_to_f32(u16::from_le_bytes([b[0], b[1]])));
+                q.extend(b[2..].iter().map(|&v| v as i8));
+            }
+            Tensor::Q8 {
+                q,
+                scales,
+                group: Q8_0_BLOCK,
+            }
+        }
+        _ => Tensor::F32(crate::reader::f32s_from_le(data)),
+    }
+}

@@ -1,0 +1,201 @@
+//! Host command: load a model and a tokenizer, stream generated text, and
+//! report tokens per second.
+//!
+//! ```text
+//! cargo run -p tinyllama --release -- --model M [--tokenizer T] --prompt "..."
+//!     [--steps N] [--temperature T] [--top-p P] [--seed S] [--ctx N] [--bench]
+//! ```
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use tinyllama::{Model, PlainOps, Sampler, Session, Tokenizer, generate};
+
+const USAGE: &str = "\
+usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
+                 [--temperature T] [--top-p P] [--seed S] [--ctx N] [--bench]
+
+  --model FILE       llama2.c checkpoint (v0, v1, v2) or GGUF file
+  --tokenizer FILE   llama2.c tokenizer.bin (default: the GGUF's own tokenizer)
+  --prompt TEXT      prompt (default: empty)
+  --steps N          tokens to generate after the prompt (default 256)
+  --temperature T    0 = greedy (default 0.8)
+  --top-p P          nucleus sampling threshold, 1 = off (default 0.9)
+  --seed S           sampling seed (default: from the clock)
+  --ctx N            context positions to allocate (default: the model's)
+  --bench            greedy, ignore EOS, print only the timing line";
+
+struct Args {
+    model: String,
+    tokenizer: Option<String>,
+    prompt: String,
+    steps: usize,
+    temperature: f32,
+    top_p: f32,
+    seed: Option<u64>,
+    ctx: Option<usize>,
+    bench: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mut a = Args {
+        model: String::new(),
+        tokenizer: None,
+        prompt: String::new(),
+        steps: 256,
+        temperature: 0.8,
+        top_p: 0.9,
+        seed: None,
+        ctx: None,
+        bench: false,
+    };
+    fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
+        let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+        v.parse()
+            .map_err(|_| format!("{flag}: {v:?} is not a valid number"))
+    }
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--model" | "-m" => a.model = it.next().ok_or("--model needs a file")?,
+            "--tokenizer" | "-z" => {
+                a.tokenizer = Some(it.next().ok_or("--tokenizer needs a file")?)
+            }
+            "--prompt" | "-i" => a.prompt = it.next().ok_or("--prompt needs a text")?,
+            "--steps" | "-n" => a.steps = num(&flag, it.next())?,
+            "--temperature" | "-t" => a.temperature = num(&flag, it.next())?,
+            "--top-p" | "-p" => a.top_p = num(&flag, it.next())?,
+            "--seed" | "-s" => a.seed = Some(num(&flag, it.next())?),
+            "--ctx" => a.ctx = Some(num(&flag, it.next())?),
+            "--bench" => a.bench = true,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if a.model.is_empty() {
+        return Err(String::from("--model is required"));
+    }
+    if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
+        return Err(format!("--temperature {} must be >= 0", a.temperature));
+    }
+    Ok(a)
+}
+
+fn read(path: &str, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {what} file {path:?}: {e}"))
+}
+
+fn run(a: Args) -> Result<(), String> {
+    let bytes = read(&a.model, "model")?;
+    let t0 = Instant::now();
+    let mut model =
+        Model::load(&bytes).map_err(|e| format!("model file {:?} is not usable: {e}", a.model))?;
+    drop(bytes);
+    let tokenizer = match &a.tokenizer {
+        Some(path) => Tokenizer::from_llama2c(&read(path, "tokenizer")?)
+            .map_err(|e| format!("tokenizer file {path:?} is not usable: {e}"))?,
+        None => model.tokenizer.take().ok_or_else(|| {
+            format!(
+                "model file {:?} carries no tokenizer; pass --tokenizer tokenizer.bin",
+                a.model
+            )
+        })?,
+    };
+    if tokenizer.vocab_size() != model.config.vocab_size {
+        return Err(format!(
+            "the tokenizer has {} tokens but the model's vocabulary is {}",
+            tokenizer.vocab_size(),
+            model.config.vocab_size
+        ));
+    }
+    let c = &model.config;
+    eprintln!(
+        "loaded {} in {:.2}s: dim {}, {} layers, {} heads ({} KV), hidden {}, vocab {}, context {}",
+        model.format,
+        t0.elapsed().as_secs_f64(),
+        c.dim,
+        c.n_layers,
+        c.n_heads,
+        c.n_kv_heads,
+        c.hidden_dim,
+        c.vocab_size,
+        c.seq_len
+    );
+    let mut session = Session::new(
+        model.config,
+        &model.weights,
+        PlainOps,
+        a.ctx.unwrap_or(usize::MAX),
+    )
+    .map_err(|e| format!("cannot set up inference: {e}"))?;
+    let seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let mut sampler = if a.bench {
+        Sampler::greedy()
+    } else {
+        Sampler::new(a.temperature, a.top_p, seed)
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut forwards = 0usize;
+    let start = Instant::now();
+    let result = generate(
+        &mut session,
+        &tokenizer,
+        &mut sampler,
+        &a.prompt,
+        a.steps,
+        |ev| {
+            forwards += 1;
+            if !a.bench {
+                let _ = out.write_all(ev.text);
+                let _ = out.flush();
+            }
+            true
+        },
+    )
+    .map_err(|e| format!("generation failed: {e}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    if !a.bench {
+        let _ = writeln!(out);
+    }
+    eprintln!(
+        "{} prompt + {} generated tokens, {} forward passes in {:.3}s: {:.2} tok/s{}",
+        result.prompt_tokens,
+        result.generated_tokens,
+        forwards,
+        secs,
+        forwards as f64 / secs,
+        if result.hit_eos {
+            " (stopped at EOS)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

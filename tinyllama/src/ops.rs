@@ -1,0 +1,246 @@
+//! The compute operations of the forward pass, behind a trait.
+//!
+//! Every heavy op of the transformer goes through [`Ops`]. The methods take
+//! only slices and sizes (no crate types), because the kernel implements them
+//! a second time as JIT-compiled IR kernels. All matrices are row-major and
+//! all vectors contiguous. Implementations may assume the documented length
+//! relations hold (the forward pass guarantees them); [`PlainOps`] checks them
+//! with `debug_assert!`.
+
+/// The operations the forward pass needs.
+pub trait Ops {
+    /// Matrix-vector product: `out[r] = Σ_c w[r * cols + c] * x[c]`.
+    ///
+    /// Shapes: `out.len() == rows`, `w.len() == rows * cols`, `x.len() == cols`.
+    fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize);
+
+    /// Quantized matrix-vector product over Q8 groups of `group` values.
+    ///
+    /// `w_q` is `rows * cols` int8 values row-major, `w_s` holds `rows * cols / group`
+    /// scales (group `g` covers `w_q[g * group .. (g + 1) * group]`); `x_q` is the
+    /// quantized input (`cols` values) with `x_s` its `cols / group` scales.
+    /// `cols % group == 0`. Per group the int8 dot product is accumulated in i32
+    /// and then scaled:
+    /// `out[r] = Σ_g (Σ_{j<group} w_q[r*cols + g*group + j] * x_q[g*group + j]) * w_s[r*cols/group + g] * x_s[g]`.
+    #[allow(clippy::too_many_arguments)]
+    fn matvec_q8(
+        &self,
+        out: &mut [f32],
+        w_q: &[i8],
+        w_s: &[f32],
+        x_q: &[i8],
+        x_s: &[f32],
+        rows: usize,
+        cols: usize,
+        group: usize,
+    );
+
+    /// RMSNorm: `out[i] = weight[i] * x[i] / sqrt(mean(x²) + eps)`.
+    ///
+    /// `out.len() == x.len() == weight.len()`.
+    fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32);
+
+    /// In-place softmax over all of `x` (max-subtracted for stability).
+    fn softmax(&self, x: &mut [f32]);
+
+    /// Rotary position embedding, in place, on `x.len() / head_size` heads.
+    ///
+    /// Pairs are adjacent elements (the interleaved convention of llama2.c and
+    /// of llama.cpp's `LLAMA_ROPE_TYPE_NORM`): for every head `h` and pair
+    /// `j < head_size / 2`, with `i = h * head_size + 2 * j`,
+    /// `(x[i], x[i+1]) ← (x[i]·cos[j] − x[i+1]·sin[j], x[i]·sin[j] + x[i+1]·cos[j])`.
+    /// `cos`/`sin` hold `head_size / 2` values for the current position
+    /// (`cos[j] = cos(pos · θ^(−2j/head_size))`), computed once by the caller.
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], head_size: usize);
+
+    /// SwiGLU gate, in place: `gate[i] = silu(gate[i]) * up[i]`,
+    /// with `silu(v) = v / (1 + exp(−v))`. `gate.len() == up.len()`.
+    fn swiglu(&self, gate: &mut [f32], up: &[f32]);
+
+    /// Causal attention of one query head over positions `0..n_pos` of the cache.
+    ///
+    /// `q` is the head's query (`head_size` values). Key `t` is
+    /// `k_cache[t * kv_stride + kv_offset ..][..head_size]`, value `t` likewise in
+    /// `v_cache`. `scores` is scratch of at least `n_pos` values. Computes
+    /// `s[t] = q·k_t / sqrt(head_size)`, `a = softmax(s)`, `out = Σ_t a[t] · v_t`
+    /// (`out.len() == head_size`).
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        out: &mut [f32],
+        q: &[f32],
+        k_cache: &[f32],
+        v_cache: &[f32],
+        scores: &mut [f32],
+        n_pos: usize,
+        head_size: usize,
+        kv_stride: usize,
+        kv_offset: usize,
+    );
+}
+
+/// Lanes of the partial sums in [`dot`]: wide enough for the compiler to
+/// keep several SIMD accumulators in flight.
+const LANES: usize = 16;
+
+/// Dot product with `LANES` independent partial sums (auto-vectorizes).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; LANES];
+    let ac = a.chunks_exact(LANES);
+    let bc = b.chunks_exact(LANES);
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut tail = 0.0f32;
+    for (x, y) in ar.iter().zip(br) {
+        tail += x * y;
+    }
+    // Pairwise reduction of the lanes.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] += acc[i + width];
+        }
+    }
+    acc[0] + tail
+}
+
+/// Integer dot product of two int8 slices, accumulated in i32.
+#[inline]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| x as i16 as i32 * y as i16 as i32)
+        .sum()
+}
+
+/// The plain Rust implementation: single-threaded, written so the compiler
+/// vectorizes the inner loops. The reference the JIT version is compared to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlainOps;
+
+impl Ops for PlainOps {
+    fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize) {
+        debug_assert_eq!(out.len(), rows);
+        debug_assert_eq!(w.len(), rows * cols);
+        debug_assert_eq!(x.len(), cols);
+        for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+            *o = dot(row, x);
+        }
+    }
+
+    fn matvec_q8(
+        &self,
+        out: &mut [f32],
+        w_q: &[i8],
+        w_s: &[f32],
+        x_q: &[i8],
+        x_s: &[f32],
+        rows: usize,
+        cols: usize,
+        group: usize,
+    ) {
+        debug_assert_eq!(out.len(), rows);
+        debug_assert_eq!(w_q.len(), rows * cols);
+        debug_assert_eq!(w_s.len(), rows * cols / group);
+        debug_assert_eq!(x_q.len(), cols);
+        debug_assert_eq!(x_s.len(), cols / group);
+        let groups_per_row = cols / group;
+        for ((o, row_q), row_s) in out
+            .iter_mut()
+            .zip(w_q.chunks_exact(cols))
+            .zip(w_s.chunks_exact(groups_per_row))
+        {
+            let mut sum = 0.0f32;
+            for (((wg, xg), ws), xs) in row_q
+                .chunks_exact(group)
+                .zip(x_q.chunks_exact(group))
+                .zip(row_s)
+                .zip(x_s)
+            {
+                sum += dot_i8(wg, xg) as f32 * ws * xs;
+            }
+            *o = sum;
+        }
+    }
+
+    fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
+        debug_assert_eq!(out.len(), x.len());
+        debug_assert_eq!(weight.len(), x.len());
+        let ss = dot(x, x) / x.len() as f32;
+        let inv = 1.0 / libm::sqrtf(ss + eps);
+        for ((o, xv), wv) in out.iter_mut().zip(x).zip(weight) {
+            *o = wv * (inv * xv);
+        }
+    }
+
+    fn softmax(&self, x: &mut [f32]) {
+        let max = x.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+        let mut sum = 0.0f32;
+        for v in x.iter_mut() {
+            *v = libm::expf(*v - max);
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        for v in x.iter_mut() {
+            *v *= inv;
+        }
+    }
+
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], head_size: usize) {
+        debug_assert_eq!(cos.len(), head_size / 2);
+        debug_assert_eq!(sin.len(), head_size / 2);
+        for head in x.chunks_exact_mut(head_size) {
+            for ((pair, c), s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
+                let (a, b) = (pair[0], pair[1]);
+                pair[0] = a * c - b * s;
+                pair[1] = a * s + b * c;
+            }
+        }
+    }
+
+    fn swiglu(&self, gate: &mut [f32], up: &[f32]) {
+        debug_assert_eq!(gate.len(), up.len());
+        for (g, u) in gate.iter_mut().zip(up) {
+            let v = *g;
+            *g = v / (1.0 + libm::expf(-v)) * u;
+        }
+    }
+
+    fn attention(
+        &self,
+        out: &mut [f32],
+        q: &[f32],
+        k_cache: &[f32],
+        v_cache: &[f32],
+        scores: &mut [f32],
+        n_pos: usize,
+        head_size: usize,
+        kv_stride: usize,
+        kv_offset: usize,
+    ) {
+        debug_assert_eq!(q.len(), head_size);
+        debug_assert_eq!(out.len(), head_size);
+        let scale = 1.0 / libm::sqrtf(head_size as f32);
+        let scores = &mut scores[..n_pos];
+        for (t, s) in scores.iter_mut().enumerate() {
+            let k = &k_cache[t * kv_stride + kv_offset..][..head_size];
+            *s = dot(q, k) * scale;
+        }
+        self.softmax(scores);
+        out.fill(0.0);
+        for (t, a) in scores.iter().enumerate() {
+            let v = &v_cache[t * kv_stride + kv_offset..][..head_size];
+            for (o, vv) in out.iter_mut().zip(v) {
+                *o += a * vv;
+            }
+        }
+    }
+}
