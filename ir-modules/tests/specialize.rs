@@ -1,0 +1,57 @@
+//! T3 specialization through the slot: a kernel called many times with the same
+//! scalar arguments climbs to T3 (which may turn them into constants behind a guard);
+//! calls with other arguments must miss the guard and still be correct, and so must
+//! the stable arguments afterwards.
+
+mod common;
+
+use jit::{CpuFeatures, Tier};
+use modules::run::{call_counted, run_at};
+use modules::{CATALOG, Kernel, Workload};
+
+fn check(k: &'static Kernel, features: CpuFeatures) {
+    // Low thresholds so the test reaches T3 quickly: T1 at 2 calls, T2 at 4, T3 at 8.
+    let engine = common::engine_with(features, [2, 4, 8]);
+    let reference = common::engine();
+    let cat = common::load(&engine);
+    let ref_cat = common::load(&reference);
+    let f = common::entry(&cat, k);
+    let rf = common::entry(&ref_cat, k);
+    let stable = k.test_sizes[k.test_sizes.len() - 2];
+    let other = k.test_sizes[1];
+    let run_counted = |w: &mut Workload, what: &str| {
+        w.reset();
+        let ret = call_counted(&engine, f, w).unwrap_or_else(|t| panic!("{} {what}: trap {t:?}", k.name));
+        let got = w.outputs(ret);
+        let want = run_at(&reference, rf, Tier::T0, w).unwrap();
+        if let Err(m) = want.compare(&got, k.tolerance) {
+            panic!("{} {what} (tier {}): {m}", k.name, engine.current_tier(f));
+        }
+    };
+    let mut stable_w = Workload::new(k, stable, 0);
+    for _ in 0..30 {
+        run_counted(&mut stable_w, "stable arguments");
+    }
+    assert_eq!(engine.current_tier(f), Tier::T3, "{}: did not reach T3 after {} calls", k.name, engine.call_count(f));
+    for seed in 1..4 {
+        let mut w = Workload::new(k, other, seed);
+        run_counted(&mut w, "changed arguments (guard miss)");
+        let mut w = Workload::new(k, stable, seed);
+        run_counted(&mut w, "stable sizes, new data");
+    }
+    run_counted(&mut stable_w, "stable arguments again");
+}
+
+#[test]
+fn guard_misses_stay_correct_with_host_features() {
+    for k in CATALOG {
+        check(k, CpuFeatures::detect_host());
+    }
+}
+
+#[test]
+fn guard_misses_stay_correct_with_baseline_sse2() {
+    for k in CATALOG {
+        check(k, CpuFeatures::baseline());
+    }
+}
