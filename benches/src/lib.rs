@@ -1,1 +1,225 @@
-//! Host benchmark support.
+//! Host benchmark support: every catalog kernel at every tier, against the AOT Rust
+//! baseline (plain opt-level 3, and the same code compiled with AVX2+FMA), and against
+//! cranelift-jit.
+//!
+//! Both `benches/tiers.rs` (criterion) and the `bench-summary` binary (Markdown table)
+//! are built on [`Harness`] and [`Runner`]: a runner owns one workload and performs one
+//! call of one variant; before it is handed out, its outputs are checked against T0 so
+//! that every column measures the same, correct work.
+//!
+//! In-place kernels (the catalog's `in_place` flag: softmax, rope, silu, swiglu, fft,
+//! physics_step, quicksort) must get their inputs back before every call; the timing
+//! loops reset them outside the timed region.
+
+pub mod timing;
+
+use std::fmt;
+
+use jit::{CompileStats, CpuFeatures, Engine, EngineConfig, FuncId, Tier};
+use modules::run::{call_at, run_at};
+use modules::{Kernel, LoadedCatalog, Outputs, Tolerance, Workload};
+
+/// One column of the benchmark table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// The JIT at a forced tier (`Engine::call_at`).
+    Tier(Tier),
+    /// The catalog's AOT baseline, compiled at the bench profile's opt-level 3 for the
+    /// default x86_64 target (SSE2).
+    Aot,
+    /// The same baseline compiled with `#[target_feature(enable = "avx2,fma")]`.
+    AotNative,
+    /// cranelift-jit + cranelift-module compiling the kernel's T2 Cranelift IR.
+    CraneliftJit,
+}
+
+impl Variant {
+    /// Every variant, in table order.
+    pub const ALL: [Variant; 7] = [
+        Variant::Tier(Tier::T0),
+        Variant::Tier(Tier::T1),
+        Variant::Tier(Tier::T2),
+        Variant::Tier(Tier::T3),
+        Variant::Aot,
+        Variant::AotNative,
+        Variant::CraneliftJit,
+    ];
+
+    /// Column label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Tier(t) => t.name(),
+            Variant::Aot => "AOT",
+            Variant::AotNative => "AOT-native",
+            Variant::CraneliftJit => "cranelift-jit",
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// True when this CPU runs the AVX2+FMA baseline.
+pub fn native_supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The sizes to benchmark a kernel at: its moderate `bench_size`, or DESIGN.md's
+/// report sizes when `BF_BENCH_SIZES=report`.
+pub fn sizes_for(k: &Kernel) -> Vec<usize> {
+    match std::env::var("BF_BENCH_SIZES").as_deref() {
+        Ok("report") => k.report_sizes.to_vec(),
+        _ => vec![k.bench_size],
+    }
+}
+
+/// The kernels selected by `BF_BENCH_KERNELS` (comma-separated names; all by default).
+pub fn selected_kernels() -> Vec<&'static Kernel> {
+    let filter = std::env::var("BF_BENCH_KERNELS").ok();
+    modules::CATALOG
+        .iter()
+        .filter(|k| match &filter {
+            Some(list) => list.split(',').any(|n| n.trim() == k.name),
+            None => true,
+        })
+        .collect()
+}
+
+/// One engine with the whole catalog loaded, compiling for this host's CPU.
+pub struct Harness {
+    pub engine: Engine,
+    pub catalog: LoadedCatalog,
+}
+
+impl Harness {
+    /// A host engine (no automatic tier-up: variants force their tier) with the catalog.
+    pub fn new() -> Result<Harness, String> {
+        let config = EngineConfig {
+            features: CpuFeatures::detect_host(),
+            thresholds: [u64::MAX / 4, u64::MAX / 2, u64::MAX - 1],
+            background_compile: false,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::host(config);
+        let catalog = LoadedCatalog::load(&engine).map_err(|e| e.to_string())?;
+        Ok(Harness { engine, catalog })
+    }
+
+    fn func(&self, k: &Kernel) -> Result<FuncId, String> {
+        self.catalog.func(k).ok_or_else(|| format!("{}: entry not loaded", k.name))
+    }
+
+    /// Compiles the kernel's entry at `tier` and reports the compiler's statistics.
+    pub fn compile(&self, k: &Kernel, tier: Tier) -> Result<CompileStats, String> {
+        let f = self.func(k)?;
+        self.engine.compile(f, tier).map_err(|e| format!("{}: {tier}: {e}", k.name))
+    }
+
+    /// T0's outputs for (kernel, size, seed): the reference every variant is checked against.
+    pub fn reference(&self, k: &'static Kernel, size: usize, seed: u64) -> Result<Outputs, String> {
+        let mut w = Workload::new(k, size, seed);
+        run_at(&self.engine, self.func(k)?, Tier::T0, &mut w).map_err(|t| format!("{}: T0 trapped: {t:?}", k.name))
+    }
+
+    /// A checked runner of `variant` on (kernel, size, seed 0), or why it is unavailable.
+    /// `reference` is T0's output for the same workload ([`Harness::reference`]).
+    pub fn runner(&self, k: &'static Kernel, size: usize, variant: Variant, reference: &Outputs) -> Result<Runner<'_>, String> {
+        let workload = Workload::new(k, size, 0);
+        let func = self.func(k)?;
+        let target = match variant {
+            Variant::Tier(t) => {
+                if t != Tier::T0 {
+                    self.compile(k, t)?;
+                }
+                Target::Jit(func, t)
+            }
+            Variant::Aot => Target::Aot,
+            Variant::AotNative => {
+                if !native_supported() {
+                    return Err("CPU lacks AVX2/FMA".into());
+                }
+                Target::AotNative
+            }
+            Variant::CraneliftJit => return Err(cranelift::unavailable_reason()),
+        };
+        let mut r = Runner { harness: self, kernel: k, variant, workload, target };
+        r.reset();
+        let ret = r.call_checked()?;
+        let got = r.workload.outputs(ret);
+        let tol = match (variant, k.tolerance) {
+            (Variant::Aot | Variant::AotNative, _) => Tolerance::Exact,
+            (_, t) => t,
+        };
+        reference.compare(&got, tol).map_err(|m| format!("{} {variant}: outputs differ from T0: {m}", k.name))?;
+        r.reset();
+        Ok(r)
+    }
+}
+
+mod cranelift;
+pub use cranelift::unavailable_reason as cranelift_reason;
+
+enum Target {
+    Jit(FuncId, Tier),
+    Aot,
+    AotNative,
+}
+
+/// One variant of one kernel on one workload, ready to be timed.
+pub struct Runner<'h> {
+    harness: &'h Harness,
+    pub kernel: &'static Kernel,
+    pub variant: Variant,
+    pub workload: Workload,
+    target: Target,
+}
+
+impl Runner<'_> {
+    /// Whether the inputs must be restored between calls.
+    pub fn needs_reset(&self) -> bool {
+        self.kernel.in_place
+    }
+
+    /// Restores the workload's inputs.
+    pub fn reset(&mut self) {
+        self.workload.reset();
+    }
+
+    fn call_checked(&mut self) -> Result<jit::Value, String> {
+        match self.target {
+            Target::Jit(f, t) => call_at(&self.harness.engine, f, t, &mut self.workload).map_err(|e| format!("trap {e:?}")),
+            Target::Aot => self.workload.call_aot().map_err(|e| e.to_string()),
+            Target::AotNative => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    // SAFETY: `Harness::runner` only builds this target when AVX2 and FMA
+                    // were detected on this CPU.
+                    unsafe { modules::aot::run_native(self.kernel.name, &mut self.workload.params) }.map_err(|e| e.to_string())
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    Err("not x86_64".into())
+                }
+            }
+        }
+    }
+
+    /// One call on the current inputs. The runner was checked when it was built, so a
+    /// failure here means the workload was not reset (it panics with the reason).
+    #[inline]
+    pub fn call(&mut self) {
+        if let Err(e) = self.call_checked() {
+            panic!("{} {}: {e}", self.kernel.name, self.variant);
+        }
+    }
+}
