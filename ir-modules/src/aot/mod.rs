@@ -11,6 +11,7 @@
 //! with AVX2 and FMA enabled (every baseline is `#[inline(always)]`, so it is
 //! instantiated inside that function; the recursive helpers of quicksort and fibonacci
 //! stay baseline code).
+#![allow(clippy::needless_range_loop)] // index loops mirror the IR on purpose
 
 mod fft;
 mod ints;
@@ -149,3 +150,6 @@ pub fn run(name: &str, params: &mut [Param]) -> Result<Value, AotError> {
 pub unsafe fn run_native(name: &str, params: &mut [Param]) -> Result<Value, AotError> {
     run(name, params)
 }
+
+#[cfg(test)]
+mod tests;
