@@ -14,9 +14,14 @@ fn kernels(c: &mut Criterion) {
     let harness = Harness::new().unwrap_or_else(|e| panic!("cannot load the catalog: {e}"));
     for k in selected_kernels() {
         for size in sizes_for(k) {
-            let reference = harness.reference(k, size, 0).unwrap_or_else(|e| panic!("{e}"));
+            let reference = harness
+                .reference(k, size, 0)
+                .unwrap_or_else(|e| panic!("{e}"));
             let mut group = c.benchmark_group(format!("{}/{}", k.name, size));
-            group.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_millis(700));
+            group
+                .sample_size(10)
+                .warm_up_time(Duration::from_millis(200))
+                .measurement_time(Duration::from_millis(700));
             for v in Variant::ALL {
                 let mut r = match harness.runner(k, size, v, &reference) {
                     Ok(r) => r,
@@ -50,7 +55,10 @@ fn kernels(c: &mut Criterion) {
 
 fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
-    group.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_millis(500));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_millis(500));
     for k in selected_kernels() {
         for t in [jit::Tier::T1, jit::Tier::T2, jit::Tier::T3] {
             // A fresh engine per iteration: Engine::compile of an already compiled tier

@@ -116,24 +116,35 @@ impl Harness {
     }
 
     fn func(&self, k: &Kernel) -> Result<FuncId, String> {
-        self.catalog.func(k).ok_or_else(|| format!("{}: entry not loaded", k.name))
+        self.catalog
+            .func(k)
+            .ok_or_else(|| format!("{}: entry not loaded", k.name))
     }
 
     /// Compiles the kernel's entry at `tier` and reports the compiler's statistics.
     pub fn compile(&self, k: &Kernel, tier: Tier) -> Result<CompileStats, String> {
         let f = self.func(k)?;
-        self.engine.compile(f, tier).map_err(|e| format!("{}: {tier}: {e}", k.name))
+        self.engine
+            .compile(f, tier)
+            .map_err(|e| format!("{}: {tier}: {e}", k.name))
     }
 
     /// T0's outputs for (kernel, size, seed): the reference every variant is checked against.
     pub fn reference(&self, k: &'static Kernel, size: usize, seed: u64) -> Result<Outputs, String> {
         let mut w = Workload::new(k, size, seed);
-        run_at(&self.engine, self.func(k)?, Tier::T0, &mut w).map_err(|t| format!("{}: T0 trapped: {t:?}", k.name))
+        run_at(&self.engine, self.func(k)?, Tier::T0, &mut w)
+            .map_err(|t| format!("{}: T0 trapped: {t:?}", k.name))
     }
 
     /// A checked runner of `variant` on (kernel, size, seed 0), or why it is unavailable.
     /// `reference` is T0's output for the same workload ([`Harness::reference`]).
-    pub fn runner(&self, k: &'static Kernel, size: usize, variant: Variant, reference: &Outputs) -> Result<Runner<'_>, String> {
+    pub fn runner(
+        &self,
+        k: &'static Kernel,
+        size: usize,
+        variant: Variant,
+        reference: &Outputs,
+    ) -> Result<Runner<'_>, String> {
         let workload = Workload::new(k, size, 0);
         let func = self.func(k)?;
         let target = match variant {
@@ -152,7 +163,13 @@ impl Harness {
             }
             Variant::CraneliftJit => return Err(cranelift::unavailable_reason()),
         };
-        let mut r = Runner { harness: self, kernel: k, variant, workload, target };
+        let mut r = Runner {
+            harness: self,
+            kernel: k,
+            variant,
+            workload,
+            target,
+        };
         r.reset();
         let ret = r.call_checked()?;
         let got = r.workload.outputs(ret);
@@ -160,7 +177,9 @@ impl Harness {
             (Variant::Aot | Variant::AotNative, _) => Tolerance::Exact,
             (_, t) => t,
         };
-        reference.compare(&got, tol).map_err(|m| format!("{} {variant}: outputs differ from T0: {m}", k.name))?;
+        reference
+            .compare(&got, tol)
+            .map_err(|m| format!("{} {variant}: outputs differ from T0: {m}", k.name))?;
         r.reset();
         Ok(r)
     }
@@ -197,14 +216,16 @@ impl Runner<'_> {
 
     fn call_checked(&mut self) -> Result<jit::Value, String> {
         match self.target {
-            Target::Jit(f, t) => call_at(&self.harness.engine, f, t, &mut self.workload).map_err(|e| format!("trap {e:?}")),
+            Target::Jit(f, t) => call_at(&self.harness.engine, f, t, &mut self.workload)
+                .map_err(|e| format!("trap {e:?}")),
             Target::Aot => self.workload.call_aot().map_err(|e| e.to_string()),
             Target::AotNative => {
                 #[cfg(target_arch = "x86_64")]
                 {
                     // SAFETY: `Harness::runner` only builds this target when AVX2 and FMA
                     // were detected on this CPU.
-                    unsafe { modules::aot::run_native(self.kernel.name, &mut self.workload.params) }.map_err(|e| e.to_string())
+                    unsafe { modules::aot::run_native(self.kernel.name, &mut self.workload.params) }
+                        .map_err(|e| e.to_string())
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 {

@@ -35,7 +35,11 @@ pub fn measure(r: &mut Runner<'_>, budget: Duration) -> Timing {
         calls += 1;
     }
     let per_call = t.elapsed() / calls;
-    let batch = if r.needs_reset() { 1 } else { (Duration::from_micros(200).as_nanos() / per_call.as_nanos().max(1)).clamp(1, 10_000) as u32 };
+    let batch = if r.needs_reset() {
+        1
+    } else {
+        (Duration::from_micros(200).as_nanos() / per_call.as_nanos().max(1)).clamp(1, 10_000) as u32
+    };
     let mut samples = Vec::new();
     let start = Instant::now();
     while samples.len() < 5 || (start.elapsed() < budget && samples.len() < 2000) {
@@ -49,5 +53,8 @@ pub fn measure(r: &mut Runner<'_>, budget: Duration) -> Timing {
         samples.push(t.elapsed() / batch);
     }
     samples.sort();
-    Timing { median: samples[samples.len() / 2], samples: samples.len() }
+    Timing {
+        median: samples[samples.len() / 2],
+        samples: samples.len(),
+    }
 }

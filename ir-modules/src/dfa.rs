@@ -37,7 +37,12 @@ impl ByteSet {
 
     /// The union of two sets.
     pub fn union(self, other: ByteSet) -> ByteSet {
-        ByteSet([self.0[0] | other.0[0], self.0[1] | other.0[1], self.0[2] | other.0[2], self.0[3] | other.0[3]])
+        ByteSet([
+            self.0[0] | other.0[0],
+            self.0[1] | other.0[1],
+            self.0[2] | other.0[2],
+            self.0[3] | other.0[3],
+        ])
     }
 }
 
@@ -113,7 +118,11 @@ impl Nfa {
             Re::Cat(parts) => {
                 let mut cur = from;
                 for (i, part) in parts.iter().enumerate() {
-                    let next = if i + 1 == parts.len() { to } else { self.state() };
+                    let next = if i + 1 == parts.len() {
+                        to
+                    } else {
+                        self.state()
+                    };
                     self.add(part, cur, next);
                     cur = next;
                 }
@@ -230,8 +239,17 @@ impl Dfa {
             }
             i += 1;
         }
-        let accept = sets.iter().map(|s| u8::from(s.binary_search(&end).is_ok())).collect();
-        Dfa { classes, nclasses, table, accept, start: 0 }
+        let accept = sets
+            .iter()
+            .map(|s| u8::from(s.binary_search(&end).is_ok()))
+            .collect();
+        Dfa {
+            classes,
+            nclasses,
+            table,
+            accept,
+            start: 0,
+        }
     }
 
     /// Number of states.
@@ -243,7 +261,8 @@ impl Dfa {
     pub fn accepts(&self, line: &[u8]) -> bool {
         let mut state = self.start;
         for &b in line {
-            state = self.table[state * self.nclasses + usize::from(self.classes[usize::from(b)])] as usize;
+            state = self.table[state * self.nclasses + usize::from(self.classes[usize::from(b)])]
+                as usize;
         }
         self.accept[state] != 0
     }
@@ -256,8 +275,22 @@ mod tests {
     #[test]
     fn catalog_pattern_on_crafted_lines() {
         let dfa = Dfa::search(&catalog_pattern());
-        let yes: [&[u8]; 5] = [b"WARN took 5ms", b"x ERROR y 123ms z", b"ERRORWARN 0ms", b"WARN1ms", b"..WARN.. 99msms"];
-        let no: [&[u8]; 7] = [b"", b"INFO took 5ms", b"WARN took ms", b"5ms WARN", b"ERRO 5ms", b"WARN 5 ms", b"warn 5ms"];
+        let yes: [&[u8]; 5] = [
+            b"WARN took 5ms",
+            b"x ERROR y 123ms z",
+            b"ERRORWARN 0ms",
+            b"WARN1ms",
+            b"..WARN.. 99msms",
+        ];
+        let no: [&[u8]; 7] = [
+            b"",
+            b"INFO took 5ms",
+            b"WARN took ms",
+            b"5ms WARN",
+            b"ERRO 5ms",
+            b"WARN 5 ms",
+            b"warn 5ms",
+        ];
         for l in yes {
             assert!(dfa.accepts(l), "{:?}", core::str::from_utf8(l));
         }
@@ -270,7 +303,10 @@ mod tests {
 
     #[test]
     fn anchored_star_and_alternation() {
-        let dfa = Dfa::anchored(&Re::Cat(vec![Re::lit("a"), Re::star(Re::Alt(vec![Re::lit("b"), Re::lit("cd")]))]));
+        let dfa = Dfa::anchored(&Re::Cat(vec![
+            Re::lit("a"),
+            Re::star(Re::Alt(vec![Re::lit("b"), Re::lit("cd")])),
+        ]));
         for s in ["a", "ab", "acd", "abcdb"] {
             assert!(dfa.accepts(s.as_bytes()), "{s}");
         }

@@ -71,7 +71,11 @@ pub fn matvec(size: usize, seed: u64) -> Vec<Param> {
 
 /// The head dimension of an attention workload: 64 from seq 32 on, else 1..=13.
 pub fn attention_head_dim(size: usize, seed: u64) -> usize {
-    if size >= 32 { 64 } else { 1 + (seed % 13) as usize }
+    if size >= 32 {
+        64
+    } else {
+        1 + (seed % 13) as usize
+    }
 }
 
 /// attention: seq = size, head dim from [`attention_head_dim`].
@@ -140,13 +144,21 @@ pub fn silu(size: usize, seed: u64) -> Vec<Param> {
 /// swiglu: n = size.
 pub fn swiglu(size: usize, seed: u64) -> Vec<Param> {
     let mut rng = mixed(seed);
-    vec![Param::Out(f32s(&mut rng, size, -6.0, 6.0)), Param::In(f32s(&mut rng, size, -2.0, 2.0)), i(size)]
+    vec![
+        Param::Out(f32s(&mut rng, size, -6.0, 6.0)),
+        Param::In(f32s(&mut rng, size, -2.0, 2.0)),
+        i(size),
+    ]
 }
 
 /// fft: n = size complex samples (any size; the kernel refuses non-powers of two).
 pub fn fft(size: usize, seed: u64) -> Vec<Param> {
     let mut rng = mixed(seed);
-    vec![Param::Out(f32s(&mut rng, size, -1.0, 1.0)), Param::Out(f32s(&mut rng, size, -1.0, 1.0)), i(size)]
+    vec![
+        Param::Out(f32s(&mut rng, size, -1.0, 1.0)),
+        Param::Out(f32s(&mut rng, size, -1.0, 1.0)),
+        i(size),
+    ]
 }
 
 /// sha256: a message of `size` random bytes.
@@ -169,7 +181,10 @@ pub fn sha256_of(data: Vec<u8>) -> Vec<Param> {
 }
 
 const LEVELS: [&str; 5] = ["INFO", "DEBUG", "WARN", "ERROR", "TRACE"];
-const WORDS: [&str; 12] = ["request", "served", "cache", "miss", "user", "login", "disk", "flush", "retry", "timeout", "queue", "WARNING"];
+const WORDS: [&str; 12] = [
+    "request", "served", "cache", "miss", "user", "login", "disk", "flush", "retry", "timeout",
+    "queue", "WARNING",
+];
 const UNITS: [&str; 4] = ["ms", "s", "us", "ms"];
 
 /// Synthetic log text of exactly `size` bytes: lines such as
@@ -185,7 +200,11 @@ pub fn log_text(size: usize, seed: u64) -> Vec<u8> {
             line.push_str(rng.pick(&WORDS));
         }
         if rng.below(4) != 0 {
-            line.push_str(&alloc::format!(" took {}{}", rng.below(1000), rng.pick(&UNITS)));
+            line.push_str(&alloc::format!(
+                " took {}{}",
+                rng.below(1000),
+                rng.pick(&UNITS)
+            ));
         }
         line.push('\n');
         text.extend_from_slice(line.as_bytes());
@@ -223,7 +242,10 @@ pub fn physics_step(size: usize, seed: u64) -> Vec<Param> {
     let side = 4.0 + 3.0 * libm::sqrtf(size as f32);
     let (mut x, mut y, mut px, mut py) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..size {
-        let (cx, cy) = (rng.range_f32(0.5 * r, side - 0.5 * r), rng.range_f32(0.5 * r, side - 0.5 * r));
+        let (cx, cy) = (
+            rng.range_f32(0.5 * r, side - 0.5 * r),
+            rng.range_f32(0.5 * r, side - 0.5 * r),
+        );
         x.push(cx);
         y.push(cy);
         px.push(cx - rng.range_f32(-0.3, 0.3));
@@ -242,13 +264,21 @@ pub fn physics_step(size: usize, seed: u64) -> Vec<Param> {
 /// quicksort: `size` i32 values over the whole range (few duplicates).
 pub fn quicksort(size: usize, seed: u64) -> Vec<Param> {
     let mut rng = mixed(seed);
-    vec![Param::Out(Data::I32((0..size).map(|_| rng.next_u32() as i32).collect())), i(size)]
+    vec![
+        Param::Out(Data::I32(
+            (0..size).map(|_| rng.next_u32() as i32).collect(),
+        )),
+        i(size),
+    ]
 }
 
 /// primes: n = size, sieve of n + 1 bytes (filled with noise the kernel must clear).
 pub fn primes(size: usize, seed: u64) -> Vec<Param> {
     let mut rng = mixed(seed);
-    vec![Param::Out(Data::U8((0..=size).map(|_| rng.below(2) as u8).collect())), i(size)]
+    vec![
+        Param::Out(Data::U8((0..=size).map(|_| rng.below(2) as u8).collect())),
+        i(size),
+    ]
 }
 
 /// fibonacci: n = size.
@@ -260,7 +290,9 @@ pub fn fibonacci(size: usize, _seed: u64) -> Vec<Param> {
 /// bytes taken from the text (or "the" when the text is shorter).
 pub fn strops(size: usize, seed: u64) -> Vec<Param> {
     let mut rng = mixed(seed);
-    const W: [&str; 10] = ["the", "quick", "Brown", "fox", "jumps", "over", "lazy", "dog", "then", "other"];
+    const W: [&str; 10] = [
+        "the", "quick", "Brown", "fox", "jumps", "over", "lazy", "dog", "then", "other",
+    ];
     let mut text = Vec::with_capacity(size + 8);
     while text.len() < size {
         text.extend_from_slice(rng.pick(&W).as_bytes());
@@ -275,13 +307,30 @@ pub fn strops(size: usize, seed: u64) -> Vec<Param> {
         b"the".to_vec()
     };
     let m = pattern.len();
-    vec![Param::In(Data::U8(text)), Param::In(Data::U8(pattern)), Param::Out(Data::U8(vec![0; size])), i(size), i(m)]
+    vec![
+        Param::In(Data::U8(text)),
+        Param::In(Data::U8(pattern)),
+        Param::Out(Data::U8(vec![0; size])),
+        i(size),
+        i(m),
+    ]
 }
 
-fn case(kernel: &'static Kernel, what: &'static str, size: usize, seed: u64, expected: TrapKind, edit: impl FnOnce(&mut Vec<Param>)) -> TrapCase {
+fn case(
+    kernel: &'static Kernel,
+    what: &'static str,
+    size: usize,
+    seed: u64,
+    expected: TrapKind,
+    edit: impl FnOnce(&mut Vec<Param>),
+) -> TrapCase {
     let mut params = (kernel.inputs)(size, seed);
     edit(&mut params);
-    TrapCase { what, workload: Workload::from_params(kernel, size, seed, params), expected }
+    TrapCase {
+        what,
+        workload: Workload::from_params(kernel, size, seed, params),
+        expected,
+    }
 }
 
 /// The trap cases of `kernel` (deterministic for a seed).
@@ -292,58 +341,249 @@ pub fn trap_cases(kernel: &'static Kernel, seed: u64) -> Vec<TrapCase> {
     let set = |idx: usize, val: Param| move |p: &mut Vec<Param>| p[idx] = val;
     match kernel.name {
         "matmul" => {
-            v.push(case(kernel, "m one past the buffers", s, seed, OutOfBounds, set(3, i(s + 1))));
-            v.push(case(kernel, "k one past the buffers", s, seed, OutOfBounds, set(5, i(s + 1))));
-            v.push(case(kernel, "negative index from huge n", s, seed, OutOfBounds, set(4, Param::I32(i32::MAX / 2))));
+            v.push(case(
+                kernel,
+                "m one past the buffers",
+                s,
+                seed,
+                OutOfBounds,
+                set(3, i(s + 1)),
+            ));
+            v.push(case(
+                kernel,
+                "k one past the buffers",
+                s,
+                seed,
+                OutOfBounds,
+                set(5, i(s + 1)),
+            ));
+            v.push(case(
+                kernel,
+                "negative index from huge n",
+                s,
+                seed,
+                OutOfBounds,
+                set(4, Param::I32(i32::MAX / 2)),
+            ));
         }
         "gemm_tile" => {
             v.push(case(kernel, "tile 0", s, seed, BadStep, set(6, i(0))));
-            v.push(case(kernel, "negative tile", s, seed, BadStep, set(6, Param::I32(-4))));
-            v.push(case(kernel, "n one past the buffers", s, seed, OutOfBounds, set(4, i(s + 1))));
+            v.push(case(
+                kernel,
+                "negative tile",
+                s,
+                seed,
+                BadStep,
+                set(6, Param::I32(-4)),
+            ));
+            v.push(case(
+                kernel,
+                "n one past the buffers",
+                s,
+                seed,
+                OutOfBounds,
+                set(4, i(s + 1)),
+            ));
         }
         "matvec" => {
-            v.push(case(kernel, "rows one past y", s, seed, OutOfBounds, set(3, i(s + 1))));
-            v.push(case(kernel, "cols one past x", s, seed, OutOfBounds, |p| p[4] = i(s + (seed % 3) as usize + 1)));
-        }
-        "attention" => {
-            v.push(case(kernel, "seq one past the buffers", s, seed, OutOfBounds, set(5, i(s + 1))));
-            v.push(case(kernel, "scores too short", s, seed, OutOfBounds, set(4, Param::Out(zeros(s - 1)))));
-        }
-        "rmsnorm" => v.push(case(kernel, "n one past the buffers", s, seed, OutOfBounds, set(3, i(s + 1)))),
-        "softmax" | "silu" => v.push(case(kernel, "n one past the buffer", s, seed, OutOfBounds, set(1, i(s + 1)))),
-        "swiglu" => v.push(case(kernel, "n one past the buffers", s, seed, OutOfBounds, set(2, i(s + 1)))),
-        "rope" => {
-            v.push(case(kernel, "head_dim 0", 8, seed, DivisionByZero, set(3, i(0))));
-            v.push(case(kernel, "odd dim reads past the end", 7, seed, OutOfBounds, |p| {
-                p[0] = Param::Out(zeros(7));
-                p[2] = i(7);
+            v.push(case(
+                kernel,
+                "rows one past y",
+                s,
+                seed,
+                OutOfBounds,
+                set(3, i(s + 1)),
+            ));
+            v.push(case(kernel, "cols one past x", s, seed, OutOfBounds, |p| {
+                p[4] = i(s + (seed % 3) as usize + 1)
             }));
         }
-        "fft" => v.push(case(kernel, "n = 2 x the buffers", 8, seed, OutOfBounds, set(2, i(16)))),
+        "attention" => {
+            v.push(case(
+                kernel,
+                "seq one past the buffers",
+                s,
+                seed,
+                OutOfBounds,
+                set(5, i(s + 1)),
+            ));
+            v.push(case(
+                kernel,
+                "scores too short",
+                s,
+                seed,
+                OutOfBounds,
+                set(4, Param::Out(zeros(s - 1))),
+            ));
+        }
+        "rmsnorm" => v.push(case(
+            kernel,
+            "n one past the buffers",
+            s,
+            seed,
+            OutOfBounds,
+            set(3, i(s + 1)),
+        )),
+        "softmax" | "silu" => v.push(case(
+            kernel,
+            "n one past the buffer",
+            s,
+            seed,
+            OutOfBounds,
+            set(1, i(s + 1)),
+        )),
+        "swiglu" => v.push(case(
+            kernel,
+            "n one past the buffers",
+            s,
+            seed,
+            OutOfBounds,
+            set(2, i(s + 1)),
+        )),
+        "rope" => {
+            v.push(case(
+                kernel,
+                "head_dim 0",
+                8,
+                seed,
+                DivisionByZero,
+                set(3, i(0)),
+            ));
+            v.push(case(
+                kernel,
+                "odd dim reads past the end",
+                7,
+                seed,
+                OutOfBounds,
+                |p| {
+                    p[0] = Param::Out(zeros(7));
+                    p[2] = i(7);
+                },
+            ));
+        }
+        "fft" => v.push(case(
+            kernel,
+            "n = 2 x the buffers",
+            8,
+            seed,
+            OutOfBounds,
+            set(2, i(16)),
+        )),
         "sha256" => {
-            v.push(case(kernel, "len one past the data", 70 + s, seed, OutOfBounds, set(1, i(71 + s))));
-            v.push(case(kernel, "digest too short", 10 + s, seed, OutOfBounds, set(2, Param::Out(Data::U8(vec![0; 31])))));
-            v.push(case(kernel, "negative len", s, seed, OutOfBounds, set(1, Param::I32(-1))));
+            v.push(case(
+                kernel,
+                "len one past the data",
+                70 + s,
+                seed,
+                OutOfBounds,
+                set(1, i(71 + s)),
+            ));
+            v.push(case(
+                kernel,
+                "digest too short",
+                10 + s,
+                seed,
+                OutOfBounds,
+                set(2, Param::Out(Data::U8(vec![0; 31]))),
+            ));
+            v.push(case(
+                kernel,
+                "negative len",
+                s,
+                seed,
+                OutOfBounds,
+                set(1, Param::I32(-1)),
+            ));
         }
         "regex_dfa" => {
-            v.push(case(kernel, "n one past the text", 200 + s, seed, OutOfBounds, set(1, i(201 + s))));
-            v.push(case(kernel, "start state past the table", 200 + s, seed, OutOfBounds, set(6, i(1000))));
+            v.push(case(
+                kernel,
+                "n one past the text",
+                200 + s,
+                seed,
+                OutOfBounds,
+                set(1, i(201 + s)),
+            ));
+            v.push(case(
+                kernel,
+                "start state past the table",
+                200 + s,
+                seed,
+                OutOfBounds,
+                set(6, i(1000)),
+            ));
         }
         "physics_step" => {
-            v.push(case(kernel, "n one past the buffers", s, seed, OutOfBounds, set(5, i(s + 1))));
-            v.push(case(kernel, "params too short", s, seed, OutOfBounds, set(4, Param::In(Data::F32(vec![0.01, -9.81, 10.0, 10.0, 1.0])))));
+            v.push(case(
+                kernel,
+                "n one past the buffers",
+                s,
+                seed,
+                OutOfBounds,
+                set(5, i(s + 1)),
+            ));
+            v.push(case(
+                kernel,
+                "params too short",
+                s,
+                seed,
+                OutOfBounds,
+                set(4, Param::In(Data::F32(vec![0.01, -9.81, 10.0, 10.0, 1.0]))),
+            ));
         }
         "quicksort" => {
-            v.push(case(kernel, "n one past the buffer", s, seed, OutOfBounds, set(1, i(s + 1))));
-            v.push(case(kernel, "sorted input recurses n deep", 1000, seed, CallDepth, set(0, Param::Out(Data::I32((0..1000).collect())))));
+            v.push(case(
+                kernel,
+                "n one past the buffer",
+                s,
+                seed,
+                OutOfBounds,
+                set(1, i(s + 1)),
+            ));
+            v.push(case(
+                kernel,
+                "sorted input recurses n deep",
+                1000,
+                seed,
+                CallDepth,
+                set(0, Param::Out(Data::I32((0..1000).collect()))),
+            ));
         }
-        "primes" => v.push(case(kernel, "sieve one byte short", 100 + s, seed, OutOfBounds, |p| {
-            p[0] = Param::Out(Data::U8(vec![0; 100 + s]));
-        })),
-        "fibonacci" => v.push(case(kernel, "recursion deeper than the limit", 0, seed, CallDepth, set(0, i(100_000)))),
+        "primes" => v.push(case(
+            kernel,
+            "sieve one byte short",
+            100 + s,
+            seed,
+            OutOfBounds,
+            |p| {
+                p[0] = Param::Out(Data::U8(vec![0; 100 + s]));
+            },
+        )),
+        "fibonacci" => v.push(case(
+            kernel,
+            "recursion deeper than the limit",
+            0,
+            seed,
+            CallDepth,
+            set(0, i(100_000)),
+        )),
         "strops" => {
-            v.push(case(kernel, "n one past the buffers", 20 + s, seed, OutOfBounds, set(3, i(21 + s))));
-            v.push(case(kernel, "out too short", 20 + s, seed, OutOfBounds, set(2, Param::Out(Data::U8(vec![0; 19 + s])))));
+            v.push(case(
+                kernel,
+                "n one past the buffers",
+                20 + s,
+                seed,
+                OutOfBounds,
+                set(3, i(21 + s)),
+            ));
+            v.push(case(
+                kernel,
+                "out too short",
+                20 + s,
+                seed,
+                OutOfBounds,
+                set(2, Param::Out(Data::U8(vec![0; 19 + s]))),
+            ));
         }
         _ => {}
     }

@@ -27,4 +27,6 @@ pub mod workload;
 pub use aot::AotError;
 pub use catalog::{CATALOG, Kernel, kernel};
 pub use run::{CatalogError, LoadedCatalog};
-pub use workload::{Data, Mismatch, Outputs, Param, REASSOC_TOLERANCE, Tolerance, TrapCase, Workload};
+pub use workload::{
+    Data, Mismatch, Outputs, Param, REASSOC_TOLERANCE, Tolerance, TrapCase, Workload,
+};

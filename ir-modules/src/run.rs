@@ -18,22 +18,30 @@ pub enum CatalogError {
     /// The engine refused a module.
     Load { file: &'static str, reason: String },
     /// A catalog entry names a function its module does not have.
-    MissingEntry { kernel: &'static str, entry: &'static str },
+    MissingEntry {
+        kernel: &'static str,
+        entry: &'static str,
+    },
 }
 
 impl fmt::Display for CatalogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CatalogError::Parse(d) => write!(f, "{d}"),
-            CatalogError::Load { file, reason } => write!(f, "{file}: engine refused the module: {reason}"),
-            CatalogError::MissingEntry { kernel, entry } => write!(f, "kernel {kernel}: no function `{entry}` in its module"),
+            CatalogError::Load { file, reason } => {
+                write!(f, "{file}: engine refused the module: {reason}")
+            }
+            CatalogError::MissingEntry { kernel, entry } => {
+                write!(f, "kernel {kernel}: no function `{entry}` in its module")
+            }
         }
     }
 }
 
 /// Parses and verifies one catalog file.
 pub fn parse(file: &str) -> Result<jit::Module, CatalogError> {
-    let src = crate::sources::source(file).ok_or_else(|| CatalogError::Parse(alloc::format!("{file}: not a catalog file")))?;
+    let src = crate::sources::source(file)
+        .ok_or_else(|| CatalogError::Parse(alloc::format!("{file}: not a catalog file")))?;
     jit::parse_module(file, src).map_err(|d| CatalogError::Parse(d.to_string()))
 }
 
@@ -50,16 +58,27 @@ impl LoadedCatalog {
         let mut modules = Vec::new();
         for (file, _) in SOURCES {
             let module = parse(file)?;
-            let id = engine.load(module).map_err(|e| CatalogError::Load { file, reason: alloc::format!("{e:?}") })?;
+            let id = engine.load(module).map_err(|e| CatalogError::Load {
+                file,
+                reason: alloc::format!("{e:?}"),
+            })?;
             modules.push((*file, id));
         }
         let mut entries = Vec::new();
         for k in CATALOG {
-            let module = modules.iter().find(|(f, _)| *f == k.file).map(|(_, id)| *id);
+            let module = modules
+                .iter()
+                .find(|(f, _)| *f == k.file)
+                .map(|(_, id)| *id);
             let func = module.and_then(|m| engine.func(m, k.entry));
             match func {
                 Some(f) => entries.push((k.name, f)),
-                None => return Err(CatalogError::MissingEntry { kernel: k.name, entry: k.entry }),
+                None => {
+                    return Err(CatalogError::MissingEntry {
+                        kernel: k.name,
+                        entry: k.entry,
+                    });
+                }
             }
         }
         Ok(LoadedCatalog { entries, modules })
@@ -67,12 +86,18 @@ impl LoadedCatalog {
 
     /// The entry function of `kernel`.
     pub fn func(&self, kernel: &Kernel) -> Option<FuncId> {
-        self.entries.iter().find(|(n, _)| *n == kernel.name).map(|(_, f)| *f)
+        self.entries
+            .iter()
+            .find(|(n, _)| *n == kernel.name)
+            .map(|(_, f)| *f)
     }
 
     /// The module loaded from `file`.
     pub fn module(&self, file: &str) -> Option<jit::ModuleId> {
-        self.modules.iter().find(|(f, _)| *f == file).map(|(_, m)| *m)
+        self.modules
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map(|(_, m)| *m)
     }
 }
 
@@ -97,7 +122,12 @@ pub fn run_at(engine: &Engine, f: FuncId, tier: Tier, w: &mut Workload) -> Resul
 
 /// Like [`run_at`], but also returns the buffers when the call traps (writes made
 /// before a trap stay, identically at every tier).
-pub fn run_at_keep(engine: &Engine, f: FuncId, tier: Tier, w: &mut Workload) -> (Result<Value, Trap>, Outputs) {
+pub fn run_at_keep(
+    engine: &Engine,
+    f: FuncId,
+    tier: Tier,
+    w: &mut Workload,
+) -> (Result<Value, Trap>, Outputs) {
     w.reset();
     let r = call_at(engine, f, tier, w);
     let outs = w.outputs(*r.as_ref().unwrap_or(&Value::Unit));

@@ -153,12 +153,28 @@ impl fmt::Display for Mismatch {
             Some(p) => write!(f, "parameter {} element {}", p, self.index)?,
             None => write!(f, "return value")?,
         }
-        write!(f, ": expected {}, got {} ({})", self.expected, self.actual, self.detail)
+        write!(
+            f,
+            ": expected {}, got {} ({})",
+            self.expected, self.actual, self.detail
+        )
     }
 }
 
-fn mismatch(param: Option<usize>, index: usize, e: impl fmt::Debug, a: impl fmt::Debug, detail: &'static str) -> Mismatch {
-    Mismatch { param, index, expected: alloc::format!("{e:?}"), actual: alloc::format!("{a:?}"), detail }
+fn mismatch(
+    param: Option<usize>,
+    index: usize,
+    e: impl fmt::Debug,
+    a: impl fmt::Debug,
+    detail: &'static str,
+) -> Mismatch {
+    Mismatch {
+        param,
+        index,
+        expected: alloc::format!("{e:?}"),
+        actual: alloc::format!("{a:?}"),
+        detail,
+    }
 }
 
 fn value_eq(a: &Value, b: &Value) -> bool {
@@ -173,9 +189,20 @@ fn value_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn exact<T: PartialEq + fmt::Debug + Copy>(p: usize, e: &[T], a: &[T], same: impl Fn(T, T) -> bool) -> Result<(), Mismatch> {
+fn exact<T: PartialEq + fmt::Debug + Copy>(
+    p: usize,
+    e: &[T],
+    a: &[T],
+    same: impl Fn(T, T) -> bool,
+) -> Result<(), Mismatch> {
     if e.len() != a.len() {
-        return Err(mismatch(Some(p), 0, e.len(), a.len(), "buffer lengths differ"));
+        return Err(mismatch(
+            Some(p),
+            0,
+            e.len(),
+            a.len(),
+            "buffer lengths differ",
+        ));
     }
     for (i, (x, y)) in e.iter().zip(a).enumerate() {
         if !same(*x, *y) {
@@ -185,11 +212,27 @@ fn exact<T: PartialEq + fmt::Debug + Copy>(p: usize, e: &[T], a: &[T], same: imp
     Ok(())
 }
 
-fn relative<T: Copy + fmt::Debug>(p: usize, e: &[T], a: &[T], rel: f64, to_f64: impl Fn(T) -> f64) -> Result<(), Mismatch> {
+fn relative<T: Copy + fmt::Debug>(
+    p: usize,
+    e: &[T],
+    a: &[T],
+    rel: f64,
+    to_f64: impl Fn(T) -> f64,
+) -> Result<(), Mismatch> {
     if e.len() != a.len() {
-        return Err(mismatch(Some(p), 0, e.len(), a.len(), "buffer lengths differ"));
+        return Err(mismatch(
+            Some(p),
+            0,
+            e.len(),
+            a.len(),
+            "buffer lengths differ",
+        ));
     }
-    let scale = e.iter().map(|v| to_f64(*v).abs()).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
+    let scale = e
+        .iter()
+        .map(|v| to_f64(*v).abs())
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::max);
     let bound = rel * scale;
     for (i, (x, y)) in e.iter().zip(a).enumerate() {
         let (xf, yf) = (to_f64(*x), to_f64(*y));
@@ -201,7 +244,13 @@ fn relative<T: Copy + fmt::Debug>(p: usize, e: &[T], a: &[T], rel: f64, to_f64: 
             (xf - yf).abs() <= bound
         };
         if !ok {
-            return Err(mismatch(Some(p), i, x, y, "outside the reassociation tolerance"));
+            return Err(mismatch(
+                Some(p),
+                i,
+                x,
+                y,
+                "outside the reassociation tolerance",
+            ));
         }
     }
     Ok(())
@@ -211,25 +260,59 @@ impl Outputs {
     /// Checks that `actual` agrees with `self` (the reference) within `tol`.
     pub fn compare(&self, actual: &Outputs, tol: Tolerance) -> Result<(), Mismatch> {
         if !value_eq(&self.ret, &actual.ret) {
-            return Err(mismatch(None, 0, self.ret, actual.ret, "return values differ"));
+            return Err(mismatch(
+                None,
+                0,
+                self.ret,
+                actual.ret,
+                "return values differ",
+            ));
         }
         if self.buffers.len() != actual.buffers.len() {
-            return Err(mismatch(None, 0, self.buffers.len(), actual.buffers.len(), "different number of output buffers"));
+            return Err(mismatch(
+                None,
+                0,
+                self.buffers.len(),
+                actual.buffers.len(),
+                "different number of output buffers",
+            ));
         }
         for ((pe, de), (pa, da)) in self.buffers.iter().zip(&actual.buffers) {
             if pe != pa {
-                return Err(mismatch(Some(*pe), 0, pe, pa, "output buffers at different positions"));
+                return Err(mismatch(
+                    Some(*pe),
+                    0,
+                    pe,
+                    pa,
+                    "output buffers at different positions",
+                ));
             }
             let p = *pe;
             match (de, da, tol) {
                 (Data::U8(e), Data::U8(a), _) => exact(p, e, a, |x, y| x == y)?,
                 (Data::I32(e), Data::I32(a), _) => exact(p, e, a, |x, y| x == y)?,
                 (Data::I64(e), Data::I64(a), _) => exact(p, e, a, |x, y| x == y)?,
-                (Data::F32(e), Data::F32(a), Tolerance::Exact) => exact(p, e, a, |x, y| x.to_bits() == y.to_bits())?,
-                (Data::F64(e), Data::F64(a), Tolerance::Exact) => exact(p, e, a, |x, y| x.to_bits() == y.to_bits())?,
-                (Data::F32(e), Data::F32(a), Tolerance::Relative(r)) => relative(p, e, a, f64::from(r), f64::from)?,
-                (Data::F64(e), Data::F64(a), Tolerance::Relative(r)) => relative(p, e, a, f64::from(r), |v| v)?,
-                (e, a, _) => return Err(mismatch(Some(p), 0, e.type_name(), a.type_name(), "element types differ")),
+                (Data::F32(e), Data::F32(a), Tolerance::Exact) => {
+                    exact(p, e, a, |x, y| x.to_bits() == y.to_bits())?
+                }
+                (Data::F64(e), Data::F64(a), Tolerance::Exact) => {
+                    exact(p, e, a, |x, y| x.to_bits() == y.to_bits())?
+                }
+                (Data::F32(e), Data::F32(a), Tolerance::Relative(r)) => {
+                    relative(p, e, a, f64::from(r), f64::from)?
+                }
+                (Data::F64(e), Data::F64(a), Tolerance::Relative(r)) => {
+                    relative(p, e, a, f64::from(r), |v| v)?
+                }
+                (e, a, _) => {
+                    return Err(mismatch(
+                        Some(p),
+                        0,
+                        e.type_name(),
+                        a.type_name(),
+                        "element types differ",
+                    ));
+                }
             }
         }
         Ok(())
@@ -237,7 +320,10 @@ impl Outputs {
 
     /// The output buffer of parameter `param`, if that parameter is a `&mut` buffer.
     pub fn buffer(&self, param: usize) -> Option<&Data> {
-        self.buffers.iter().find(|(p, _)| *p == param).map(|(_, d)| d)
+        self.buffers
+            .iter()
+            .find(|(p, _)| *p == param)
+            .map(|(_, d)| d)
     }
 }
 
@@ -261,8 +347,19 @@ impl Workload {
     }
 
     /// A workload with explicit arguments (known-answer tests, trap cases).
-    pub fn from_params(kernel: &'static Kernel, size: usize, seed: u64, params: Vec<Param>) -> Workload {
-        Workload { kernel, size, seed, pristine: params.clone(), params }
+    pub fn from_params(
+        kernel: &'static Kernel,
+        size: usize,
+        seed: u64,
+        params: Vec<Param>,
+    ) -> Workload {
+        Workload {
+            kernel,
+            size,
+            seed,
+            pristine: params.clone(),
+            params,
+        }
     }
 
     /// Puts every argument back to its initial value.

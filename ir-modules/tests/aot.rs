@@ -18,9 +18,14 @@ fn aot_matches_t0_for_every_kernel() {
             for seed in 0..3 {
                 let mut w = Workload::new(k, size, seed);
                 let t0 = common::run(&engine, f, Tier::T0, &mut w);
-                let aot = w.run_aot().unwrap_or_else(|e| panic!("{} size {size}: {e}", k.name));
+                let aot = w
+                    .run_aot()
+                    .unwrap_or_else(|e| panic!("{} size {size}: {e}", k.name));
                 if let Err(m) = t0.compare(&aot, Tolerance::Exact) {
-                    panic!("{} size {size} seed {seed}: AOT differs from T0: {m}", k.name);
+                    panic!(
+                        "{} size {size} seed {seed}: AOT differs from T0: {m}",
+                        k.name
+                    );
                 }
             }
         }
@@ -70,13 +75,28 @@ fn aot_reports_bad_arguments_instead_of_panicking() {
         for case in k.trap_cases(0) {
             let mut w = case.workload;
             match w.run_aot() {
-                Err(AotError::WouldTrap(kind)) => assert_eq!(kind, case.expected, "{} ({})", k.name, case.what),
-                other => panic!("{} ({}): expected WouldTrap, got {other:?}", k.name, case.what),
+                Err(AotError::WouldTrap(kind)) => {
+                    assert_eq!(kind, case.expected, "{} ({})", k.name, case.what)
+                }
+                other => panic!(
+                    "{} ({}): expected WouldTrap, got {other:?}",
+                    k.name, case.what
+                ),
             }
         }
         let mut params = (k.inputs)(4, 0);
         params.push(Param::I32(0));
-        assert!(matches!(modules::aot::run(k.name, &mut params), Err(AotError::BadArguments(_))), "{}", k.name);
+        assert!(
+            matches!(
+                modules::aot::run(k.name, &mut params),
+                Err(AotError::BadArguments(_))
+            ),
+            "{}",
+            k.name
+        );
     }
-    assert_eq!(modules::aot::run("nope", &mut []), Err(AotError::UnknownKernel));
+    assert_eq!(
+        modules::aot::run("nope", &mut []),
+        Err(AotError::UnknownKernel)
+    );
 }

@@ -21,8 +21,14 @@ fn digest_of(o: &modules::Outputs) -> String {
 }
 
 const NIST: [(&str, &str); 3] = [
-    ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-    ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    (
+        "abc",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    ),
+    (
+        "",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ),
     (
         "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
@@ -71,12 +77,20 @@ fn sha256_one_million_a_streamed() {
         let mut state = [0i32; 8];
         let mut w = [0i32; 64];
         let mut digest = [0u8; 32];
-        engine.call_at(init, tier, &mut [Arg::I32sMut(&mut state)]).unwrap();
+        engine
+            .call_at(init, tier, &mut [Arg::I32sMut(&mut state)])
+            .unwrap();
         let mut off = 0usize;
         let mut piece = 1usize;
         while data.len() - off >= 64 {
             let nblocks = piece.min((data.len() - off) / 64);
-            let mut args = [Arg::I32sMut(&mut state), Arg::I32sMut(&mut w), Arg::U8s(&data), Arg::I32(off as i32), Arg::I32(nblocks as i32)];
+            let mut args = [
+                Arg::I32sMut(&mut state),
+                Arg::I32sMut(&mut w),
+                Arg::U8s(&data),
+                Arg::I32(off as i32),
+                Arg::I32(nblocks as i32),
+            ];
             engine.call_at(blocks, tier, &mut args).unwrap();
             off += nblocks * 64;
             piece = piece * 3 % 1000 + 1;
@@ -100,7 +114,11 @@ fn fft_run(n: usize, re: Vec<f32>, im: Vec<f32>) -> Vec<(String, Vec<f32>, Vec<f
     let engine = common::engine();
     let cat = common::load(&engine);
     let f = common::entry(&cat, k);
-    let params = vec![Param::Out(Data::F32(re)), Param::Out(Data::F32(im)), Param::I32(n as i32)];
+    let params = vec![
+        Param::Out(Data::F32(re)),
+        Param::Out(Data::F32(im)),
+        Param::I32(n as i32),
+    ];
     let mut w = Workload::from_params(k, n, 0, params);
     common::every_run(&engine, f, &mut w)
         .into_iter()
@@ -111,7 +129,13 @@ fn fft_run(n: usize, re: Vec<f32>, im: Vec<f32>) -> Vec<(String, Vec<f32>, Vec<f
         .collect()
 }
 
-fn assert_spectrum(label: &str, re: &[f32], im: &[f32], want: impl Fn(usize) -> (f64, f64), tol: f64) {
+fn assert_spectrum(
+    label: &str,
+    re: &[f32],
+    im: &[f32],
+    want: impl Fn(usize) -> (f64, f64),
+    tol: f64,
+) {
     for f in 0..re.len() {
         let (wr, wi) = want(f);
         assert!(
@@ -130,18 +154,50 @@ fn fft_of_known_signals() {
         impulse[0] = 1.0;
         for (label, re, im, ret) in fft_run(n, impulse, vec![0.0; n]) {
             assert!(matches!(ret, Value::I32(0)), "{label}");
-            assert_spectrum(&format!("impulse n={n} {label}"), &re, &im, |_| (1.0, 0.0), 1e-5);
+            assert_spectrum(
+                &format!("impulse n={n} {label}"),
+                &re,
+                &im,
+                |_| (1.0, 0.0),
+                1e-5,
+            );
         }
         for (label, re, im, _) in fft_run(n, vec![0.5; n], vec![0.0; n]) {
-            assert_spectrum(&format!("constant n={n} {label}"), &re, &im, |f| if f == 0 { (0.5 * n as f64, 0.0) } else { (0.0, 0.0) }, 1e-4 * n as f64);
+            assert_spectrum(
+                &format!("constant n={n} {label}"),
+                &re,
+                &im,
+                |f| {
+                    if f == 0 {
+                        (0.5 * n as f64, 0.0)
+                    } else {
+                        (0.0, 0.0)
+                    }
+                },
+                1e-4 * n as f64,
+            );
         }
     }
     let n = 128usize;
     let bin = 5usize;
-    let cosine: Vec<f32> = (0..n).map(|t| (2.0 * std::f64::consts::PI * (bin * t) as f64 / n as f64).cos() as f32).collect();
+    let cosine: Vec<f32> = (0..n)
+        .map(|t| (2.0 * std::f64::consts::PI * (bin * t) as f64 / n as f64).cos() as f32)
+        .collect();
     for (label, re, im, _) in fft_run(n, cosine, vec![0.0; n]) {
-        let want = |f: usize| if f == bin || f == n - bin { (n as f64 / 2.0, 0.0) } else { (0.0, 0.0) };
-        assert_spectrum(&format!("cosine at bin {bin} {label}"), &re, &im, want, 2e-3);
+        let want = |f: usize| {
+            if f == bin || f == n - bin {
+                (n as f64 / 2.0, 0.0)
+            } else {
+                (0.0, 0.0)
+            }
+        };
+        assert_spectrum(
+            &format!("cosine at bin {bin} {label}"),
+            &re,
+            &im,
+            want,
+            2e-3,
+        );
     }
 }
 
@@ -159,7 +215,10 @@ fn fft_matches_a_naive_dft_and_rejects_non_powers_of_two() {
                 sr += f64::from(re[t]) * a.cos() - f64::from(im[t]) * a.sin();
                 si += f64::from(re[t]) * a.sin() + f64::from(im[t]) * a.cos();
             }
-            assert!((f64::from(fr[f]) - sr).abs() < 1e-3 && (f64::from(fi[f]) - si).abs() < 1e-3, "{label} bin {f}");
+            assert!(
+                (f64::from(fr[f]) - sr).abs() < 1e-3 && (f64::from(fi[f]) - si).abs() < 1e-3,
+                "{label} bin {f}"
+            );
         }
     }
     for n in [0usize, 3, 12] {
@@ -182,13 +241,27 @@ fn matmul_and_gemm_tile_against_a_plain_reference() {
     let mut want = vec![0.0f64; m * n];
     for i in 0..m {
         for j in 0..n {
-            want[i * n + j] = (0..k).map(|p| f64::from(a[i * k + p]) * f64::from(b[p * n + j])).sum();
+            want[i * n + j] = (0..k)
+                .map(|p| f64::from(a[i * k + p]) * f64::from(b[p * n + j]))
+                .sum();
         }
     }
-    let dims = [Param::I32(m as i32), Param::I32(n as i32), Param::I32(k as i32)];
-    let base = vec![Param::In(Data::F32(a)), Param::In(Data::F32(b)), Param::Out(Data::F32(vec![f32::NAN; m * n]))];
+    let dims = [
+        Param::I32(m as i32),
+        Param::I32(n as i32),
+        Param::I32(k as i32),
+    ];
+    let base = vec![
+        Param::In(Data::F32(a)),
+        Param::In(Data::F32(b)),
+        Param::Out(Data::F32(vec![f32::NAN; m * n])),
+    ];
     let mut results = Vec::new();
-    for (name, extra) in [("matmul", None), ("gemm_tile", Some(2)), ("gemm_tile", Some(16))] {
+    for (name, extra) in [
+        ("matmul", None),
+        ("gemm_tile", Some(2)),
+        ("gemm_tile", Some(16)),
+    ] {
         let kern = kernel(name).unwrap();
         let mut params: Vec<Param> = base.iter().cloned().chain(dims.iter().cloned()).collect();
         if let Some(t) = extra {
@@ -197,9 +270,14 @@ fn matmul_and_gemm_tile_against_a_plain_reference() {
         let f = common::entry(&cat, kern);
         let mut w = Workload::from_params(kern, m, 0, params);
         for (label, o) in common::every_run(&engine, f, &mut w) {
-            let Some(Data::F32(c)) = o.buffer(2) else { panic!() };
+            let Some(Data::F32(c)) = o.buffer(2) else {
+                panic!()
+            };
             for (x, y) in c.iter().zip(&want) {
-                assert!((f64::from(*x) - y).abs() < 1e-5, "{name} {extra:?} {label}: {x} vs {y}");
+                assert!(
+                    (f64::from(*x) - y).abs() < 1e-5,
+                    "{name} {extra:?} {label}: {x} vs {y}"
+                );
             }
             if label == "T0" {
                 results.push(c.clone());
@@ -207,7 +285,11 @@ fn matmul_and_gemm_tile_against_a_plain_reference() {
         }
     }
     // Same operation order: tiled and untiled products are bit-identical at T0.
-    assert!(results.windows(2).all(|p| p[0].iter().zip(&p[1]).all(|(x, y)| x.to_bits() == y.to_bits())));
+    assert!(results.windows(2).all(|p| {
+        p[0].iter()
+            .zip(&p[1])
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    }));
 }
 
 #[test]
@@ -218,11 +300,15 @@ fn quicksort_sorts_and_permutes() {
     let f = common::entry(&cat, k);
     for (size, seed) in [(0, 0), (1, 1), (2, 2), (33, 3), (1000, 4), (4096, 5)] {
         let mut w = Workload::new(k, size, seed);
-        let Param::Out(Data::I32(input)) = w.params[0].clone() else { panic!() };
+        let Param::Out(Data::I32(input)) = w.params[0].clone() else {
+            panic!()
+        };
         let mut want = input.clone();
         want.sort_unstable();
         for (label, o) in common::every_run(&engine, f, &mut w) {
-            let Some(Data::I32(out)) = o.buffer(0) else { panic!() };
+            let Some(Data::I32(out)) = o.buffer(0) else {
+                panic!()
+            };
             assert_eq!(out, &want, "size {size} at {label}");
         }
     }
@@ -230,7 +316,15 @@ fn quicksort_sorts_and_permutes() {
     let data = vec![3, -1, 3, 0, i32::MIN, 3, i32::MAX, -1, 0, 0];
     let mut want = data.clone();
     want.sort_unstable();
-    let mut w = Workload::from_params(k, data.len(), 0, vec![Param::Out(Data::I32(data.clone())), Param::I32(data.len() as i32)]);
+    let mut w = Workload::from_params(
+        k,
+        data.len(),
+        0,
+        vec![
+            Param::Out(Data::I32(data.clone())),
+            Param::I32(data.len() as i32),
+        ],
+    );
     for (label, o) in common::every_run(&engine, f, &mut w) {
         assert_eq!(o.buffer(0), Some(&Data::I32(want.clone())), "{label}");
     }
@@ -242,10 +336,22 @@ fn primes_up_to_one_mebi_is_82025() {
     let engine = common::engine();
     let cat = common::load(&engine);
     let f = common::entry(&cat, k);
-    for (n, count) in [(0usize, 0), (1, 0), (2, 1), (10, 4), (100, 25), (1000, 168), (1 << 20, 82025)] {
+    for (n, count) in [
+        (0usize, 0),
+        (1, 0),
+        (2, 1),
+        (10, 4),
+        (100, 25),
+        (1000, 168),
+        (1 << 20, 82025),
+    ] {
         let mut w = Workload::new(k, n, 7);
         for (label, o) in common::every_run(&engine, f, &mut w) {
-            assert!(matches!(o.ret, Value::I32(c) if c == count), "pi({n}) at {label}: {:?}", o.ret);
+            assert!(
+                matches!(o.ret, Value::I32(c) if c == count),
+                "pi({n}) at {label}: {:?}",
+                o.ret
+            );
         }
     }
 }
@@ -259,7 +365,11 @@ fn fib_25_is_75025() {
     for (n, want) in [(0usize, 0), (1, 1), (2, 1), (10, 55), (25, 75025)] {
         let mut w = Workload::new(k, n, 0);
         for (label, o) in common::every_run(&engine, f, &mut w) {
-            assert!(matches!(o.ret, Value::I32(v) if v == want), "fib({n}) at {label}: {:?}", o.ret);
+            assert!(
+                matches!(o.ret, Value::I32(v) if v == want),
+                "fib({n}) at {label}: {:?}",
+                o.ret
+            );
         }
     }
 }
@@ -281,18 +391,34 @@ fn regex_dfa_on_crafted_lines() {
         ("\n\n\n", 0),
     ];
     for (text, want) in cases {
-        let mut w = Workload::from_params(k, text.len(), 0, regex_dfa_of(text.as_bytes().to_vec(), &dfa));
+        let mut w = Workload::from_params(
+            k,
+            text.len(),
+            0,
+            regex_dfa_of(text.as_bytes().to_vec(), &dfa),
+        );
         for (label, o) in common::every_run(&engine, f, &mut w) {
-            assert!(matches!(o.ret, Value::I32(c) if c == want), "{text:?} at {label}: {:?}", o.ret);
+            assert!(
+                matches!(o.ret, Value::I32(c) if c == want),
+                "{text:?} at {label}: {:?}",
+                o.ret
+            );
         }
     }
     // The generated log text: the kernel agrees with matching line by line in Rust.
     let text = modules::inputs::log_text(5000, 9);
-    let want = text.split(|&b| b == b'\n').filter(|l| !l.is_empty() && dfa.accepts(l)).count() as i32;
+    let want = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && dfa.accepts(l))
+        .count() as i32;
     assert!(want > 10);
     let mut w = Workload::new(k, 5000, 9);
     for (label, o) in common::every_run(&engine, f, &mut w) {
-        assert!(matches!(o.ret, Value::I32(c) if c == want), "log text at {label}: {:?} vs {want}", o.ret);
+        assert!(
+            matches!(o.ret, Value::I32(c) if c == want),
+            "log text at {label}: {:?} vs {want}",
+            o.ret
+        );
     }
 }
 
@@ -308,7 +434,13 @@ fn strops_functions() {
     let n = hay.len() as i32;
     for tier in Tier::ALL {
         let call_find = |needle: &[u8], from: i32| {
-            let mut args = [Arg::U8s(hay), Arg::I32(n), Arg::U8s(needle), Arg::I32(needle.len() as i32), Arg::I32(from)];
+            let mut args = [
+                Arg::U8s(hay),
+                Arg::I32(n),
+                Arg::U8s(needle),
+                Arg::I32(needle.len() as i32),
+                Arg::I32(from),
+            ];
             engine.call_at(find, tier, &mut args).unwrap()
         };
         assert!(matches!(call_find(b"abra", 0), Value::I32(0)), "{tier}");
@@ -317,13 +449,33 @@ fn strops_functions() {
         assert!(matches!(call_find(b"abrx", 0), Value::I32(-1)), "{tier}");
         assert!(matches!(call_find(b"", 3), Value::I32(3)), "{tier}");
         let mut args = [Arg::U8s(hay), Arg::I32(n), Arg::U8s(b"a"), Arg::I32(1)];
-        assert!(matches!(engine.call_at(count, tier, &mut args).unwrap(), Value::I32(5)), "{tier}");
+        assert!(
+            matches!(
+                engine.call_at(count, tier, &mut args).unwrap(),
+                Value::I32(5)
+            ),
+            "{tier}"
+        );
         let mut args = [Arg::U8s(b"aaaa"), Arg::I32(4), Arg::U8s(b"aa"), Arg::I32(2)];
-        assert!(matches!(engine.call_at(count, tier, &mut args).unwrap(), Value::I32(3)), "{tier}: overlapping");
-        for (a, b, want) in [(&b"abc"[..], &b"abd"[..], -1), (b"abd", b"abc", 1), (b"abc", b"abc", 0), (b"\xff", b"\x01", 1)] {
+        assert!(
+            matches!(
+                engine.call_at(count, tier, &mut args).unwrap(),
+                Value::I32(3)
+            ),
+            "{tier}: overlapping"
+        );
+        for (a, b, want) in [
+            (&b"abc"[..], &b"abd"[..], -1),
+            (b"abd", b"abc", 1),
+            (b"abc", b"abc", 0),
+            (b"\xff", b"\x01", 1),
+        ] {
             let mut args = [Arg::U8s(a), Arg::U8s(b), Arg::I32(a.len() as i32)];
             let got = engine.call_at(compare, tier, &mut args).unwrap();
-            assert!(matches!(got, Value::I32(v) if v == want), "{tier}: compare {a:?} {b:?} = {got:?}");
+            assert!(
+                matches!(got, Value::I32(v) if v == want),
+                "{tier}: compare {a:?} {b:?} = {got:?}"
+            );
         }
         let mut dst = [0u8; 6];
         let mut args = [Arg::U8sMut(&mut dst), Arg::U8s(b"bytes!"), Arg::I32(5)];

@@ -10,7 +10,11 @@ use modules::{CATALOG, LoadedCatalog};
 fn every_file_parses_and_verifies() {
     for (file, src) in SOURCES {
         match jit::parse_module(file, src) {
-            Ok(m) => assert_eq!(m.name(), file.strip_suffix(".bfir").unwrap(), "module name of {file}"),
+            Ok(m) => assert_eq!(
+                m.name(),
+                file.strip_suffix(".bfir").unwrap(),
+                "module name of {file}"
+            ),
             Err(d) => panic!("{d}"),
         }
     }
@@ -39,7 +43,10 @@ fn every_file_on_disk_is_embedded_and_documented() {
                 while j > 0 && lines[j - 1].starts_with("#[") {
                     j -= 1;
                 }
-                assert!(j > 0 && lines[j - 1].starts_with("///"), "{file}: `{l}` has no doc comment");
+                assert!(
+                    j > 0 && lines[j - 1].starts_with("///"),
+                    "{file}: `{l}` has no doc comment"
+                );
             }
         }
     }
@@ -52,7 +59,12 @@ fn every_catalog_entry_resolves() {
     for k in CATALOG {
         assert!(cat.func(k).is_some(), "{}", k.name);
         let m = jit::parse_module(k.file, k.source()).unwrap();
-        assert!(m.function_names().contains(&k.entry), "{}: entry {}", k.name, k.entry);
+        assert!(
+            m.function_names().contains(&k.entry),
+            "{}: entry {}",
+            k.name,
+            k.entry
+        );
         assert_eq!(m.name(), k.module_name());
     }
     let mut names: Vec<&str> = CATALOG.iter().map(|k| k.name).collect();
@@ -71,7 +83,14 @@ fn malformed_sources_are_rejected_with_a_position() {
         Err(d) => d,
     };
     assert_eq!(err.file, "matmul.bfir");
-    let line = broken.lines().position(|l| l.contains("a[i * k + ]")).unwrap() as u32 + 1;
+    let line = broken
+        .lines()
+        .position(|l| l.contains("a[i * k + ]"))
+        .unwrap() as u32
+        + 1;
     assert_eq!(err.line, line, "{err}");
-    assert!(err.to_string().starts_with(&format!("matmul.bfir:{line}:")), "{err}");
+    assert!(
+        err.to_string().starts_with(&format!("matmul.bfir:{line}:")),
+        "{err}"
+    );
 }

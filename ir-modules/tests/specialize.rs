@@ -21,7 +21,8 @@ fn check(k: &'static Kernel, features: CpuFeatures) {
     let other = k.test_sizes[1];
     let run_counted = |w: &mut Workload, what: &str| {
         w.reset();
-        let ret = call_counted(&engine, f, w).unwrap_or_else(|t| panic!("{} {what}: trap {t:?}", k.name));
+        let ret =
+            call_counted(&engine, f, w).unwrap_or_else(|t| panic!("{} {what}: trap {t:?}", k.name));
         let got = w.outputs(ret);
         let want = run_at(&reference, rf, Tier::T0, w).unwrap();
         if let Err(m) = want.compare(&got, k.tolerance) {
@@ -32,7 +33,13 @@ fn check(k: &'static Kernel, features: CpuFeatures) {
     for _ in 0..30 {
         run_counted(&mut stable_w, "stable arguments");
     }
-    assert_eq!(engine.current_tier(f), Tier::T3, "{}: did not reach T3 after {} calls", k.name, engine.call_count(f));
+    assert_eq!(
+        engine.current_tier(f),
+        Tier::T3,
+        "{}: did not reach T3 after {} calls",
+        k.name,
+        engine.call_count(f)
+    );
     for seed in 1..4 {
         let mut w = Workload::new(k, other, seed);
         run_counted(&mut w, "changed arguments (guard miss)");

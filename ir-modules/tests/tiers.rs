@@ -47,7 +47,22 @@ macro_rules! kernel_tests {
 }
 
 kernel_tests!(
-    matmul, gemm_tile, matvec, attention, rmsnorm, softmax, rope, silu, swiglu, fft, sha256, regex_dfa, physics_step, quicksort, primes, fibonacci,
+    matmul,
+    gemm_tile,
+    matvec,
+    attention,
+    rmsnorm,
+    softmax,
+    rope,
+    silu,
+    swiglu,
+    fft,
+    sha256,
+    regex_dfa,
+    physics_step,
+    quicksort,
+    primes,
+    fibonacci,
     strops
 );
 
@@ -73,6 +88,10 @@ fn every_catalog_kernel_has_differential_tests() {
         "strops",
     ];
     for k in modules::CATALOG {
-        assert!(listed.contains(&k.name), "{} has no differential test", k.name);
+        assert!(
+            listed.contains(&k.name),
+            "{} has no differential test",
+            k.name
+        );
     }
 }

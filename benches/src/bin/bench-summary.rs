@@ -29,7 +29,12 @@ fn fmt_rate(r: f64) -> String {
 }
 
 fn main() {
-    let budget = Duration::from_millis(std::env::var("BF_BENCH_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(300));
+    let budget = Duration::from_millis(
+        std::env::var("BF_BENCH_MS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(300),
+    );
     let harness = match Harness::new() {
         Ok(h) => h,
         Err(e) => {
@@ -53,7 +58,13 @@ fn main() {
                 match harness.runner(k, size, v, &reference) {
                     Ok(mut r) => {
                         let t = measure(&mut r, budget);
-                        eprintln!("{:>13} {:>8} {:>13}: {:>12.3} us/call", k.name, size, v.label(), t.median.as_secs_f64() * 1e6);
+                        eprintln!(
+                            "{:>13} {:>8} {:>13}: {:>12.3} us/call",
+                            k.name,
+                            size,
+                            v.label(),
+                            t.median.as_secs_f64() * 1e6
+                        );
                         cells.insert(v, t);
                     }
                     Err(e) => {
@@ -81,21 +92,32 @@ fn main() {
     println!("---:|");
     for (name, size, cells) in &rows {
         print!("| {name} | {size} |");
-        let t0 = cells.get(&Variant::Tier(Tier::T0)).map(Timing::calls_per_sec);
+        let t0 = cells
+            .get(&Variant::Tier(Tier::T0))
+            .map(Timing::calls_per_sec);
         for v in Variant::ALL {
             match (cells.get(&v), t0) {
-                (Some(t), Some(base)) if v != Variant::Tier(Tier::T0) => print!(" {} ({:.1}x) |", fmt_rate(t.calls_per_sec()), t.calls_per_sec() / base),
+                (Some(t), Some(base)) if v != Variant::Tier(Tier::T0) => print!(
+                    " {} ({:.1}x) |",
+                    fmt_rate(t.calls_per_sec()),
+                    t.calls_per_sec() / base
+                ),
                 (Some(t), _) => print!(" {} |", fmt_rate(t.calls_per_sec())),
                 (None, _) => print!(" n/a |"),
             }
         }
-        match (cells.get(&Variant::Tier(Tier::T3)), cells.get(&Variant::Aot)) {
+        match (
+            cells.get(&Variant::Tier(Tier::T3)),
+            cells.get(&Variant::Aot),
+        ) {
             (Some(t3), Some(aot)) => println!(" {:.2} |", t3.calls_per_sec() / aot.calls_per_sec()),
             _ => println!(" n/a |"),
         }
     }
 
-    println!("\n### Compile time and code size per tier (Engine::compile, fresh engine per kernel)\n");
+    println!(
+        "\n### Compile time and code size per tier (Engine::compile, fresh engine per kernel)\n"
+    );
     println!("| kernel | T1 ms | T1 bytes | T2 ms | T2 bytes | T3 ms | T3 bytes |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for k in selected_kernels() {

@@ -28,7 +28,15 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: i32, n: i32, k: i32) -> Re
 /// Tiled C = A x B (see `gemm_tile.bfir`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_tile(a: &[f32], b: &[f32], c: &mut [f32], m: i32, n: i32, k: i32, tile: i32) -> Result<(), AotError> {
+pub fn gemm_tile(
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    m: i32,
+    n: i32,
+    k: i32,
+    tile: i32,
+) -> Result<(), AotError> {
     let [m, n, k] = dims([m, n, k]);
     if tile <= 0 && m > 0 {
         return Err(AotError::WouldTrap(TrapKind::BadStep));
@@ -88,7 +96,15 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// One attention head (see `attention.bfir`).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn attention(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], scores: &mut [f32], seq: i32, d: i32) -> Result<(), AotError> {
+pub fn attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    scores: &mut [f32],
+    seq: i32,
+    d: i32,
+) -> Result<(), AotError> {
     let [seq, d] = dims([seq, d]);
     for len in [q.len(), k.len(), v.len(), out.len()] {
         check_len(len, seq * d)?;

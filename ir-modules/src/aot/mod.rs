@@ -71,7 +71,11 @@ pub(crate) fn dims<const N: usize>(v: [i32; N]) -> [usize; N] {
 /// `have >= need` or the IR would index past the end.
 #[inline(always)]
 pub(crate) fn check_len(have: usize, need: usize) -> Result<(), AotError> {
-    if have >= need { Ok(()) } else { Err(AotError::WouldTrap(TrapKind::OutOfBounds)) }
+    if have >= need {
+        Ok(())
+    } else {
+        Err(AotError::WouldTrap(TrapKind::OutOfBounds))
+    }
 }
 
 /// IEEE 754-2019 `maximum` (the IR's `max` on floats): NaN if either is NaN, -0 < +0.
@@ -107,32 +111,125 @@ use Param::{In, Out};
 #[inline(always)]
 pub fn run(name: &str, params: &mut [Param]) -> Result<Value, AotError> {
     match (name, params) {
-        ("matmul", [In(F32(a)), In(F32(b)), Out(F32(c)), Param::I32(m), Param::I32(n), Param::I32(k)]) => unit(matmul(a, b, c, *m, *n, *k)),
-        ("gemm_tile", [In(F32(a)), In(F32(b)), Out(F32(c)), Param::I32(m), Param::I32(n), Param::I32(k), Param::I32(t)]) => {
-            unit(gemm_tile(a, b, c, *m, *n, *k, *t))
-        }
-        ("matvec", [In(F32(w)), In(F32(x)), Out(F32(y)), Param::I32(r), Param::I32(c)]) => unit(matvec(w, x, y, *r, *c)),
-        ("attention", [In(F32(q)), In(F32(k)), In(F32(v)), Out(F32(o)), Out(F32(s)), Param::I32(seq), Param::I32(d)]) => {
-            unit(attention(q, k, v, o, s, *seq, *d))
-        }
-        ("rmsnorm", [In(F32(x)), In(F32(w)), Out(F32(o)), Param::I32(n), Param::F32(eps)]) => unit(rmsnorm(x, w, o, *n, *eps)),
+        (
+            "matmul",
+            [
+                In(F32(a)),
+                In(F32(b)),
+                Out(F32(c)),
+                Param::I32(m),
+                Param::I32(n),
+                Param::I32(k),
+            ],
+        ) => unit(matmul(a, b, c, *m, *n, *k)),
+        (
+            "gemm_tile",
+            [
+                In(F32(a)),
+                In(F32(b)),
+                Out(F32(c)),
+                Param::I32(m),
+                Param::I32(n),
+                Param::I32(k),
+                Param::I32(t),
+            ],
+        ) => unit(gemm_tile(a, b, c, *m, *n, *k, *t)),
+        (
+            "matvec",
+            [
+                In(F32(w)),
+                In(F32(x)),
+                Out(F32(y)),
+                Param::I32(r),
+                Param::I32(c),
+            ],
+        ) => unit(matvec(w, x, y, *r, *c)),
+        (
+            "attention",
+            [
+                In(F32(q)),
+                In(F32(k)),
+                In(F32(v)),
+                Out(F32(o)),
+                Out(F32(s)),
+                Param::I32(seq),
+                Param::I32(d),
+            ],
+        ) => unit(attention(q, k, v, o, s, *seq, *d)),
+        (
+            "rmsnorm",
+            [
+                In(F32(x)),
+                In(F32(w)),
+                Out(F32(o)),
+                Param::I32(n),
+                Param::F32(eps),
+            ],
+        ) => unit(rmsnorm(x, w, o, *n, *eps)),
         ("softmax", [Out(F32(x)), Param::I32(n)]) => unit(softmax(x, *n)),
-        ("rope", [Out(F32(x)), Param::I32(pos), Param::I32(dim), Param::I32(hd), Param::F32(theta)]) => unit(rope(x, *pos, *dim, *hd, *theta)),
+        (
+            "rope",
+            [
+                Out(F32(x)),
+                Param::I32(pos),
+                Param::I32(dim),
+                Param::I32(hd),
+                Param::F32(theta),
+            ],
+        ) => unit(rope(x, *pos, *dim, *hd, *theta)),
         ("silu", [Out(F32(x)), Param::I32(n)]) => unit(silu(x, *n)),
         ("swiglu", [Out(F32(g)), In(F32(u)), Param::I32(n)]) => unit(swiglu(g, u, *n)),
         ("fft", [Out(F32(re)), Out(F32(im)), Param::I32(n)]) => int(fft(re, im, *n)),
-        ("sha256", [In(U8(data)), Param::I32(len), Out(U8(digest)), Out(I32(state)), Out(I32(w))]) => unit(sha256(data, *len, digest, state, w)),
-        ("regex_dfa", [In(U8(text)), Param::I32(n), In(U8(classes)), In(I32(table)), In(U8(accept)), Param::I32(nc), Param::I32(start)]) => {
-            int(regex_dfa(text, *n, classes, table, accept, *nc, *start))
-        }
-        ("physics_step", [Out(F32(x)), Out(F32(y)), Out(F32(px)), Out(F32(py)), In(F32(p)), Param::I32(n)]) => unit(physics_step(x, y, px, py, p, *n)),
+        (
+            "sha256",
+            [
+                In(U8(data)),
+                Param::I32(len),
+                Out(U8(digest)),
+                Out(I32(state)),
+                Out(I32(w)),
+            ],
+        ) => unit(sha256(data, *len, digest, state, w)),
+        (
+            "regex_dfa",
+            [
+                In(U8(text)),
+                Param::I32(n),
+                In(U8(classes)),
+                In(I32(table)),
+                In(U8(accept)),
+                Param::I32(nc),
+                Param::I32(start),
+            ],
+        ) => int(regex_dfa(text, *n, classes, table, accept, *nc, *start)),
+        (
+            "physics_step",
+            [
+                Out(F32(x)),
+                Out(F32(y)),
+                Out(F32(px)),
+                Out(F32(py)),
+                In(F32(p)),
+                Param::I32(n),
+            ],
+        ) => unit(physics_step(x, y, px, py, p, *n)),
         ("quicksort", [Out(I32(a)), Param::I32(n)]) => unit(sort(a, *n)),
         ("primes", [Out(U8(s)), Param::I32(n)]) => int(primes(s, *n)),
         ("fibonacci", [Param::I32(n)]) => int(fib(*n)),
-        ("strops", [In(U8(t)), In(U8(p)), Out(U8(o)), Param::I32(n), Param::I32(m)]) => int(strops(t, p, o, *n, *m)),
         (
-            "matmul" | "gemm_tile" | "matvec" | "attention" | "rmsnorm" | "softmax" | "rope" | "silu" | "swiglu" | "fft" | "sha256" | "regex_dfa"
-            | "physics_step" | "quicksort" | "primes" | "fibonacci" | "strops",
+            "strops",
+            [
+                In(U8(t)),
+                In(U8(p)),
+                Out(U8(o)),
+                Param::I32(n),
+                Param::I32(m),
+            ],
+        ) => int(strops(t, p, o, *n, *m)),
+        (
+            "matmul" | "gemm_tile" | "matvec" | "attention" | "rmsnorm" | "softmax" | "rope"
+            | "silu" | "swiglu" | "fft" | "sha256" | "regex_dfa" | "physics_step" | "quicksort"
+            | "primes" | "fibonacci" | "strops",
             _,
         ) => Err(SHAPE),
         _ => Err(AotError::UnknownKernel),

@@ -4,13 +4,22 @@ use super::{AotError, check_len, dims};
 
 /// One step for `n` particles; `params` = [dt, gravity, width, height, radius, damping].
 #[inline(always)]
-pub fn physics_step(x: &mut [f32], y: &mut [f32], px: &mut [f32], py: &mut [f32], params: &[f32], n: i32) -> Result<(), AotError> {
+pub fn physics_step(
+    x: &mut [f32],
+    y: &mut [f32],
+    px: &mut [f32],
+    py: &mut [f32],
+    params: &[f32],
+    n: i32,
+) -> Result<(), AotError> {
     let [n] = dims([n]);
     check_len(params.len(), 6)?;
     for len in [x.len(), y.len(), px.len(), py.len()] {
         check_len(len, n)?;
     }
-    let (dt, gravity, width, height, r, damping) = (params[0], params[1], params[2], params[3], params[4], params[5]);
+    let (dt, gravity, width, height, r, damping) = (
+        params[0], params[1], params[2], params[3], params[4], params[5],
+    );
     for i in 0..n {
         let vx = (x[i] - px[i]) * damping;
         let vy = (y[i] - py[i]) * damping;

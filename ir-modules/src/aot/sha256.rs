@@ -13,7 +13,9 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-const H0: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+const H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
 
 /// The message schedule `w` (64 words) is expanded in place, as in the IR.
 #[inline(always)]
@@ -23,13 +25,20 @@ fn compress(state: &mut [u32; 8], w: &mut [u32; 64]) {
         let y = w[t - 2];
         let s0 = x.rotate_right(7) ^ x.rotate_right(18) ^ (x >> 3);
         let s1 = y.rotate_right(17) ^ y.rotate_right(19) ^ (y >> 10);
-        w[t] = w[t - 16].wrapping_add(s0).wrapping_add(w[t - 7]).wrapping_add(s1);
+        w[t] = w[t - 16]
+            .wrapping_add(s0)
+            .wrapping_add(w[t - 7])
+            .wrapping_add(s1);
     }
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
     for t in 0..64 {
         let big_s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
         let ch = (e & f) ^ (!e & g);
-        let t1 = h.wrapping_add(big_s1).wrapping_add(ch).wrapping_add(K[t]).wrapping_add(w[t]);
+        let t1 = h
+            .wrapping_add(big_s1)
+            .wrapping_add(ch)
+            .wrapping_add(K[t])
+            .wrapping_add(w[t]);
         let big_s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
         let maj = (a & b) ^ (a & c) ^ (b & c);
         let t2 = big_s0.wrapping_add(maj);
@@ -50,7 +59,13 @@ fn compress(state: &mut [u32; 8], w: &mut [u32; 64]) {
 /// SHA-256 of data[0..len]; also leaves the final state and schedule in `state_out`
 /// and `w_out` exactly as the IR kernel does (they are outputs of the IR call too).
 #[inline(always)]
-pub fn sha256(data: &[u8], len: i32, digest: &mut [u8], state_out: &mut [i32], w_out: &mut [i32]) -> Result<(), AotError> {
+pub fn sha256(
+    data: &[u8],
+    len: i32,
+    digest: &mut [u8],
+    state_out: &mut [i32],
+    w_out: &mut [i32],
+) -> Result<(), AotError> {
     if len < 0 {
         // The IR slices data[off..len] with off > len (or off < 0): out of bounds.
         return Err(AotError::WouldTrap(jit::TrapKind::OutOfBounds));

@@ -14,13 +14,22 @@ fn sha_hex(msg: &[u8]) -> alloc::string::String {
 
 #[test]
 fn sha256_nist() {
-    assert_eq!(sha_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    assert_eq!(sha_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_eq!(
+        sha_hex(b"abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        sha_hex(b""),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
     assert_eq!(
         sha_hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
     );
-    assert_eq!(sha_hex(&vec![b'a'; 1_000_000]), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    assert_eq!(
+        sha_hex(&vec![b'a'; 1_000_000]),
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+    );
 }
 
 #[test]
@@ -34,7 +43,10 @@ fn integer_kernels() {
     sort(&mut a, 300).unwrap();
     assert_eq!(a, want);
     let mut sorted: Vec<i32> = (0..1000).collect();
-    assert_eq!(sort(&mut sorted, 1000), Err(AotError::WouldTrap(TrapKind::CallDepth)));
+    assert_eq!(
+        sort(&mut sorted, 1000),
+        Err(AotError::WouldTrap(TrapKind::CallDepth))
+    );
 }
 
 #[test]

@@ -5,7 +5,15 @@ use super::{AotError, check_len, dims};
 /// Counts matching lines of text[0..n] with the table-driven automaton.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn regex_dfa(text: &[u8], n: i32, classes: &[u8], table: &[i32], accept: &[u8], nclasses: i32, start: i32) -> Result<i32, AotError> {
+pub fn regex_dfa(
+    text: &[u8],
+    n: i32,
+    classes: &[u8],
+    table: &[i32],
+    accept: &[u8],
+    nclasses: i32,
+    start: i32,
+) -> Result<i32, AotError> {
     let [n] = dims([n]);
     check_len(text.len(), n)?;
     check_len(classes.len(), 256)?;
@@ -22,7 +30,9 @@ pub fn regex_dfa(text: &[u8], n: i32, classes: &[u8], table: &[i32], accept: &[u
     }
     let nclasses = nclasses as usize;
     check_len(table.len(), nstates * nclasses)?;
-    if classes.iter().any(|&c| c as usize >= nclasses) || table.iter().any(|&s| s < 0 || s as usize >= nstates) {
+    if classes.iter().any(|&c| c as usize >= nclasses)
+        || table.iter().any(|&s| s < 0 || s as usize >= nstates)
+    {
         return Err(AotError::Unsupported("automaton entries out of range"));
     }
     let start = start as usize;
@@ -88,7 +98,13 @@ fn compare(a: &[u8], b: &[u8]) -> i32 {
 
 /// The combined strops workload (see `strops.bfir`).
 #[inline(always)]
-pub fn strops(text: &[u8], pattern: &[u8], out: &mut [u8], n: i32, m: i32) -> Result<i32, AotError> {
+pub fn strops(
+    text: &[u8],
+    pattern: &[u8],
+    out: &mut [u8],
+    n: i32,
+    m: i32,
+) -> Result<i32, AotError> {
     let [n, m] = dims([n, m]);
     check_len(text.len(), n)?;
     check_len(out.len(), n)?;

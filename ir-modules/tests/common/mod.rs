@@ -7,17 +7,28 @@ use modules::{Kernel, LoadedCatalog, Outputs, Workload};
 
 /// Seeds per (kernel, size) in the differential tests; `BF_TEST_SEEDS` overrides.
 pub fn seeds() -> u64 {
-    std::env::var("BF_TEST_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8)
+    std::env::var("BF_TEST_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8)
 }
 
 /// An engine compiling for this host's CPU (T3 picks SIMD/FMA from it), inline
 /// compilation, no automatic tier-up (the tests force tiers with `call_at`).
 pub fn engine() -> Engine {
-    engine_with(CpuFeatures::detect_host(), [u64::MAX / 4, u64::MAX / 2, u64::MAX - 1])
+    engine_with(
+        CpuFeatures::detect_host(),
+        [u64::MAX / 4, u64::MAX / 2, u64::MAX - 1],
+    )
 }
 
 pub fn engine_with(features: CpuFeatures, thresholds: [u64; 3]) -> Engine {
-    let config = EngineConfig { thresholds, features, background_compile: false, ..EngineConfig::default() };
+    let config = EngineConfig {
+        thresholds,
+        features,
+        background_compile: false,
+        ..EngineConfig::default()
+    };
     Engine::host(config)
 }
 
@@ -26,27 +37,40 @@ pub fn load(engine: &Engine) -> LoadedCatalog {
 }
 
 pub fn entry(cat: &LoadedCatalog, k: &Kernel) -> FuncId {
-    cat.func(k).unwrap_or_else(|| panic!("{}: entry not loaded", k.name))
+    cat.func(k)
+        .unwrap_or_else(|| panic!("{}: entry not loaded", k.name))
 }
 
 /// Function `name` of catalog file `file`.
 pub fn func(engine: &Engine, cat: &LoadedCatalog, file: &str, name: &str) -> FuncId {
-    let m = cat.module(file).unwrap_or_else(|| panic!("{file} not loaded"));
-    engine.func(m, name).unwrap_or_else(|| panic!("{file}: no function {name}"))
+    let m = cat
+        .module(file)
+        .unwrap_or_else(|| panic!("{file} not loaded"));
+    engine
+        .func(m, name)
+        .unwrap_or_else(|| panic!("{file}: no function {name}"))
 }
 
 /// Runs `w` at `tier`, panicking with context on a trap.
 pub fn run(engine: &Engine, f: FuncId, tier: Tier, w: &mut Workload) -> Outputs {
     match run_at(engine, f, tier, w) {
         Ok(o) => o,
-        Err(t) => panic!("{} size {} seed {} at {tier}: unexpected trap {:?}", w.kernel.name, w.size, w.seed, t),
+        Err(t) => panic!(
+            "{} size {} seed {} at {tier}: unexpected trap {:?}",
+            w.kernel.name, w.size, w.seed, t
+        ),
     }
 }
 
 /// Outputs at every tier and of the AOT baseline, labelled.
 pub fn every_run(engine: &Engine, f: FuncId, w: &mut Workload) -> Vec<(String, Outputs)> {
-    let mut v: Vec<(String, Outputs)> = Tier::ALL.iter().map(|&t| (t.to_string(), run(engine, f, t, w))).collect();
-    let aot = w.run_aot().unwrap_or_else(|e| panic!("{}: AOT baseline failed: {e}", w.kernel.name));
+    let mut v: Vec<(String, Outputs)> = Tier::ALL
+        .iter()
+        .map(|&t| (t.to_string(), run(engine, f, t, w)))
+        .collect();
+    let aot = w
+        .run_aot()
+        .unwrap_or_else(|e| panic!("{}: AOT baseline failed: {e}", w.kernel.name));
     v.push(("AOT".to_string(), aot));
     v
 }
@@ -57,7 +81,10 @@ pub fn check_tiers(engine: &Engine, f: FuncId, w: &mut Workload) {
     for tier in [Tier::T1, Tier::T2, Tier::T3] {
         let got = run(engine, f, tier, w);
         if let Err(m) = reference.compare(&got, w.kernel.tolerance) {
-            panic!("{} size {} seed {}: {tier} differs from T0: {m}", w.kernel.name, w.size, w.seed);
+            panic!(
+                "{} size {} seed {}: {tier} differs from T0: {m}",
+                w.kernel.name, w.size, w.seed
+            );
         }
     }
 }
@@ -70,15 +97,29 @@ pub fn check_traps(engine: &Engine, f: FuncId, k: &'static Kernel, seed: u64) ->
     for mut case in cases {
         let (r0, o0) = run_at_keep(engine, f, Tier::T0, &mut case.workload);
         let t0 = r0.expect_err(&format!("{} ({}): T0 did not trap", k.name, case.what));
-        assert_eq!(t0.kind, case.expected, "{} ({}): T0 trap kind", k.name, case.what);
+        assert_eq!(
+            t0.kind, case.expected,
+            "{} ({}): T0 trap kind",
+            k.name, case.what
+        );
         for tier in [Tier::T1, Tier::T2, Tier::T3] {
             let (r, o) = run_at_keep(engine, f, tier, &mut case.workload);
             match r {
-                Ok(v) => panic!("{} ({}): {tier} returned {v:?} instead of trapping {:?}", k.name, case.what, case.expected),
-                Err(t) => assert_eq!(t.kind, case.expected, "{} ({}): {tier} trap kind", k.name, case.what),
+                Ok(v) => panic!(
+                    "{} ({}): {tier} returned {v:?} instead of trapping {:?}",
+                    k.name, case.what, case.expected
+                ),
+                Err(t) => assert_eq!(
+                    t.kind, case.expected,
+                    "{} ({}): {tier} trap kind",
+                    k.name, case.what
+                ),
             }
             if let Err(m) = o0.compare(&o, k.tolerance) {
-                panic!("{} ({}): buffers left by the trap at {tier} differ from T0: {m}", k.name, case.what);
+                panic!(
+                    "{} ({}): buffers left by the trap at {tier} differ from T0: {m}",
+                    k.name, case.what
+                );
             }
         }
     }
