@@ -23,8 +23,12 @@ usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
   --temperature T    0 = greedy (default 0.8)
   --top-p P          nucleus sampling threshold, 1 = off (default 0.9)
   --seed S           sampling seed (default: from the clock)
-  --ctx N            context positions to allocate (default: the model's)
+  --ctx N            context positions to allocate (default: the model's, at most 4096)
   --bench            greedy, ignore EOS, print only the timing line";
+
+/// Default cap on the KV cache positions, so that a header announcing a huge
+/// context does not allocate a huge cache unless asked to with `--ctx`.
+const DEFAULT_MAX_CTX: usize = 4096;
 
 struct Args {
     model: String,
@@ -129,7 +133,7 @@ fn run(a: Args) -> Result<(), String> {
         model.config,
         &model.weights,
         PlainOps,
-        a.ctx.unwrap_or(usize::MAX),
+        a.ctx.unwrap_or(DEFAULT_MAX_CTX),
     )
     .map_err(|e| format!("cannot set up inference: {e}"))?;
     let seed = a.seed.unwrap_or_else(|| {

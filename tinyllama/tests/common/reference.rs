@@ -23,6 +23,10 @@ pub struct RefModel {
     pub layers: Vec<RefLayer>,
     pub rms_final: Vec<f64>,
     pub cls: Vec<f64>,
+    /// Use Hugging Face's half-split RoPE (`rotate_half`) instead of
+    /// interleaved pairs: the convention of HF checkpoints before llama.cpp's
+    /// converter permutes their Q/K rows.
+    pub half_split_rope: bool,
 }
 
 fn f64s(v: &[f32]) -> Vec<f64> {
@@ -38,6 +42,7 @@ impl RefModel {
         };
         RefModel {
             c,
+            half_split_rope: false,
             emb,
             cls,
             rms_final: f64s(&w.rms_final),
@@ -75,8 +80,9 @@ impl RefModel {
             let mut k: Vec<Vec<f64>> = xn.iter().map(|v| matvec(&l.wk, v, kv_dim)).collect();
             let v: Vec<Vec<f64>> = xn.iter().map(|v| matvec(&l.wv, v, kv_dim)).collect();
             for t in 0..n {
-                rope(&mut q[t], t, hs, c.rope_theta as f64);
-                rope(&mut k[t], t, hs, c.rope_theta as f64);
+                let r = if self.half_split_rope { rope_half_split } else { rope };
+                r(&mut q[t], t, hs, c.rope_theta as f64);
+                r(&mut k[t], t, hs, c.rope_theta as f64);
             }
             for t in 0..n {
                 let mut att_out = vec![0.0; d];
@@ -152,6 +158,21 @@ pub fn rope(x: &mut [f64], pos: usize, hs: usize, theta: f64) {
             let (c, s) = (angle.cos(), angle.sin());
             head[2 * j] = re * c - im * s;
             head[2 * j + 1] = re * s + im * c;
+        }
+    }
+}
+
+/// Half-split RoPE: element j of each head pairs with element j + head_size/2,
+/// rotated by the angle pos · θ^(−2j / head_size).
+pub fn rope_half_split(x: &mut [f64], pos: usize, hs: usize, theta: f64) {
+    let half = hs / 2;
+    for head in x.chunks_mut(hs) {
+        for j in 0..half {
+            let angle = pos as f64 * theta.powf(-((2 * j) as f64) / hs as f64);
+            let (a, b) = (head[j], head[j + half]);
+            let (c, s) = (angle.cos(), angle.sin());
+            head[j] = a * c - b * s;
+            head[j + half] = a * s + b * c;
         }
     }
 }

@@ -1,0 +1,60 @@
+//! f16 conversion and Q8 quantization.
+
+use proptest::prelude::*;
+use tinyllama::tensor::{Tensor, f16_to_f32, f32_to_f16, quantize_q8};
+
+#[test]
+fn every_f16_round_trips_through_f32() {
+    for h in 0..=u16::MAX {
+        let f = f16_to_f32(h);
+        if f.is_nan() {
+            assert!(f32_to_f16(f) & 0x7c00 == 0x7c00 && f32_to_f16(f) & 0x3ff != 0);
+        } else {
+            assert_eq!(f32_to_f16(f), h, "{h:#06x} -> {f}");
+        }
+    }
+}
+
+#[test]
+fn f16_known_values() {
+    assert_eq!(f16_to_f32(0x3c00), 1.0);
+    assert_eq!(f16_to_f32(0xc000), -2.0);
+    assert_eq!(f16_to_f32(0x7bff), 65504.0);
+    assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+    assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+    assert_eq!(f32_to_f16(65520.0), 0x7c00); // rounds up past the largest finite
+    assert_eq!(f32_to_f16(1.0 + 2f32.powi(-11)), 0x3c00); // tie to even
+    assert_eq!(f32_to_f16(1.0 + 3.0 * 2f32.powi(-11)), 0x3c02);
+}
+
+proptest! {
+    #[test]
+    fn f32_to_f16_rounds_to_nearest(x in -70000.0f32..70000.0) {
+        let h = f32_to_f16(x);
+        let y = f16_to_f32(h);
+        if y.is_finite() {
+            // No other f16 is closer.
+            for n in [h.wrapping_sub(1), h.wrapping_add(1)] {
+                let z = f16_to_f32(n);
+                if z.is_finite() && (z.is_sign_negative() == y.is_sign_negative()) {
+                    prop_assert!((y - x).abs() <= (z - x).abs(), "{x}: {y} vs {z}");
+                }
+            }
+        } else {
+            prop_assert!(x.abs() >= 65504.0);
+        }
+    }
+
+    #[test]
+    fn q8_error_is_at_most_half_a_step(v in prop::collection::vec(-100.0f32..100.0, 1..8usize)
+        .prop_flat_map(|seed| prop::collection::vec(-50.0f32..50.0, 32 * seed.len()))) {
+        let n = v.len();
+        let (mut q, mut s) = (vec![0i8; n], vec![0f32; n / 32]);
+        quantize_q8(&mut q, &mut s, &v, 32);
+        let t = Tensor::Q8 { q, scales: s.clone(), group: 32 };
+        let back = t.to_f32();
+        for (i, (a, b)) in v.iter().zip(&back).enumerate() {
+            prop_assert!((a - b).abs() <= s[i / 32] * 0.5001 + 1e-6, "{a} vs {b}");
+        }
+    }
+}
