@@ -116,7 +116,7 @@ pub fn softmax(size: usize, seed: u64) -> Vec<Param> {
 /// that divides `dim` (2 for dim 0).
 pub fn rope_head_dim(dim: usize) -> usize {
     let mut h = 64;
-    while h > 2 && dim % h != 0 {
+    while h > 2 && !dim.is_multiple_of(h) {
         h /= 2;
     }
     h

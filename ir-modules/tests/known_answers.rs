@@ -251,7 +251,7 @@ fn matmul_and_gemm_tile_against_a_plain_reference() {
         Param::I32(n as i32),
         Param::I32(k as i32),
     ];
-    let base = vec![
+    let base = [
         Param::In(Data::F32(a)),
         Param::In(Data::F32(b)),
         Param::Out(Data::F32(vec![f32::NAN; m * n])),

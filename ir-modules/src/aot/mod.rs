@@ -85,9 +85,8 @@ pub(crate) fn max_ieee(a: f32, b: f32) -> f32 {
         f32::NAN
     } else if a > b {
         a
-    } else if b > a {
-        b
-    } else if a.is_sign_negative() {
+    } else if b > a || a.is_sign_negative() {
+        // b > a, or equal values where a may be -0
         b
     } else {
         a

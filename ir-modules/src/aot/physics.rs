@@ -25,7 +25,7 @@ pub fn physics_step(
         let vy = (y[i] - py[i]) * damping;
         px[i] = x[i];
         py[i] = y[i];
-        x[i] = x[i] + vx;
+        x[i] += vx;
         y[i] = y[i] + vy + gravity * dt * dt;
     }
     let min_dist = 2.0f32 * r;
