@@ -1,0 +1,951 @@
+//! T0 bytecode: a register machine over a flat slot array, compiled from the typed IR.
+//!
+//! Each function gets a frame of `nslots` 64-bit slots: its scalar locals first, then
+//! constants (written once at frame entry), then temporaries. Buffers are addressed by a
+//! per-frame buffer index: buffer parameters first, then the module tables the function uses.
+
+use crate::ir::*;
+use crate::types::{Elem, Ty};
+use crate::values::TrapKind;
+use alloc::vec::Vec;
+
+pub type S = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CastOp {
+    I32ToI64,
+    I64ToI32,
+    I32ToF32,
+    I32ToF64,
+    I64ToF32,
+    I64ToF64,
+    F32ToI32,
+    F32ToI64,
+    F64ToI32,
+    F64ToI64,
+    F32ToF64,
+    F64ToF32,
+    BoolToInt,
+}
+
+/// One instruction. `d` is the destination slot, `a`/`b`/`c` source slots, `t` a jump target.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    Mov { d: S, s: S },
+    // i32
+    I32Add { d: S, a: S, b: S },
+    I32AddImm { d: S, a: S, imm: i32 },
+    I32Sub { d: S, a: S, b: S },
+    I32Mul { d: S, a: S, b: S },
+    I32Div { d: S, a: S, b: S },
+    I32Rem { d: S, a: S, b: S },
+    I32Udiv { d: S, a: S, b: S },
+    I32Urem { d: S, a: S, b: S },
+    I32And { d: S, a: S, b: S },
+    I32Or { d: S, a: S, b: S },
+    I32Xor { d: S, a: S, b: S },
+    I32Shl { d: S, a: S, b: S },
+    I32Shr { d: S, a: S, b: S },
+    I32UShr { d: S, a: S, b: S },
+    I32Rotl { d: S, a: S, b: S },
+    I32Rotr { d: S, a: S, b: S },
+    I32Min { d: S, a: S, b: S },
+    I32Max { d: S, a: S, b: S },
+    I32Eq { d: S, a: S, b: S },
+    I32Ne { d: S, a: S, b: S },
+    I32Lt { d: S, a: S, b: S },
+    I32Le { d: S, a: S, b: S },
+    I32Ult { d: S, a: S, b: S },
+    I32Ule { d: S, a: S, b: S },
+    I32Neg { d: S, a: S },
+    I32Not { d: S, a: S },
+    I32Abs { d: S, a: S },
+    I32Popcnt { d: S, a: S },
+    I32Clz { d: S, a: S },
+    I32Ctz { d: S, a: S },
+    // i64
+    I64Add { d: S, a: S, b: S },
+    I64Sub { d: S, a: S, b: S },
+    I64Mul { d: S, a: S, b: S },
+    I64Div { d: S, a: S, b: S },
+    I64Rem { d: S, a: S, b: S },
+    I64Udiv { d: S, a: S, b: S },
+    I64Urem { d: S, a: S, b: S },
+    I64And { d: S, a: S, b: S },
+    I64Or { d: S, a: S, b: S },
+    I64Xor { d: S, a: S, b: S },
+    I64Shl { d: S, a: S, b: S },
+    I64Shr { d: S, a: S, b: S },
+    I64UShr { d: S, a: S, b: S },
+    I64Rotl { d: S, a: S, b: S },
+    I64Rotr { d: S, a: S, b: S },
+    I64Min { d: S, a: S, b: S },
+    I64Max { d: S, a: S, b: S },
+    I64Eq { d: S, a: S, b: S },
+    I64Ne { d: S, a: S, b: S },
+    I64Lt { d: S, a: S, b: S },
+    I64Le { d: S, a: S, b: S },
+    I64Ult { d: S, a: S, b: S },
+    I64Ule { d: S, a: S, b: S },
+    I64Neg { d: S, a: S },
+    I64Not { d: S, a: S },
+    I64Abs { d: S, a: S },
+    I64Popcnt { d: S, a: S },
+    I64Clz { d: S, a: S },
+    I64Ctz { d: S, a: S },
+    // f32
+    F32Add { d: S, a: S, b: S },
+    F32Sub { d: S, a: S, b: S },
+    F32Mul { d: S, a: S, b: S },
+    F32Div { d: S, a: S, b: S },
+    F32Eq { d: S, a: S, b: S },
+    F32Ne { d: S, a: S, b: S },
+    F32Lt { d: S, a: S, b: S },
+    F32Le { d: S, a: S, b: S },
+    F32Min { d: S, a: S, b: S },
+    F32Max { d: S, a: S, b: S },
+    F32Copysign { d: S, a: S, b: S },
+    F32Fma { d: S, a: S, b: S, c: S },
+    F32Neg { d: S, a: S },
+    F32Abs { d: S, a: S },
+    F32Sqrt { d: S, a: S },
+    // f64
+    F64Add { d: S, a: S, b: S },
+    F64Sub { d: S, a: S, b: S },
+    F64Mul { d: S, a: S, b: S },
+    F64Div { d: S, a: S, b: S },
+    F64Eq { d: S, a: S, b: S },
+    F64Ne { d: S, a: S, b: S },
+    F64Lt { d: S, a: S, b: S },
+    F64Le { d: S, a: S, b: S },
+    F64Min { d: S, a: S, b: S },
+    F64Max { d: S, a: S, b: S },
+    F64Copysign { d: S, a: S, b: S },
+    F64Fma { d: S, a: S, b: S, c: S },
+    F64Neg { d: S, a: S },
+    F64Abs { d: S, a: S },
+    F64Sqrt { d: S, a: S },
+    /// A libm-backed float routine (unary, binary by `b`), shared with compiled code.
+    Math1 { d: S, a: S, f: crate::libcalls::Libcall },
+    Math2 { d: S, a: S, b: S, f: crate::libcalls::Libcall },
+    // bool
+    BoolNot { d: S, a: S },
+    BoolEq { d: S, a: S, b: S },
+    BoolNe { d: S, a: S, b: S },
+    BoolAnd { d: S, a: S, b: S },
+    BoolOr { d: S, a: S, b: S },
+    BoolXor { d: S, a: S, b: S },
+    Cast { d: S, a: S, op: CastOp },
+    Select { d: S, c: S, a: S, b: S },
+    // memory
+    LoadU8 { d: S, buf: S, i: S },
+    LoadI32 { d: S, buf: S, i: S },
+    LoadI64 { d: S, buf: S, i: S },
+    LoadF32 { d: S, buf: S, i: S },
+    LoadF64 { d: S, buf: S, i: S },
+    StoreU8 { buf: S, i: S, v: S },
+    StoreI32 { buf: S, i: S, v: S },
+    StoreI64 { buf: S, i: S, v: S },
+    StoreF32 { buf: S, i: S, v: S },
+    StoreF64 { buf: S, i: S, v: S },
+    Len { d: S, buf: S },
+    // control
+    Jmp { t: S },
+    JmpIf { c: S, t: S },
+    JmpIfNot { c: S, t: S },
+    /// `if !(a < b) goto t` (signed), the for-loop entry test.
+    I32JmpGe { a: S, b: S, t: S },
+    I64JmpGe { a: S, b: S, t: S },
+    /// Step-1 loop latch: `v += 1; if v < end goto t`.
+    I32Next1 { v: S, end: S, t: S },
+    I64Next1 { v: S, end: S, t: S },
+    /// General loop latch: `if v < lim { v += step; goto t }` (lim = end - step, or MIN).
+    I32Next { v: S, lim: S, step: S, t: S },
+    I64Next { v: S, lim: S, step: S, t: S },
+    /// Loop entry: checks `step > 0` (else BadStep) and computes `lim` into `lim`.
+    I32StepLim { end: S, step: S, lim: S },
+    I64StepLim { end: S, step: S, lim: S },
+    Trap { kind: TrapKind },
+    // calls
+    PushBuf { buf: S },
+    /// Pushes `buf[lo..hi]` (bounds checked, same unsigned trick as indices).
+    PushSlice { buf: S, lo: S, hi: S, shift: u32 },
+    /// Calls `f` with scalar arguments in slots `args..`; the result goes to `d`.
+    Call { f: S, args: S, d: S },
+    Ret { s: S },
+    RetVoid,
+}
+
+/// A function compiled to bytecode.
+#[derive(Debug, Clone)]
+pub struct BcFunc {
+    pub code: Vec<Op>,
+    pub nslots: u32,
+    /// Number of scalar parameters (slots `0..nscalars`) and buffer parameters.
+    pub nscalars: u32,
+    pub nbufs: u32,
+    /// Constants: (slot, bits), written at frame entry.
+    pub consts: Vec<(S, u64)>,
+    /// Module tables pushed as buffers `nbufs..` at frame entry.
+    pub tables: Vec<u32>,
+    pub ret: Ty,
+}
+
+struct Cx<'m> {
+    m: &'m Module,
+    f: &'m Function,
+    code: Vec<Op>,
+    consts: Vec<(S, u64)>,
+    tables: Vec<u32>,
+    next: S,
+    max: S,
+    /// (continue target patches, break patches) per enclosing loop.
+    loops: Vec<(Vec<usize>, Vec<usize>)>,
+}
+
+pub fn compile_module(m: &Module) -> Vec<BcFunc> {
+    m.funcs.iter().map(|f| compile_func(m, f)).collect()
+}
+
+fn compile_func(m: &Module, f: &Function) -> BcFunc {
+    let nlocals = f.locals.len() as S;
+    let mut cx = Cx {
+        m,
+        f,
+        code: Vec::new(),
+        consts: Vec::new(),
+        tables: Vec::new(),
+        next: nlocals,
+        max: nlocals,
+        loops: Vec::new(),
+    };
+    cx.block(&f.body);
+    cx.code.push(if f.ret == Ty::Unit { Op::RetVoid } else { Op::Trap { kind: TrapKind::BadArguments } });
+    let nscalars = f.param_slots.iter().filter(|p| matches!(p, ParamSlot::Local(_))).count() as u32;
+    BcFunc {
+        code: cx.code,
+        nslots: cx.max.max(1),
+        nscalars,
+        nbufs: f.bufs.len() as u32,
+        consts: cx.consts,
+        tables: cx.tables,
+        ret: f.ret,
+    }
+}
+
+impl Cx<'_> {
+    fn temp(&mut self) -> S {
+        let t = self.next;
+        self.next += 1;
+        self.max = self.max.max(self.next);
+        t
+    }
+    fn konst(&mut self, c: Const) -> S {
+        let bits = c.bits();
+        // constants live in their own slots; reuse one with the same bits
+        if let Some(&(s, _)) = self.consts.iter().find(|(_, b)| *b == bits) {
+            return s;
+        }
+        // allocate above every temporary ever used: take a fresh slot at the high-water mark
+        // and keep temporaries from reusing it by raising `next` permanently is not possible
+        // mid-expression, so constants get slots from a separate reserved range below.
+        let s = self.reserve_const_slot();
+        self.consts.push((s, bits));
+        s
+    }
+    fn reserve_const_slot(&mut self) -> S {
+        // Constants take slots from a high range that is renumbered after compilation.
+        CONST_BASE + self.consts.len() as S
+    }
+    fn buf(&mut self, r: BufRef) -> S {
+        match r {
+            BufRef::Param(i) => i,
+            BufRef::Table(t) => {
+                let nb = self.f.bufs.len() as S;
+                if let Some(p) = self.tables.iter().position(|&x| x == t) {
+                    nb + p as S
+                } else {
+                    self.tables.push(t);
+                    nb + self.tables.len() as S - 1
+                }
+            }
+        }
+    }
+    fn here(&self) -> usize {
+        self.code.len()
+    }
+    fn patch(&mut self, at: usize, target: usize) {
+        let t = target as S;
+        match &mut self.code[at] {
+            Op::Jmp { t: x }
+            | Op::JmpIf { t: x, .. }
+            | Op::JmpIfNot { t: x, .. }
+            | Op::I32JmpGe { t: x, .. }
+            | Op::I64JmpGe { t: x, .. }
+            | Op::I32Next1 { t: x, .. }
+            | Op::I64Next1 { t: x, .. }
+            | Op::I32Next { t: x, .. }
+            | Op::I64Next { t: x, .. } => *x = t,
+            _ => {}
+        }
+    }
+
+    fn block(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            let mark = self.next;
+            self.stmt(s);
+            self.next = mark;
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match s {
+            Stmt::Set(l, e) => {
+                self.expr_into(e, *l);
+            }
+            Stmt::Store(r, idx, v) => {
+                let i = self.index(idx);
+                let vs = self.expr(v);
+                let b = self.buf(*r);
+                let elem = self.elem_of(*r);
+                self.code.push(match elem {
+                    Elem::U8 => Op::StoreU8 { buf: b, i, v: vs },
+                    Elem::I32 => Op::StoreI32 { buf: b, i, v: vs },
+                    Elem::I64 => Op::StoreI64 { buf: b, i, v: vs },
+                    Elem::F32 => Op::StoreF32 { buf: b, i, v: vs },
+                    Elem::F64 => Op::StoreF64 { buf: b, i, v: vs },
+                });
+            }
+            Stmt::If(c, t, e) => {
+                let cs = self.expr(c);
+                let j = self.here();
+                self.code.push(Op::JmpIfNot { c: cs, t: 0 });
+                self.block(t);
+                if e.is_empty() {
+                    let end = self.here();
+                    self.patch(j, end);
+                } else {
+                    let j2 = self.here();
+                    self.code.push(Op::Jmp { t: 0 });
+                    let else_at = self.here();
+                    self.patch(j, else_at);
+                    self.block(e);
+                    let end = self.here();
+                    self.patch(j2, end);
+                }
+            }
+            Stmt::While(c, body) => {
+                let head = self.here();
+                let cs = self.expr(c);
+                let j = self.here();
+                self.code.push(Op::JmpIfNot { c: cs, t: 0 });
+                self.loops.push((Vec::new(), Vec::new()));
+                self.block(body);
+                self.code.push(Op::Jmp { t: head as S });
+                let end = self.here();
+                self.patch(j, end);
+                let (conts, breaks) = self.loops.pop().unwrap_or_default();
+                for c in conts {
+                    self.patch(c, head);
+                }
+                for b in breaks {
+                    self.patch(b, end);
+                }
+            }
+            Stmt::For(fl) => self.for_loop(fl),
+            Stmt::Break => {
+                let at = self.here();
+                self.code.push(Op::Jmp { t: 0 });
+                if let Some(l) = self.loops.last_mut() {
+                    l.1.push(at);
+                }
+            }
+            Stmt::Continue => {
+                let at = self.here();
+                self.code.push(Op::Jmp { t: 0 });
+                if let Some(l) = self.loops.last_mut() {
+                    l.0.push(at);
+                }
+            }
+            Stmt::Return(None) => self.code.push(Op::RetVoid),
+            Stmt::Return(Some(e)) => {
+                let s = self.expr(e);
+                self.code.push(Op::Ret { s });
+            }
+            Stmt::Eval(e) => {
+                let _ = self.expr(e);
+            }
+        }
+    }
+
+    fn for_loop(&mut self, fl: &ForLoop) {
+        let wide = fl.start.ty == Ty::I64;
+        self.expr_into(&fl.start, fl.var);
+        self.expr_into(&fl.end, fl.end_local);
+        let v = fl.var;
+        let end = fl.end_local;
+        let lim = fl.step_local; // reused: holds `lim` for stepped loops
+        let step = fl.step.as_ref().map(|st| {
+            let s = self.temp();
+            self.expr_into(st, s);
+            self.code.push(if wide {
+                Op::I64StepLim { end, step: s, lim }
+            } else {
+                Op::I32StepLim { end, step: s, lim }
+            });
+            s
+        });
+        // the step slot must survive the body: keep `next` above it
+        let entry = self.here();
+        self.code.push(if wide { Op::I64JmpGe { a: v, b: end, t: 0 } } else { Op::I32JmpGe { a: v, b: end, t: 0 } });
+        let body = self.here();
+        self.loops.push((Vec::new(), Vec::new()));
+        self.block(&fl.body);
+        let latch = self.here();
+        self.code.push(match (step, wide) {
+            (None, false) => Op::I32Next1 { v, end, t: body as S },
+            (None, true) => Op::I64Next1 { v, end, t: body as S },
+            (Some(s), false) => Op::I32Next { v, lim, step: s, t: body as S },
+            (Some(s), true) => Op::I64Next { v, lim, step: s, t: body as S },
+        });
+        let exit = self.here();
+        self.patch(entry, exit);
+        let (conts, breaks) = self.loops.pop().unwrap_or_default();
+        for c in conts {
+            self.patch(c, latch);
+        }
+        for b in breaks {
+            self.patch(b, exit);
+        }
+    }
+
+    fn elem_of(&self, r: BufRef) -> Elem {
+        match r {
+            BufRef::Param(i) => self.f.bufs[i as usize].0,
+            BufRef::Table(t) => self.m.tables[t as usize].data.elem(),
+        }
+    }
+
+    /// Evaluates an index expression. Index slots are read as `u64` by the interpreter:
+    /// i32 values are stored zero-extended, so a negative index of either type reads as a
+    /// value `>= 2^31 > len` and fails the single unsigned bounds check.
+    fn index(&mut self, e: &Expr) -> S {
+        self.expr(e)
+    }
+
+    /// Evaluates `e` into some slot and returns it (locals and constants are not copied).
+    fn expr(&mut self, e: &Expr) -> S {
+        match &e.kind {
+            ExprKind::Local(l) => *l,
+            ExprKind::Const(c) => self.konst(*c),
+            _ => {
+                let d = self.temp();
+                self.expr_into(e, d);
+                d
+            }
+        }
+    }
+
+    /// Evaluates `e` into slot `d`; `d` is written only by the last instruction.
+    fn expr_into(&mut self, e: &Expr, d: S) {
+        match &e.kind {
+            ExprKind::Local(l) => {
+                if *l != d {
+                    self.code.push(Op::Mov { d, s: *l });
+                }
+            }
+            ExprKind::Const(c) => {
+                let s = self.konst(*c);
+                self.code.push(Op::Mov { d, s });
+            }
+            ExprKind::Unary(op, a) => {
+                let a = self.expr(a);
+                self.code.push(match (op, e.ty) {
+                    (UnOp::Neg, Ty::I32) => Op::I32Neg { d, a },
+                    (UnOp::Neg, Ty::I64) => Op::I64Neg { d, a },
+                    (UnOp::Neg, Ty::F32) => Op::F32Neg { d, a },
+                    (UnOp::Neg, _) => Op::F64Neg { d, a },
+                    (UnOp::Not, _) => Op::BoolNot { d, a },
+                    (UnOp::BitNot, Ty::I32) => Op::I32Not { d, a },
+                    (UnOp::BitNot, _) => Op::I64Not { d, a },
+                });
+            }
+            ExprKind::Binary(op, x, y) => {
+                let t = x.ty;
+                if let (BinOp::Add | BinOp::Sub, Ty::I32, ExprKind::Const(Const::I32(k))) = (op, t, &y.kind) {
+                    let a = self.expr(x);
+                    let imm = if *op == BinOp::Add { *k } else { k.wrapping_neg() };
+                    self.code.push(Op::I32AddImm { d, a, imm });
+                    return;
+                }
+                let a = self.expr(x);
+                let b = self.expr(y);
+                self.code.push(binary_op(*op, t, d, a, b));
+            }
+            ExprKind::LogicAnd(x, y) | ExprKind::LogicOr(x, y) => {
+                let is_and = matches!(e.kind, ExprKind::LogicAnd(..));
+                let t = self.temp();
+                self.expr_into(x, t);
+                let j = self.here();
+                self.code.push(if is_and { Op::JmpIfNot { c: t, t: 0 } } else { Op::JmpIf { c: t, t: 0 } });
+                self.expr_into(y, t);
+                let end = self.here();
+                self.patch(j, end);
+                self.code.push(Op::Mov { d, s: t });
+            }
+            ExprKind::Cast(x) => {
+                let from = x.ty;
+                let to = e.ty;
+                let a = self.expr(x);
+                let op = match (from, to) {
+                    (f, t) if f == t => {
+                        self.code.push(Op::Mov { d, s: a });
+                        return;
+                    }
+                    (Ty::I32, Ty::I64) => CastOp::I32ToI64,
+                    (Ty::I64, Ty::I32) => CastOp::I64ToI32,
+                    (Ty::I32, Ty::F32) => CastOp::I32ToF32,
+                    (Ty::I32, Ty::F64) => CastOp::I32ToF64,
+                    (Ty::I64, Ty::F32) => CastOp::I64ToF32,
+                    (Ty::I64, Ty::F64) => CastOp::I64ToF64,
+                    (Ty::F32, Ty::I32) => CastOp::F32ToI32,
+                    (Ty::F32, Ty::I64) => CastOp::F32ToI64,
+                    (Ty::F64, Ty::I32) => CastOp::F64ToI32,
+                    (Ty::F64, Ty::I64) => CastOp::F64ToI64,
+                    (Ty::F32, Ty::F64) => CastOp::F32ToF64,
+                    (Ty::F64, Ty::F32) => CastOp::F64ToF32,
+                    _ => CastOp::BoolToInt,
+                };
+                self.code.push(Op::Cast { d, a, op });
+            }
+            ExprKind::Load(r, idx) => {
+                let i = self.index(idx);
+                let buf = self.buf(*r);
+                self.code.push(match self.elem_of(*r) {
+                    Elem::U8 => Op::LoadU8 { d, buf, i },
+                    Elem::I32 => Op::LoadI32 { d, buf, i },
+                    Elem::I64 => Op::LoadI64 { d, buf, i },
+                    Elem::F32 => Op::LoadF32 { d, buf, i },
+                    Elem::F64 => Op::LoadF64 { d, buf, i },
+                });
+            }
+            ExprKind::Len(r) => {
+                let buf = self.buf(*r);
+                self.code.push(Op::Len { d, buf });
+            }
+            ExprKind::Call(fi, args) => {
+                let callee = &self.m.funcs[*fi as usize];
+                let nscalar = callee.param_slots.iter().filter(|p| matches!(p, ParamSlot::Local(_))).count() as S;
+                // reserve the contiguous argument block first, then fill it
+                let base = self.next;
+                for _ in 0..nscalar {
+                    self.temp();
+                }
+                let mut k = 0;
+                for a in args {
+                    match a {
+                        CallArg::Scalar(x) => {
+                            self.expr_into(x, base + k);
+                            k += 1;
+                        }
+                        CallArg::Buf(r) => {
+                            let buf = self.buf(*r);
+                            self.code.push(Op::PushBuf { buf });
+                        }
+                        CallArg::Slice(r, lo, hi) => {
+                            let l = self.expr(lo);
+                            let h = self.expr(hi);
+                            let buf = self.buf(*r);
+                            let shift = self.elem_of(*r).shift();
+                            self.code.push(Op::PushSlice { buf, lo: l, hi: h, shift });
+                        }
+                    }
+                }
+                self.code.push(Op::Call { f: *fi, args: base, d });
+            }
+            ExprKind::Intrinsic(intr, args) => self.intrinsic(*intr, args, e.ty, d),
+        }
+    }
+
+    fn intrinsic(&mut self, intr: Intrinsic, args: &[Expr], rt: Ty, d: S) {
+        use crate::libcalls::Libcall as L;
+        use Intrinsic::*;
+        let t = args.last().map(|a| a.ty).unwrap_or(rt);
+        let s: Vec<S> = args.iter().map(|a| self.expr(a)).collect();
+        let a = s[0];
+        let b = s.get(1).copied().unwrap_or(a);
+        let f64_ = t == Ty::F64;
+        let m1 = |f32c: L, f64c: L| Op::Math1 { d, a, f: if f64_ { f64c } else { f32c } };
+        let op = match (intr, t) {
+            (Select, _) => Op::Select { d, c: s[0], a: s[1], b: s[2] },
+            (Sqrt, Ty::F32) => Op::F32Sqrt { d, a },
+            (Sqrt, _) => Op::F64Sqrt { d, a },
+            (Abs, Ty::I32) => Op::I32Abs { d, a },
+            (Abs, Ty::I64) => Op::I64Abs { d, a },
+            (Abs, Ty::F32) => Op::F32Abs { d, a },
+            (Abs, _) => Op::F64Abs { d, a },
+            (Floor, _) => m1(L::FloorF32, L::FloorF64),
+            (Ceil, _) => m1(L::CeilF32, L::CeilF64),
+            (Trunc, _) => m1(L::TruncF32, L::TruncF64),
+            (Nearest, _) => m1(L::NearestF32, L::NearestF64),
+            (Exp, _) => m1(L::ExpF32, L::ExpF64),
+            (Ln, _) => m1(L::LnF32, L::LnF64),
+            (Sin, _) => m1(L::SinF32, L::SinF64),
+            (Cos, _) => m1(L::CosF32, L::CosF64),
+            (Tanh, _) => m1(L::TanhF32, L::TanhF64),
+            (Pow, _) => Op::Math2 { d, a, b, f: if f64_ { L::PowF64 } else { L::PowF32 } },
+            (Fma, Ty::F32) => Op::F32Fma { d, a, b, c: s[2] },
+            (Fma, _) => Op::F64Fma { d, a, b, c: s[2] },
+            (Min, Ty::I32) => Op::I32Min { d, a, b },
+            (Min, Ty::I64) => Op::I64Min { d, a, b },
+            (Min, Ty::F32) => Op::F32Min { d, a, b },
+            (Min, _) => Op::F64Min { d, a, b },
+            (Max, Ty::I32) => Op::I32Max { d, a, b },
+            (Max, Ty::I64) => Op::I64Max { d, a, b },
+            (Max, Ty::F32) => Op::F32Max { d, a, b },
+            (Max, _) => Op::F64Max { d, a, b },
+            (Copysign, Ty::F32) => Op::F32Copysign { d, a, b },
+            (Copysign, _) => Op::F64Copysign { d, a, b },
+            (Rotl, Ty::I32) => Op::I32Rotl { d, a, b },
+            (Rotl, _) => Op::I64Rotl { d, a, b },
+            (Rotr, Ty::I32) => Op::I32Rotr { d, a, b },
+            (Rotr, _) => Op::I64Rotr { d, a, b },
+            (Popcnt, Ty::I32) => Op::I32Popcnt { d, a },
+            (Popcnt, _) => Op::I64Popcnt { d, a },
+            (Clz, Ty::I32) => Op::I32Clz { d, a },
+            (Clz, _) => Op::I64Clz { d, a },
+            (Ctz, Ty::I32) => Op::I32Ctz { d, a },
+            (Ctz, _) => Op::I64Ctz { d, a },
+            (Udiv, Ty::I32) => Op::I32Udiv { d, a, b },
+            (Udiv, _) => Op::I64Udiv { d, a, b },
+            (Urem, Ty::I32) => Op::I32Urem { d, a, b },
+            (Urem, _) => Op::I64Urem { d, a, b },
+            (Ult, Ty::I32) => Op::I32Ult { d, a, b },
+            (Ult, _) => Op::I64Ult { d, a, b },
+            (Ule, Ty::I32) => Op::I32Ule { d, a, b },
+            (Ule, _) => Op::I64Ule { d, a, b },
+            (Ugt, Ty::I32) => Op::I32Ult { d, a: b, b: a },
+            (Ugt, _) => Op::I64Ult { d, a: b, b: a },
+            (Uge, Ty::I32) => Op::I32Ule { d, a: b, b: a },
+            (Uge, _) => Op::I64Ule { d, a: b, b: a },
+        };
+        self.code.push(op);
+    }
+}
+
+fn binary_op(op: BinOp, t: Ty, d: S, a: S, b: S) -> Op {
+    use crate::libcalls::Libcall as L;
+    match (t, op) {
+        (Ty::I32, BinOp::Add) => Op::I32Add { d, a, b },
+        (Ty::I32, BinOp::Sub) => Op::I32Sub { d, a, b },
+        (Ty::I32, BinOp::Mul) => Op::I32Mul { d, a, b },
+        (Ty::I32, BinOp::Div) => Op::I32Div { d, a, b },
+        (Ty::I32, BinOp::Rem) => Op::I32Rem { d, a, b },
+        (Ty::I32, BinOp::And) => Op::I32And { d, a, b },
+        (Ty::I32, BinOp::Or) => Op::I32Or { d, a, b },
+        (Ty::I32, BinOp::Xor) => Op::I32Xor { d, a, b },
+        (Ty::I32, BinOp::Shl) => Op::I32Shl { d, a, b },
+        (Ty::I32, BinOp::Shr) => Op::I32Shr { d, a, b },
+        (Ty::I32, BinOp::UShr) => Op::I32UShr { d, a, b },
+        (Ty::I32, BinOp::Eq) => Op::I32Eq { d, a, b },
+        (Ty::I32, BinOp::Ne) => Op::I32Ne { d, a, b },
+        (Ty::I32, BinOp::Lt) => Op::I32Lt { d, a, b },
+        (Ty::I32, BinOp::Le) => Op::I32Le { d, a, b },
+        (Ty::I32, BinOp::Gt) => Op::I32Lt { d, a: b, b: a },
+        (Ty::I32, BinOp::Ge) => Op::I32Le { d, a: b, b: a },
+        (Ty::I64, BinOp::Add) => Op::I64Add { d, a, b },
+        (Ty::I64, BinOp::Sub) => Op::I64Sub { d, a, b },
+        (Ty::I64, BinOp::Mul) => Op::I64Mul { d, a, b },
+        (Ty::I64, BinOp::Div) => Op::I64Div { d, a, b },
+        (Ty::I64, BinOp::Rem) => Op::I64Rem { d, a, b },
+        (Ty::I64, BinOp::And) => Op::I64And { d, a, b },
+        (Ty::I64, BinOp::Or) => Op::I64Or { d, a, b },
+        (Ty::I64, BinOp::Xor) => Op::I64Xor { d, a, b },
+        (Ty::I64, BinOp::Shl) => Op::I64Shl { d, a, b },
+        (Ty::I64, BinOp::Shr) => Op::I64Shr { d, a, b },
+        (Ty::I64, BinOp::UShr) => Op::I64UShr { d, a, b },
+        (Ty::I64, BinOp::Eq) => Op::I64Eq { d, a, b },
+        (Ty::I64, BinOp::Ne) => Op::I64Ne { d, a, b },
+        (Ty::I64, BinOp::Lt) => Op::I64Lt { d, a, b },
+        (Ty::I64, BinOp::Le) => Op::I64Le { d, a, b },
+        (Ty::I64, BinOp::Gt) => Op::I64Lt { d, a: b, b: a },
+        (Ty::I64, BinOp::Ge) => Op::I64Le { d, a: b, b: a },
+        (Ty::F32, BinOp::Add) => Op::F32Add { d, a, b },
+        (Ty::F32, BinOp::Sub) => Op::F32Sub { d, a, b },
+        (Ty::F32, BinOp::Mul) => Op::F32Mul { d, a, b },
+        (Ty::F32, BinOp::Div) => Op::F32Div { d, a, b },
+        (Ty::F32, BinOp::Rem) => Op::Math2 { d, a, b, f: L::FmodF32 },
+        (Ty::F32, BinOp::Eq) => Op::F32Eq { d, a, b },
+        (Ty::F32, BinOp::Ne) => Op::F32Ne { d, a, b },
+        (Ty::F32, BinOp::Lt) => Op::F32Lt { d, a, b },
+        (Ty::F32, BinOp::Le) => Op::F32Le { d, a, b },
+        (Ty::F32, BinOp::Gt) => Op::F32Lt { d, a: b, b: a },
+        (Ty::F32, BinOp::Ge) => Op::F32Le { d, a: b, b: a },
+        (Ty::F64, BinOp::Add) => Op::F64Add { d, a, b },
+        (Ty::F64, BinOp::Sub) => Op::F64Sub { d, a, b },
+        (Ty::F64, BinOp::Mul) => Op::F64Mul { d, a, b },
+        (Ty::F64, BinOp::Div) => Op::F64Div { d, a, b },
+        (Ty::F64, BinOp::Rem) => Op::Math2 { d, a, b, f: L::FmodF64 },
+        (Ty::F64, BinOp::Eq) => Op::F64Eq { d, a, b },
+        (Ty::F64, BinOp::Ne) => Op::F64Ne { d, a, b },
+        (Ty::F64, BinOp::Lt) => Op::F64Lt { d, a, b },
+        (Ty::F64, BinOp::Le) => Op::F64Le { d, a, b },
+        (Ty::F64, BinOp::Gt) => Op::F64Lt { d, a: b, b: a },
+        (Ty::F64, BinOp::Ge) => Op::F64Le { d, a: b, b: a },
+        (_, BinOp::Eq) => Op::BoolEq { d, a, b },
+        (_, BinOp::Ne) => Op::BoolNe { d, a, b },
+        (_, BinOp::And) => Op::BoolAnd { d, a, b },
+        (_, BinOp::Or) => Op::BoolOr { d, a, b },
+        _ => Op::BoolXor { d, a, b },
+    }
+}
+
+/// Constant slots are numbered from here during compilation and renumbered afterwards.
+const CONST_BASE: S = 1 << 30;
+
+/// Renumbers constant slots to sit right above the temporaries and checks that every
+/// operand is inside the frame (the interpreter relies on it).
+pub fn finish(mut f: BcFunc) -> BcFunc {
+    let base = f.nslots;
+    let remap = |s: &mut S| {
+        if *s >= CONST_BASE {
+            *s = *s - CONST_BASE + base;
+        }
+    };
+    for op in f.code.iter_mut() {
+        for_each_slot(op, &mut |s| remap(s));
+    }
+    for (s, _) in f.consts.iter_mut() {
+        remap(s);
+    }
+    f.nslots = base + f.consts.len() as S;
+    f
+}
+
+/// Visits every slot operand of an instruction (not jump targets, buffers or functions).
+pub fn for_each_slot(op: &mut Op, g: &mut dyn FnMut(&mut S)) {
+    match op {
+        Op::Mov { d, s } => {
+            g(d);
+            g(s);
+        }
+        Op::I32AddImm { d, a, .. } => {
+            g(d);
+            g(a);
+        }
+        Op::I32Neg { d, a }
+        | Op::I32Not { d, a }
+        | Op::I32Abs { d, a }
+        | Op::I32Popcnt { d, a }
+        | Op::I32Clz { d, a }
+        | Op::I32Ctz { d, a }
+        | Op::I64Neg { d, a }
+        | Op::I64Not { d, a }
+        | Op::I64Abs { d, a }
+        | Op::I64Popcnt { d, a }
+        | Op::I64Clz { d, a }
+        | Op::I64Ctz { d, a }
+        | Op::F32Neg { d, a }
+        | Op::F32Abs { d, a }
+        | Op::F32Sqrt { d, a }
+        | Op::F64Neg { d, a }
+        | Op::F64Abs { d, a }
+        | Op::F64Sqrt { d, a }
+        | Op::BoolNot { d, a }
+        | Op::Math1 { d, a, .. }
+        | Op::Cast { d, a, .. } => {
+            g(d);
+            g(a);
+        }
+        Op::F32Fma { d, a, b, c } | Op::F64Fma { d, a, b, c } => {
+            g(d);
+            g(a);
+            g(b);
+            g(c);
+        }
+        Op::Select { d, c, a, b } => {
+            g(d);
+            g(c);
+            g(a);
+            g(b);
+        }
+        Op::LoadU8 { d, i, .. }
+        | Op::LoadI32 { d, i, .. }
+        | Op::LoadI64 { d, i, .. }
+        | Op::LoadF32 { d, i, .. }
+        | Op::LoadF64 { d, i, .. } => {
+            g(d);
+            g(i);
+        }
+        Op::StoreU8 { i, v, .. }
+        | Op::StoreI32 { i, v, .. }
+        | Op::StoreI64 { i, v, .. }
+        | Op::StoreF32 { i, v, .. }
+        | Op::StoreF64 { i, v, .. } => {
+            g(i);
+            g(v);
+        }
+        Op::Len { d, .. } => g(d),
+        Op::Jmp { .. } | Op::Trap { .. } | Op::PushBuf { .. } | Op::RetVoid => {}
+        Op::JmpIf { c, .. } | Op::JmpIfNot { c, .. } => g(c),
+        Op::I32JmpGe { a, b, .. } | Op::I64JmpGe { a, b, .. } => {
+            g(a);
+            g(b);
+        }
+        Op::I32Next1 { v, end, .. } | Op::I64Next1 { v, end, .. } => {
+            g(v);
+            g(end);
+        }
+        Op::I32Next { v, lim, step, .. } | Op::I64Next { v, lim, step, .. } => {
+            g(v);
+            g(lim);
+            g(step);
+        }
+        Op::I32StepLim { end, step, lim } | Op::I64StepLim { end, step, lim } => {
+            g(end);
+            g(step);
+            g(lim);
+        }
+        Op::PushSlice { lo, hi, .. } => {
+            g(lo);
+            g(hi);
+        }
+        Op::Call { args, d, .. } => {
+            g(args);
+            g(d);
+        }
+        Op::Ret { s } => g(s),
+        Op::I32Add { d, a, b }
+        | Op::I32Sub { d, a, b }
+        | Op::I32Mul { d, a, b }
+        | Op::I32Div { d, a, b }
+        | Op::I32Rem { d, a, b }
+        | Op::I32Udiv { d, a, b }
+        | Op::I32Urem { d, a, b }
+        | Op::I32And { d, a, b }
+        | Op::I32Or { d, a, b }
+        | Op::I32Xor { d, a, b }
+        | Op::I32Shl { d, a, b }
+        | Op::I32Shr { d, a, b }
+        | Op::I32UShr { d, a, b }
+        | Op::I32Rotl { d, a, b }
+        | Op::I32Rotr { d, a, b }
+        | Op::I32Min { d, a, b }
+        | Op::I32Max { d, a, b }
+        | Op::I32Eq { d, a, b }
+        | Op::I32Ne { d, a, b }
+        | Op::I32Lt { d, a, b }
+        | Op::I32Le { d, a, b }
+        | Op::I32Ult { d, a, b }
+        | Op::I32Ule { d, a, b }
+        | Op::I64Add { d, a, b }
+        | Op::I64Sub { d, a, b }
+        | Op::I64Mul { d, a, b }
+        | Op::I64Div { d, a, b }
+        | Op::I64Rem { d, a, b }
+        | Op::I64Udiv { d, a, b }
+        | Op::I64Urem { d, a, b }
+        | Op::I64And { d, a, b }
+        | Op::I64Or { d, a, b }
+        | Op::I64Xor { d, a, b }
+        | Op::I64Shl { d, a, b }
+        | Op::I64Shr { d, a, b }
+        | Op::I64UShr { d, a, b }
+        | Op::I64Rotl { d, a, b }
+        | Op::I64Rotr { d, a, b }
+        | Op::I64Min { d, a, b }
+        | Op::I64Max { d, a, b }
+        | Op::I64Eq { d, a, b }
+        | Op::I64Ne { d, a, b }
+        | Op::I64Lt { d, a, b }
+        | Op::I64Le { d, a, b }
+        | Op::I64Ult { d, a, b }
+        | Op::I64Ule { d, a, b }
+        | Op::F32Add { d, a, b }
+        | Op::F32Sub { d, a, b }
+        | Op::F32Mul { d, a, b }
+        | Op::F32Div { d, a, b }
+        | Op::F32Eq { d, a, b }
+        | Op::F32Ne { d, a, b }
+        | Op::F32Lt { d, a, b }
+        | Op::F32Le { d, a, b }
+        | Op::F32Min { d, a, b }
+        | Op::F32Max { d, a, b }
+        | Op::F32Copysign { d, a, b }
+        | Op::F64Add { d, a, b }
+        | Op::F64Sub { d, a, b }
+        | Op::F64Mul { d, a, b }
+        | Op::F64Div { d, a, b }
+        | Op::F64Eq { d, a, b }
+        | Op::F64Ne { d, a, b }
+        | Op::F64Lt { d, a, b }
+        | Op::F64Le { d, a, b }
+        | Op::F64Min { d, a, b }
+        | Op::F64Max { d, a, b }
+        | Op::F64Copysign { d, a, b }
+        | Op::Math2 { d, a, b, .. }
+        | Op::BoolEq { d, a, b }
+        | Op::BoolNe { d, a, b }
+        | Op::BoolAnd { d, a, b }
+        | Op::BoolOr { d, a, b }
+        | Op::BoolXor { d, a, b } => {
+            g(d);
+            g(a);
+            g(b);
+        }
+    }
+}
+
+/// Validates a finished function: every slot operand inside the frame, every jump target
+/// inside the code, every buffer operand inside the buffer table, every callee known.
+pub fn validate(f: &BcFunc, nfuncs: usize) -> bool {
+    let n = f.nslots;
+    let nb = f.nbufs + f.tables.len() as u32;
+    let len = f.code.len() as u32;
+    for op in &f.code {
+        let mut ok = true;
+        let mut op2 = *op;
+        for_each_slot(&mut op2, &mut |s| ok &= *s < n);
+        let target_ok = match *op {
+            Op::Jmp { t }
+            | Op::JmpIf { t, .. }
+            | Op::JmpIfNot { t, .. }
+            | Op::I32JmpGe { t, .. }
+            | Op::I64JmpGe { t, .. }
+            | Op::I32Next1 { t, .. }
+            | Op::I64Next1 { t, .. }
+            | Op::I32Next { t, .. }
+            | Op::I64Next { t, .. } => t < len,
+            _ => true,
+        };
+        let buf_ok = match *op {
+            Op::LoadU8 { buf, .. }
+            | Op::LoadI32 { buf, .. }
+            | Op::LoadI64 { buf, .. }
+            | Op::LoadF32 { buf, .. }
+            | Op::LoadF64 { buf, .. }
+            | Op::StoreU8 { buf, .. }
+            | Op::StoreI32 { buf, .. }
+            | Op::StoreI64 { buf, .. }
+            | Op::StoreF32 { buf, .. }
+            | Op::StoreF64 { buf, .. }
+            | Op::Len { buf, .. }
+            | Op::PushBuf { buf }
+            | Op::PushSlice { buf, .. } => buf < nb,
+            Op::Call { f, .. } => (f as usize) < nfuncs,
+            _ => true,
+        };
+        if !(ok && target_ok && buf_ok) {
+            return false;
+        }
+    }
+    // the code must end in an instruction that does not fall through
+    matches!(f.code.last(), Some(Op::RetVoid | Op::Ret { .. } | Op::Trap { .. } | Op::Jmp { .. }))
+}
+
+/// Compiles every function of a module and validates the result.
+pub fn build(m: &Module) -> Vec<BcFunc> {
+    let fs: Vec<BcFunc> = compile_module(m).into_iter().map(finish).collect();
+    debug_assert!(fs.iter().all(|f| validate(f, m.funcs.len())));
+    fs
+}

@@ -1,0 +1,98 @@
+//! CPU features that select Cranelift's ISA flags.
+
+use alloc::vec::Vec;
+
+/// x86-64 features beyond the SSE2 baseline. On the host they come from
+/// `is_x86_feature_detected!`, in the kernel from CPUID (+ XGETBV for AVX).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuFeatures {
+    pub sse3: bool,
+    pub ssse3: bool,
+    pub sse41: bool,
+    pub sse42: bool,
+    pub popcnt: bool,
+    pub lzcnt: bool,
+    pub bmi1: bool,
+    pub bmi2: bool,
+    pub avx: bool,
+    pub avx2: bool,
+    pub fma: bool,
+}
+
+impl CpuFeatures {
+    /// SSE2 only.
+    pub fn baseline() -> Self {
+        Self::default()
+    }
+
+    /// Everything a recent x86-64 has (for tests that want every code path).
+    pub fn all() -> Self {
+        CpuFeatures {
+            sse3: true,
+            ssse3: true,
+            sse41: true,
+            sse42: true,
+            popcnt: true,
+            lzcnt: true,
+            bmi1: true,
+            bmi2: true,
+            avx: true,
+            avx2: true,
+            fma: true,
+        }
+    }
+
+    /// The features of the CPU running this process.
+    #[cfg(feature = "std")]
+    pub fn detect_host() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            CpuFeatures {
+                sse3: std::is_x86_feature_detected!("sse3"),
+                ssse3: std::is_x86_feature_detected!("ssse3"),
+                sse41: std::is_x86_feature_detected!("sse4.1"),
+                sse42: std::is_x86_feature_detected!("sse4.2"),
+                popcnt: std::is_x86_feature_detected!("popcnt"),
+                lzcnt: std::is_x86_feature_detected!("lzcnt"),
+                bmi1: std::is_x86_feature_detected!("bmi1"),
+                bmi2: std::is_x86_feature_detected!("bmi2"),
+                avx: std::is_x86_feature_detected!("avx"),
+                avx2: std::is_x86_feature_detected!("avx2"),
+                fma: std::is_x86_feature_detected!("fma"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            Self::baseline()
+        }
+    }
+
+    /// True when fused multiply-add instructions can be emitted (Cranelift needs AVX + FMA).
+    pub fn has_hw_fma(&self) -> bool {
+        self.avx && self.fma
+    }
+
+    /// Names of the enabled features, for traces.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let all = [
+            (self.sse3, "sse3"),
+            (self.ssse3, "ssse3"),
+            (self.sse41, "sse4.1"),
+            (self.sse42, "sse4.2"),
+            (self.popcnt, "popcnt"),
+            (self.lzcnt, "lzcnt"),
+            (self.bmi1, "bmi1"),
+            (self.bmi2, "bmi2"),
+            (self.avx, "avx"),
+            (self.avx2, "avx2"),
+            (self.fma, "fma"),
+        ];
+        for (on, n) in all {
+            if on {
+                v.push(n);
+            }
+        }
+        v
+    }
+}

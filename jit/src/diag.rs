@@ -1,0 +1,40 @@
+//! Diagnostics: every front-end error is `file:line:col: reason`.
+
+use alloc::string::String;
+use core::fmt;
+
+/// A parse or verification error, located at the offending token (1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    pub reason: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.reason)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Diagnostic {}
+
+/// A source position (1-based line and column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+/// An error before the file name is attached.
+#[derive(Clone, Debug)]
+pub struct PosError {
+    pub pos: Pos,
+    pub reason: String,
+}
+
+pub fn err<T>(pos: Pos, reason: impl Into<String>) -> Result<T, PosError> {
+    Err(PosError { pos, reason: reason.into() })
+}

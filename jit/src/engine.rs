@@ -1,0 +1,593 @@
+//! The engine: loaded modules, one slot per function, the tiering policy, and calls.
+//!
+//! A slot holds the function's current entry in an `AtomicPtr` (null = T0 interpreter).
+//! Compiled code is complete and made executable before the slot's Release store publishes
+//! it, and it is never freed while the engine lives, so a concurrent caller either runs the
+//! old entry or the new one, never a half-published one.
+
+use crate::codegen::{CodeGen, Compiled, GUARD_MISS};
+use crate::cpu::CpuFeatures;
+use crate::events::{Clock, Event, TraceSink};
+use crate::interp::Program;
+use crate::ir::Module;
+use crate::mem::{ExecMemError, ExecMemory, PoolStats};
+use crate::sync::SpinLock;
+use crate::types::{ParamTy, Ty};
+use crate::values::{Arg, Tier, Trap, TrapKind, Value, marshal};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Engine configuration.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Calls to reach T1, T2, T3.
+    pub thresholds: [u64; 3],
+    pub max_tier: Tier,
+    /// ISA flags for Cranelift.
+    pub features: CpuFeatures,
+    /// Maximum nesting of IR calls (the outermost call counts as 1).
+    pub call_depth_limit: u32,
+    /// false: compile inline in the calling thread; true: queue requests for
+    /// `service_compile_queue`.
+    pub background_compile: bool,
+    /// Reported in TierUp events.
+    pub compiler_cpu: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            thresholds: [100, 1000, 10000],
+            max_tier: Tier::T3,
+            features: CpuFeatures::baseline(),
+            call_depth_limit: 512,
+            background_compile: false,
+            compiler_cpu: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleId(u32);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FuncId(u32);
+
+/// Outcome of a compilation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileStats {
+    pub tier: Tier,
+    pub compile_ns: u64,
+    pub code_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompileError {
+    Codegen(String),
+    Pool(ExecMemError),
+    Unsupported(String),
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::Codegen(s) => write!(f, "code generation failed: {s}"),
+            CompileError::Pool(e) => write!(f, "{e}"),
+            CompileError::Unsupported(s) => write!(f, "unsupported: {s}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The engine's function table is full.
+    TooManyFunctions,
+    /// The module's bytecode failed internal validation (a bug in jit).
+    Internal(String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::TooManyFunctions => f.write_str("too many functions loaded"),
+            LoadError::Internal(s) => write!(f, "internal error: {s}"),
+        }
+    }
+}
+
+/// Most functions an engine holds (slots are never removed).
+pub const MAX_FUNCS: usize = 4096;
+/// Most raw argument words (a buffer takes two).
+const MAX_RAW: usize = 64;
+
+struct Loaded {
+    module: Module,
+    program: Program,
+}
+
+/// A piece of published code.
+struct Code {
+    tier: Tier,
+    compiled: Compiled,
+    /// For a specialized T3 entry: the T2 code run on a guard miss.
+    fallback: *const Code,
+}
+
+struct Slot {
+    loaded: Arc<Loaded>,
+    index: usize,
+    name: String,
+    params: Vec<ParamTy>,
+    ret: Ty,
+    calls: AtomicU64,
+    entry: AtomicPtr<Code>,
+    current: AtomicU8,
+    /// Compiled versions by tier (T1..T3; index 0 unused).
+    tiers: [AtomicPtr<Code>; 4],
+    /// Highest tier this function may reach (lowered after a compile error or demotion).
+    cap: AtomicU8,
+    compiling: AtomicBool,
+    queued: AtomicBool,
+    /// Argument profile per parameter: last value and how many consecutive calls kept it.
+    last: Vec<AtomicU64>,
+    streak: Vec<AtomicU32>,
+    deopts: AtomicU64,
+    /// Owns every code object ever published for this slot.
+    owned: SpinLock<Vec<Box<Code>>>,
+}
+
+// SAFETY: the raw pointers in Slot/Code point to Code objects owned by `owned` (never
+// freed before the engine drops) and to immutable machine code; all mutation is atomic
+// or behind the spin lock.
+unsafe impl Send for Code {}
+// SAFETY: as above.
+unsafe impl Sync for Code {}
+
+/// The JIT engine. `Send + Sync`: many threads (CPUs) may call at once.
+pub struct Engine {
+    config: EngineConfig,
+    mem: SpinLock<Box<dyn ExecMemory>>,
+    clock: Arc<dyn Clock>,
+    sink: Arc<dyn TraceSink>,
+    modules: SpinLock<Vec<Arc<Loaded>>>,
+    slots: Box<[AtomicPtr<Slot>]>,
+    nslots: AtomicUsize,
+    load_lock: SpinLock<()>,
+    codegen: SpinLock<Option<CodeGen>>,
+    queue: SpinLock<VecDeque<(u32, u64)>>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, mem: Box<dyn ExecMemory>, clock: Arc<dyn Clock>, sink: Arc<dyn TraceSink>) -> Engine {
+        let slots = (0..MAX_FUNCS).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect();
+        Engine {
+            config,
+            mem: SpinLock::new(mem),
+            clock,
+            sink,
+            modules: SpinLock::new(Vec::new()),
+            slots,
+            nslots: AtomicUsize::new(0),
+            load_lock: SpinLock::new(()),
+            codegen: SpinLock::new(None),
+            queue: SpinLock::new(VecDeque::new()),
+        }
+    }
+
+    /// An engine on the host: mmap W^X pool, monotonic clock, no-op sink.
+    #[cfg(feature = "std")]
+    pub fn host(config: EngineConfig) -> Engine {
+        Engine::new(
+            config,
+            Box::new(crate::host_mem::HostExecMemory::default()),
+            Arc::new(crate::events::StdClock::new()),
+            Arc::new(crate::events::NullSink),
+        )
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Loads a verified module; each of its functions gets a slot starting at T0.
+    pub fn load(&self, module: Module) -> Result<ModuleId, LoadError> {
+        let _g = self.load_lock.lock();
+        let n = self.nslots.load(Ordering::Acquire);
+        if n + module.funcs.len() > MAX_FUNCS {
+            return Err(LoadError::TooManyFunctions);
+        }
+        let program = Program::new(&module).ok_or_else(|| LoadError::Internal("bytecode validation failed".into()))?;
+        let loaded = Arc::new(Loaded { module, program });
+        let mut mods = self.modules.lock();
+        let mid = mods.len() as u32;
+        mods.push(loaded.clone());
+        drop(mods);
+        for (i, f) in loaded.module.funcs.iter().enumerate() {
+            let np = f.params.len();
+            let slot = Box::new(Slot {
+                loaded: loaded.clone(),
+                index: i,
+                name: f.name.clone(),
+                params: f.params.clone(),
+                ret: f.ret,
+                calls: AtomicU64::new(0),
+                entry: AtomicPtr::new(core::ptr::null_mut()),
+                current: AtomicU8::new(0),
+                tiers: Default::default(),
+                cap: AtomicU8::new(self.config.max_tier as u8),
+                compiling: AtomicBool::new(false),
+                queued: AtomicBool::new(false),
+                last: (0..np).map(|_| AtomicU64::new(0)).collect(),
+                streak: (0..np).map(|_| AtomicU32::new(0)).collect(),
+                deopts: AtomicU64::new(0),
+                owned: SpinLock::new(Vec::new()),
+            });
+            self.slots[n + i].store(Box::into_raw(slot), Ordering::Release);
+        }
+        // slot ids are dense: module `mid` owns ids n..n+len
+        self.nslots.store(n + loaded.module.funcs.len(), Ordering::Release);
+        let _ = mid;
+        Ok(ModuleId(mid))
+    }
+
+    fn slot(&self, f: FuncId) -> Option<&Slot> {
+        let i = f.0 as usize;
+        if i >= self.nslots.load(Ordering::Acquire) {
+            return None;
+        }
+        let p = self.slots[i].load(Ordering::Acquire);
+        // SAFETY: slots below nslots are published (Release) Boxes that live until drop.
+        unsafe { p.as_ref() }
+    }
+
+    /// Looks a function up by name in a loaded module.
+    pub fn func(&self, module: ModuleId, name: &str) -> Option<FuncId> {
+        let n = self.nslots.load(Ordering::Acquire);
+        let mods = self.modules.lock();
+        let target = mods.get(module.0 as usize)?.clone();
+        drop(mods);
+        (0..n).find_map(|i| {
+            let s = self.slot(FuncId(i as u32))?;
+            (Arc::ptr_eq(&s.loaded, &target) && s.name == name).then_some(FuncId(i as u32))
+        })
+    }
+
+    pub fn func_name(&self, f: FuncId) -> String {
+        self.slot(f).map(|s| s.name.clone()).unwrap_or_default()
+    }
+
+    /// Parameter types and return type of a function.
+    pub fn signature(&self, f: FuncId) -> Option<(Vec<ParamTy>, Ty)> {
+        self.slot(f).map(|s| (s.params.clone(), s.ret))
+    }
+
+    pub fn current_tier(&self, f: FuncId) -> Tier {
+        self.slot(f).and_then(|s| Tier::from_index(s.current.load(Ordering::Acquire) as usize)).unwrap_or(Tier::T0)
+    }
+
+    pub fn call_count(&self, f: FuncId) -> u64 {
+        self.slot(f).map(|s| s.calls.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// Number of guard misses of the function's specialized T3 code.
+    pub fn deopt_count(&self, f: FuncId) -> u64 {
+        self.slot(f).map(|s| s.deopts.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// Through the slot: counts the call, records the argument profile, tiers up at the
+    /// thresholds (inline, or by queueing a request when background_compile is set).
+    pub fn call(&self, f: FuncId, args: &mut [Arg]) -> Result<Value, Trap> {
+        let Some(slot) = self.slot(f) else {
+            return Err(Trap { kind: TrapKind::BadArguments, tier: Tier::T0 });
+        };
+        let mut raw = [0u64; MAX_RAW];
+        let n = self.marshal(slot, args, &mut raw)?;
+        let calls = slot.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let cur = slot.current.load(Ordering::Relaxed);
+        if cur < Tier::T3 as u8 && self.config.max_tier == Tier::T3 {
+            self.record_profile(slot, args);
+        }
+        let target = self.target_tier(slot, calls);
+        if target as u8 > cur {
+            self.request(f, slot, target, calls);
+        }
+        let entry = slot.entry.load(Ordering::Acquire);
+        self.run_entry(slot, entry, &raw[..n])
+    }
+
+    /// At a forced tier (compiled on first use), no counting, no tier-up: for tests and benches.
+    pub fn call_at(&self, f: FuncId, tier: Tier, args: &mut [Arg]) -> Result<Value, Trap> {
+        let Some(slot) = self.slot(f) else {
+            return Err(Trap { kind: TrapKind::BadArguments, tier });
+        };
+        let mut raw = [0u64; MAX_RAW];
+        let n = self.marshal(slot, args, &mut raw)?;
+        if tier == Tier::T0 {
+            return self.run_entry(slot, core::ptr::null_mut(), &raw[..n]);
+        }
+        let code = match self.ensure(slot, tier) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                self.sink.event(&Event::CompileError { kernel: slot.name.clone(), tier, reason: e.to_string() });
+                return Err(Trap { kind: TrapKind::BadArguments, tier });
+            }
+        };
+        self.run_entry(slot, code as *mut Code, &raw[..n])
+    }
+
+    /// Compiles a function at a tier (if not already compiled) without publishing it.
+    pub fn compile(&self, f: FuncId, tier: Tier) -> Result<CompileStats, CompileError> {
+        let slot = self.slot(f).ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
+        if tier == Tier::T0 {
+            return Ok(CompileStats { tier, compile_ns: 0, code_bytes: 0 });
+        }
+        let (_, stats) = self.ensure(slot, tier)?;
+        Ok(stats)
+    }
+
+    /// Background mode: compiles every queued request and publishes each by an atomic swap;
+    /// returns how many it compiled.
+    pub fn service_compile_queue(&self) -> usize {
+        let mut done = 0;
+        loop {
+            let req = self.queue.lock().pop_front();
+            let Some((fi, calls)) = req else { break };
+            let f = FuncId(fi);
+            let Some(slot) = self.slot(f) else { continue };
+            let target = self.target_tier(slot, slot.calls.load(Ordering::Relaxed).max(calls));
+            if target as u8 > slot.current.load(Ordering::Acquire) && self.tier_up(slot, target, calls) {
+                done += 1;
+            }
+            slot.queued.store(false, Ordering::Release);
+        }
+        done
+    }
+
+    /// Maps a code address to (kernel name, tier) when it lies in JIT code.
+    pub fn code_owner(&self, addr: usize) -> Option<(String, Tier)> {
+        let n = self.nslots.load(Ordering::Acquire);
+        for i in 0..n {
+            let slot = self.slot(FuncId(i as u32))?;
+            let owned = slot.owned.lock();
+            for c in owned.iter() {
+                let start = c.compiled.block.exec_addr;
+                if addr >= start && addr < start + c.compiled.block.len {
+                    return Some((slot.name.clone(), c.tier));
+                }
+            }
+        }
+        None
+    }
+
+    /// Sends a function back to T0 for good (after a CPU exception in its code).
+    pub fn demote_to_t0(&self, f: FuncId, reason: &str) {
+        let Some(slot) = self.slot(f) else { return };
+        slot.cap.store(0, Ordering::Release);
+        let from = Tier::from_index(slot.current.swap(0, Ordering::AcqRel) as usize).unwrap_or(Tier::T0);
+        slot.entry.store(core::ptr::null_mut(), Ordering::Release);
+        self.sink.event(&Event::Deopt { kernel: slot.name.clone(), tier: from, reason: reason.to_string() });
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.mem.lock().stats()
+    }
+
+    // ---- internals
+
+    fn marshal(&self, slot: &Slot, args: &mut [Arg], raw: &mut [u64; MAX_RAW]) -> Result<usize, Trap> {
+        let mut v = Vec::new();
+        if !marshal(&slot.params, args, &mut v) || v.len() > MAX_RAW {
+            return Err(Trap { kind: TrapKind::BadArguments, tier: Tier::T0 });
+        }
+        raw[..v.len()].copy_from_slice(&v);
+        Ok(v.len())
+    }
+
+    fn record_profile(&self, slot: &Slot, args: &mut [Arg]) {
+        for (i, a) in args.iter().enumerate() {
+            let bits = match a {
+                Arg::I32(v) => *v as u32 as u64,
+                Arg::I64(v) => *v as u64,
+                Arg::Bool(v) => *v as u64,
+                _ => continue,
+            };
+            if slot.last[i].swap(bits, Ordering::Relaxed) == bits {
+                slot.streak[i].fetch_add(1, Ordering::Relaxed);
+            } else {
+                slot.streak[i].store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn target_tier(&self, slot: &Slot, calls: u64) -> Tier {
+        let t = &self.config.thresholds;
+        let want = if calls >= t[2] {
+            3
+        } else if calls >= t[1] {
+            2
+        } else if calls >= t[0] {
+            1
+        } else {
+            0
+        };
+        let cap = slot.cap.load(Ordering::Relaxed).min(self.config.max_tier as u8);
+        Tier::from_index(want.min(cap) as usize).unwrap_or(Tier::T0)
+    }
+
+    fn request(&self, f: FuncId, slot: &Slot, target: Tier, calls: u64) {
+        if self.config.background_compile {
+            if !slot.queued.swap(true, Ordering::AcqRel) {
+                self.queue.lock().push_back((f.0, calls));
+            }
+        } else if !slot.compiling.swap(true, Ordering::AcqRel) {
+            if target as u8 > slot.current.load(Ordering::Acquire) {
+                self.tier_up(slot, target, calls);
+            }
+            slot.compiling.store(false, Ordering::Release);
+        }
+    }
+
+    /// Compiles `target` (and T2 under a T3) and publishes it. Returns success.
+    fn tier_up(&self, slot: &Slot, target: Tier, calls: u64) -> bool {
+        let from = Tier::from_index(slot.current.load(Ordering::Acquire) as usize).unwrap_or(Tier::T0);
+        let t0 = self.clock.now_ns();
+        let c0 = self.clock.cycles();
+        let spec = if target == Tier::T3 { self.stable_args(slot, calls) } else { Vec::new() };
+        let result = self.build(slot, target, &spec);
+        match result {
+            Ok((code, bytes)) => {
+                let compile_ns = self.clock.now_ns().saturating_sub(t0);
+                let compile_cycles = self.clock.cycles().saturating_sub(c0);
+                // publish: the code is finalized (executable) before this Release store
+                slot.entry.store(code as *mut Code, Ordering::Release);
+                slot.current.store(target as u8, Ordering::Release);
+                self.sink.event(&Event::TierUp {
+                    kernel: slot.name.clone(),
+                    from,
+                    to: target,
+                    calls,
+                    compile_ns,
+                    compile_cycles,
+                    code_bytes: bytes,
+                    compiler_cpu: self.config.compiler_cpu,
+                });
+                true
+            }
+            Err(e) => {
+                // never retry this tier: cap the function below it
+                slot.cap.store((target as u8).saturating_sub(1), Ordering::Release);
+                match &e {
+                    CompileError::Pool(ExecMemError::Exhausted { requested, free }) => {
+                        self.sink.event(&Event::PoolExhausted {
+                            kernel: slot.name.clone(),
+                            tier: target,
+                            requested: *requested,
+                            free: *free,
+                        });
+                    }
+                    _ => self.sink.event(&Event::CompileError {
+                        kernel: slot.name.clone(),
+                        tier: target,
+                        reason: e.to_string(),
+                    }),
+                }
+                false
+            }
+        }
+    }
+
+    /// Scalar parameters whose value has been stable: (param index, bits).
+    fn stable_args(&self, slot: &Slot, _calls: u64) -> Vec<(usize, u64)> {
+        let need = (self.config.thresholds[2] / 4).clamp(2, 256) as u32;
+        let mut v = Vec::new();
+        for (i, p) in slot.params.iter().enumerate() {
+            if matches!(p, ParamTy::Scalar(Ty::I32 | Ty::I64 | Ty::Bool)) && slot.streak[i].load(Ordering::Relaxed) >= need {
+                v.push((i, slot.last[i].load(Ordering::Relaxed)));
+            }
+        }
+        v
+    }
+
+    /// Returns the code for `tier` (compiling it unspecialized if needed) and its stats.
+    fn ensure(&self, slot: &Slot, tier: Tier) -> Result<(*const Code, CompileStats), CompileError> {
+        let existing = slot.tiers[tier as usize].load(Ordering::Acquire);
+        if !existing.is_null() {
+            // SAFETY: published code objects live until the engine drops.
+            let c = unsafe { &*existing };
+            return Ok((existing, CompileStats { tier, compile_ns: 0, code_bytes: c.compiled.code_bytes }));
+        }
+        let t0 = self.clock.now_ns();
+        let (code, bytes) = self.build(slot, tier, &[])?;
+        Ok((code, CompileStats { tier, compile_ns: self.clock.now_ns().saturating_sub(t0), code_bytes: bytes }))
+    }
+
+    /// Compiles a tier (T3 also ensures T2 for its guard fallback) and records it in the slot.
+    fn build(&self, slot: &Slot, tier: Tier, spec: &[(usize, u64)]) -> Result<(*const Code, usize), CompileError> {
+        let mut fallback: *const Code = core::ptr::null();
+        let mut extra = 0;
+        if tier == Tier::T3 && !spec.is_empty() {
+            let t2 = slot.tiers[2].load(Ordering::Acquire);
+            fallback = if t2.is_null() {
+                let (c, b) = self.build(slot, Tier::T2, &[])?;
+                extra = b;
+                c
+            } else {
+                t2
+            };
+        }
+        let compiled = {
+            let mut cg = self.codegen.lock();
+            if cg.is_none() {
+                *cg = Some(CodeGen::new(self.config.features, self.config.call_depth_limit)?);
+            }
+            let cg = cg.as_mut().ok_or_else(|| CompileError::Unsupported("no code generator".into()))?;
+            let mut mem = self.mem.lock();
+            cg.compile(&slot.loaded.module, slot.index, tier, spec, &mut **mem)?
+        };
+        let bytes = compiled.code_bytes;
+        let code = Box::new(Code { tier, compiled, fallback });
+        let ptr: *const Code = &*code;
+        slot.owned.lock().push(code);
+        // record (unspecialized code, or specialized T3 as the T3 entry)
+        slot.tiers[tier as usize].store(ptr as *mut Code, Ordering::Release);
+        Ok((ptr, bytes + extra))
+    }
+
+    fn run_entry(&self, slot: &Slot, entry: *mut Code, raw: &[u64]) -> Result<Value, Trap> {
+        if entry.is_null() {
+            return match slot.loaded.program.run(slot.index, raw, self.config.call_depth_limit) {
+                Ok(bits) => Ok(Value::from_bits(slot.ret, bits)),
+                Err(kind) => Err(self.trap(slot, kind, Tier::T0)),
+            };
+        }
+        // SAFETY: published code objects live until the engine drops.
+        let mut code = unsafe { &*entry };
+        let mut status = code.compiled.invoke(raw);
+        if status.0 == GUARD_MISS {
+            let n = slot.deopts.fetch_add(1, Ordering::Relaxed);
+            if n.is_power_of_two() || n == 0 {
+                self.sink.event(&Event::Deopt {
+                    kernel: slot.name.clone(),
+                    tier: Tier::T3,
+                    reason: alloc::format!("specialization guard miss (#{}), running T2", n + 1),
+                });
+            }
+            // SAFETY: a specialized T3 always has its T2 fallback, kept alive like all code.
+            code = unsafe { &*code.fallback };
+            status = code.compiled.invoke(raw);
+        }
+        match status {
+            (0, bits) => Ok(Value::from_bits(slot.ret, bits)),
+            (k, _) => Err(self.trap(slot, TrapKind::from_code(k), code.tier)),
+        }
+    }
+
+    fn trap(&self, slot: &Slot, kind: TrapKind, tier: Tier) -> Trap {
+        self.sink.event(&Event::Trap { kernel: slot.name.clone(), tier, kind });
+        Trap { kind, tier }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let n = *self.nslots.get_mut();
+        let mut mem = self.mem.lock();
+        for i in 0..n {
+            let p = self.slots[i].swap(core::ptr::null_mut(), Ordering::AcqRel);
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: the slot was created by Box::into_raw in `load` and is dropped once here;
+            // no caller can run while the engine is being dropped (&mut self).
+            let slot = unsafe { Box::from_raw(p) };
+            let codes = core::mem::take(&mut *slot.owned.lock());
+            for c in codes {
+                mem.release(c.compiled.into_block());
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Math routines shared by the interpreter and compiled code (as libcalls), so that every
+//! tier computes `exp ln sin cos tanh pow` (and the software fallbacks of `fma`, rounding
+//! and float `%`) with the very same code: results are bit-identical across tiers.
+
+macro_rules! unary {
+    ($($name:ident = $f:path : $t:ty;)*) => {$(
+        pub extern "C" fn $name(x: $t) -> $t {
+            $f(x)
+        }
+    )*};
+}
+macro_rules! binary {
+    ($($name:ident = $f:path : $t:ty;)*) => {$(
+        pub extern "C" fn $name(x: $t, y: $t) -> $t {
+            $f(x, y)
+        }
+    )*};
+}
+
+unary! {
+    bf_expf = libm::expf: f32;
+    bf_exp = libm::exp: f64;
+    bf_lnf = libm::logf: f32;
+    bf_ln = libm::log: f64;
+    bf_sinf = libm::sinf: f32;
+    bf_sin = libm::sin: f64;
+    bf_cosf = libm::cosf: f32;
+    bf_cos = libm::cos: f64;
+    bf_tanhf = libm::tanhf: f32;
+    bf_tanh = libm::tanh: f64;
+    bf_floorf = libm::floorf: f32;
+    bf_floor = libm::floor: f64;
+    bf_ceilf = libm::ceilf: f32;
+    bf_ceil = libm::ceil: f64;
+    bf_truncf = libm::truncf: f32;
+    bf_trunc = libm::trunc: f64;
+    bf_nearestf = libm::roundevenf: f32;
+    bf_nearest = libm::roundeven: f64;
+}
+
+binary! {
+    bf_powf = libm::powf: f32;
+    bf_pow = libm::pow: f64;
+    bf_fmodf = libm::fmodf: f32;
+    bf_fmod = libm::fmod: f64;
+}
+
+pub extern "C" fn bf_fmaf(a: f32, b: f32, c: f32) -> f32 {
+    libm::fmaf(a, b, c)
+}
+
+pub extern "C" fn bf_fma(a: f64, b: f64, c: f64) -> f64 {
+    libm::fma(a, b, c)
+}
+
+/// The libcalls compiled code may reference, by index (the linker's symbol table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Libcall {
+    ExpF32,
+    ExpF64,
+    LnF32,
+    LnF64,
+    SinF32,
+    SinF64,
+    CosF32,
+    CosF64,
+    TanhF32,
+    TanhF64,
+    PowF32,
+    PowF64,
+    FmodF32,
+    FmodF64,
+    FmaF32,
+    FmaF64,
+    FloorF32,
+    FloorF64,
+    CeilF32,
+    CeilF64,
+    TruncF32,
+    TruncF64,
+    NearestF32,
+    NearestF64,
+}
+
+impl Libcall {
+    pub const COUNT: u32 = 24;
+
+    pub fn from_index(i: u32) -> Option<Libcall> {
+        use Libcall::*;
+        const ALL: [Libcall; 24] = [
+            ExpF32, ExpF64, LnF32, LnF64, SinF32, SinF64, CosF32, CosF64, TanhF32, TanhF64, PowF32, PowF64,
+            FmodF32, FmodF64, FmaF32, FmaF64, FloorF32, FloorF64, CeilF32, CeilF64, TruncF32, TruncF64,
+            NearestF32, NearestF64,
+        ];
+        ALL.get(i as usize).copied()
+    }
+
+    /// Number of float arguments.
+    pub fn arity(self) -> usize {
+        use Libcall::*;
+        match self {
+            PowF32 | PowF64 | FmodF32 | FmodF64 => 2,
+            FmaF32 | FmaF64 => 3,
+            _ => 1,
+        }
+    }
+
+    pub fn is_f64(self) -> bool {
+        (self as u32) % 2 == 1
+    }
+
+    /// The address of the routine.
+    pub fn address(self) -> usize {
+        use Libcall::*;
+        match self {
+            ExpF32 => bf_expf as extern "C" fn(f32) -> f32 as usize,
+            ExpF64 => bf_exp as extern "C" fn(f64) -> f64 as usize,
+            LnF32 => bf_lnf as extern "C" fn(f32) -> f32 as usize,
+            LnF64 => bf_ln as extern "C" fn(f64) -> f64 as usize,
+            SinF32 => bf_sinf as extern "C" fn(f32) -> f32 as usize,
+            SinF64 => bf_sin as extern "C" fn(f64) -> f64 as usize,
+            CosF32 => bf_cosf as extern "C" fn(f32) -> f32 as usize,
+            CosF64 => bf_cos as extern "C" fn(f64) -> f64 as usize,
+            TanhF32 => bf_tanhf as extern "C" fn(f32) -> f32 as usize,
+            TanhF64 => bf_tanh as extern "C" fn(f64) -> f64 as usize,
+            PowF32 => bf_powf as extern "C" fn(f32, f32) -> f32 as usize,
+            PowF64 => bf_pow as extern "C" fn(f64, f64) -> f64 as usize,
+            FmodF32 => bf_fmodf as extern "C" fn(f32, f32) -> f32 as usize,
+            FmodF64 => bf_fmod as extern "C" fn(f64, f64) -> f64 as usize,
+            FmaF32 => bf_fmaf as extern "C" fn(f32, f32, f32) -> f32 as usize,
+            FmaF64 => bf_fma as extern "C" fn(f64, f64, f64) -> f64 as usize,
+            FloorF32 => bf_floorf as extern "C" fn(f32) -> f32 as usize,
+            FloorF64 => bf_floor as extern "C" fn(f64) -> f64 as usize,
+            CeilF32 => bf_ceilf as extern "C" fn(f32) -> f32 as usize,
+            CeilF64 => bf_ceil as extern "C" fn(f64) -> f64 as usize,
+            TruncF32 => bf_truncf as extern "C" fn(f32) -> f32 as usize,
+            TruncF64 => bf_trunc as extern "C" fn(f64) -> f64 as usize,
+            NearestF32 => bf_nearestf as extern "C" fn(f32) -> f32 as usize,
+            NearestF64 => bf_nearest as extern "C" fn(f64) -> f64 as usize,
+        }
+    }
+}

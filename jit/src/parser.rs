@@ -1,0 +1,432 @@
+//! Recursive-descent parser: tokens to the untyped syntax tree.
+//!
+//! Nesting depth is limited so hostile input cannot overflow the (small, in the kernel) stack.
+
+use crate::ast::*;
+use crate::diag::{Pos, PosError, err};
+use crate::lexer::{Tok, Token, describe};
+use crate::types::{Elem, ParamTy, Ty};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+const MAX_DEPTH: u32 = 128;
+
+pub struct Parser {
+    toks: Vec<Token>,
+    i: usize,
+    depth: u32,
+}
+
+type R<T> = Result<T, PosError>;
+
+impl Parser {
+    pub fn new(toks: Vec<Token>) -> Parser {
+        Parser { toks, i: 0, depth: 0 }
+    }
+
+    fn peek(&self) -> &Tok {
+        &self.toks[self.i.min(self.toks.len() - 1)].tok
+    }
+    fn peek_at(&self, k: usize) -> &Tok {
+        &self.toks[(self.i + k).min(self.toks.len() - 1)].tok
+    }
+    fn pos(&self) -> Pos {
+        self.toks[self.i.min(self.toks.len() - 1)].pos
+    }
+    fn next(&mut self) -> Token {
+        let t = self.toks[self.i.min(self.toks.len() - 1)].clone();
+        if self.i < self.toks.len() - 1 {
+            self.i += 1;
+        }
+        t
+    }
+    fn eat(&mut self, t: &Tok) -> bool {
+        if self.peek() == t {
+            self.next();
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, t: &Tok, what: &str) -> R<Pos> {
+        let pos = self.pos();
+        if self.peek() == t {
+            self.next();
+            Ok(pos)
+        } else {
+            err(pos, format!("expected {what}, found {}", describe(self.peek())))
+        }
+    }
+    fn ident(&mut self, what: &str) -> R<(String, Pos)> {
+        let pos = self.pos();
+        match self.peek().clone() {
+            Tok::Ident(s) => {
+                self.next();
+                Ok((s, pos))
+            }
+            other => err(pos, format!("expected {what}, found {}", describe(&other))),
+        }
+    }
+    fn enter(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return err(self.pos(), "nesting too deep");
+        }
+        Ok(())
+    }
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    pub fn module(&mut self) -> R<AModule> {
+        let mut m = AModule { doc: String::new(), consts: Vec::new(), funcs: Vec::new() };
+        loop {
+            match self.peek() {
+                Tok::Eof => return Ok(m),
+                Tok::Const => m.consts.push(self.const_item()?),
+                Tok::Fn | Tok::Hash => m.funcs.push(self.func()?),
+                other => {
+                    return err(self.pos(), format!("expected `fn` or `const`, found {}", describe(other)));
+                }
+            }
+        }
+    }
+
+    fn const_item(&mut self) -> R<AConst> {
+        self.expect(&Tok::Const, "`const`")?;
+        let (name, pos) = self.ident("constant name")?;
+        self.expect(&Tok::Colon, "`:`")?;
+        let ty_pos = self.pos();
+        let ty = if self.eat(&Tok::LBracket) {
+            let e = self.elem_ty()?;
+            self.expect(&Tok::Semi, "`;`")?;
+            let lpos = self.pos();
+            let n = match self.next().tok {
+                Tok::Int { value, suffix: None, .. } => value as u64,
+                _ => return err(lpos, "expected the array length (an integer literal)"),
+            };
+            self.expect(&Tok::RBracket, "`]`")?;
+            AConstTy::Array(e, n)
+        } else {
+            AConstTy::Scalar(self.scalar_ty()?)
+        };
+        self.expect(&Tok::Eq, "`=`")?;
+        let value = match ty {
+            AConstTy::Array(..) => {
+                let lpos = self.expect(&Tok::LBracket, "`[`")?;
+                let mut items = Vec::new();
+                while self.peek() != &Tok::RBracket {
+                    items.push(self.expr()?);
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
+                }
+                self.expect(&Tok::RBracket, "`]`")?;
+                AConstValue::Array(items, lpos)
+            }
+            AConstTy::Scalar(_) => AConstValue::Scalar(self.expr()?),
+        };
+        self.expect(&Tok::Semi, "`;`")?;
+        Ok(AConst { name, pos, ty, ty_pos, value })
+    }
+
+    fn elem_ty(&mut self) -> R<Elem> {
+        let (s, pos) = self.ident("an element type")?;
+        Ok(match s.as_str() {
+            "u8" => Elem::U8,
+            "i32" => Elem::I32,
+            "i64" => Elem::I64,
+            "f32" => Elem::F32,
+            "f64" => Elem::F64,
+            _ => return err(pos, format!("unknown element type `{s}` (expected u8, i32, i64, f32 or f64)")),
+        })
+    }
+
+    fn scalar_ty(&mut self) -> R<Ty> {
+        let (s, pos) = self.ident("a type")?;
+        Ok(match s.as_str() {
+            "i32" => Ty::I32,
+            "i64" => Ty::I64,
+            "f32" => Ty::F32,
+            "f64" => Ty::F64,
+            "bool" => Ty::Bool,
+            "u8" => return err(pos, "`u8` is only a buffer element type"),
+            _ => return err(pos, format!("unknown type `{s}`")),
+        })
+    }
+
+    fn param_ty(&mut self) -> R<ParamTy> {
+        if self.eat(&Tok::Amp) {
+            let mutable = self.eat(&Tok::Mut);
+            self.expect(&Tok::LBracket, "`[`")?;
+            let elem = self.elem_ty()?;
+            self.expect(&Tok::RBracket, "`]`")?;
+            Ok(ParamTy::Buf { elem, mutable })
+        } else {
+            Ok(ParamTy::Scalar(self.scalar_ty()?))
+        }
+    }
+
+    fn func(&mut self) -> R<AFunc> {
+        let mut reassoc = false;
+        while self.eat(&Tok::Hash) {
+            self.expect(&Tok::LBracket, "`[`")?;
+            let (a, apos) = self.ident("an attribute")?;
+            if a != "reassoc" {
+                return err(apos, format!("unknown attribute `{a}`"));
+            }
+            reassoc = true;
+            self.expect(&Tok::RBracket, "`]`")?;
+        }
+        self.expect(&Tok::Fn, "`fn`")?;
+        let (name, pos) = self.ident("function name")?;
+        self.expect(&Tok::LParen, "`(`")?;
+        let mut params = Vec::new();
+        while self.peek() != &Tok::RParen {
+            let (pname, ppos) = self.ident("parameter name")?;
+            self.expect(&Tok::Colon, "`:`")?;
+            let ty = self.param_ty()?;
+            params.push(AParam { name: pname, pos: ppos, ty });
+            if !self.eat(&Tok::Comma) {
+                break;
+            }
+        }
+        self.expect(&Tok::RParen, "`)`")?;
+        let ret = if self.eat(&Tok::Arrow) { self.scalar_ty()? } else { Ty::Unit };
+        let (body, end_pos) = self.block()?;
+        Ok(AFunc { name, pos, reassoc, params, ret, body, end_pos })
+    }
+
+    /// `{ stmts }`; returns the statements and the position of the closing brace.
+    fn block(&mut self) -> R<(Vec<AStmt>, Pos)> {
+        self.expect(&Tok::LBrace, "`{`")?;
+        self.enter()?;
+        let mut stmts = Vec::new();
+        while self.peek() != &Tok::RBrace {
+            if self.peek() == &Tok::Eof {
+                return err(self.pos(), "expected `}`, found end of file");
+            }
+            stmts.push(self.stmt()?);
+        }
+        let end = self.pos();
+        self.next();
+        self.leave();
+        Ok((stmts, end))
+    }
+
+    fn stmt(&mut self) -> R<AStmt> {
+        let pos = self.pos();
+        match self.peek().clone() {
+            Tok::Let => {
+                self.next();
+                self.eat(&Tok::Mut);
+                let (name, npos) = self.ident("variable name")?;
+                let ty = if self.eat(&Tok::Colon) { Some(self.scalar_ty()?) } else { None };
+                self.expect(&Tok::Eq, "`=`")?;
+                let init = self.expr()?;
+                self.expect(&Tok::Semi, "`;`")?;
+                Ok(AStmt::Let { name, pos: npos, ty, init })
+            }
+            Tok::If => self.if_stmt(),
+            Tok::While => {
+                self.next();
+                let cond = self.expr()?;
+                let (body, _) = self.block()?;
+                Ok(AStmt::While { cond, body })
+            }
+            Tok::For => {
+                self.next();
+                let (var, vpos) = self.ident("loop variable")?;
+                self.expect(&Tok::In, "`in`")?;
+                let start = self.expr()?;
+                self.expect(&Tok::DotDot, "`..`")?;
+                let end = self.expr()?;
+                let step = if self.eat(&Tok::Step) { Some(self.expr()?) } else { None };
+                let (body, _) = self.block()?;
+                Ok(AStmt::For { var, pos: vpos, start, end, step, body })
+            }
+            Tok::Break => {
+                self.next();
+                self.expect(&Tok::Semi, "`;`")?;
+                Ok(AStmt::Break(pos))
+            }
+            Tok::Continue => {
+                self.next();
+                self.expect(&Tok::Semi, "`;`")?;
+                Ok(AStmt::Continue(pos))
+            }
+            Tok::Return => {
+                self.next();
+                let v = if self.peek() == &Tok::Semi { None } else { Some(self.expr()?) };
+                self.expect(&Tok::Semi, "`;`")?;
+                Ok(AStmt::Return(pos, v))
+            }
+            Tok::LBrace => Ok(AStmt::Block(self.block()?.0)),
+            _ => {
+                let e = self.expr()?;
+                if matches!(self.peek(), Tok::Eq | Tok::OpAssign(_)) {
+                    let opos = self.pos();
+                    let op = match self.next().tok {
+                        Tok::OpAssign(b) => Some(b),
+                        _ => None,
+                    };
+                    let target = match e.kind {
+                        AExprKind::Name(n) => ATarget::Var(n, e.pos),
+                        AExprKind::Index { buf, index } => ATarget::Index { buf, pos: e.pos, index: *index },
+                        _ => return err(e.pos, "invalid assignment target (expected a variable or `buf[index]`)"),
+                    };
+                    let value = self.expr()?;
+                    self.expect(&Tok::Semi, "`;`")?;
+                    return Ok(AStmt::Assign { target, op, value, pos: opos });
+                }
+                self.expect(&Tok::Semi, "`;`")?;
+                Ok(AStmt::Expr(e))
+            }
+        }
+    }
+
+    fn if_stmt(&mut self) -> R<AStmt> {
+        self.expect(&Tok::If, "`if`")?;
+        self.enter()?;
+        let cond = self.expr()?;
+        let (then, _) = self.block()?;
+        let els = if self.eat(&Tok::Else) {
+            if self.peek() == &Tok::If {
+                Some(alloc::vec![self.if_stmt()?])
+            } else {
+                Some(self.block()?.0)
+            }
+        } else {
+            None
+        };
+        self.leave();
+        Ok(AStmt::If { cond, then, els })
+    }
+
+    pub fn expr(&mut self) -> R<AExpr> {
+        self.enter()?;
+        let r = self.binary(12);
+        self.leave();
+        r
+    }
+
+    fn binop_at(&self, level: u8) -> Option<ABinOp> {
+        let t = self.peek();
+        let op = match (level, t) {
+            (4, Tok::Star) => ABinOp::Mul,
+            (4, Tok::Slash) => ABinOp::Div,
+            (4, Tok::Percent) => ABinOp::Rem,
+            (5, Tok::Plus) => ABinOp::Add,
+            (5, Tok::Minus) => ABinOp::Sub,
+            (6, Tok::Shl) => ABinOp::Shl,
+            (6, Tok::Shr) => ABinOp::Shr,
+            (6, Tok::UShr) => ABinOp::UShr,
+            (7, Tok::Amp) => ABinOp::And,
+            (8, Tok::Caret) => ABinOp::Xor,
+            (9, Tok::Pipe) => ABinOp::Or,
+            (10, Tok::EqEq) => ABinOp::Eq,
+            (10, Tok::Ne) => ABinOp::Ne,
+            (10, Tok::Lt) => ABinOp::Lt,
+            (10, Tok::Le) => ABinOp::Le,
+            (10, Tok::Gt) => ABinOp::Gt,
+            (10, Tok::Ge) => ABinOp::Ge,
+            (11, Tok::AndAnd) => ABinOp::LAnd,
+            (12, Tok::OrOr) => ABinOp::LOr,
+            _ => return None,
+        };
+        Some(op)
+    }
+
+    fn binary(&mut self, level: u8) -> R<AExpr> {
+        if level <= 3 {
+            return self.cast();
+        }
+        let mut lhs = self.binary(level - 1)?;
+        while let Some(op) = self.binop_at(level) {
+            let pos = self.pos();
+            self.next();
+            let rhs = self.binary(level - 1)?;
+            lhs = AExpr { pos, kind: AExprKind::Binary(op, Box::new(lhs), Box::new(rhs)) };
+            if level == 10 {
+                if self.binop_at(10).is_some() {
+                    return err(self.pos(), "comparison operators cannot be chained (use parentheses)");
+                }
+                break;
+            }
+        }
+        Ok(lhs)
+    }
+
+    fn cast(&mut self) -> R<AExpr> {
+        let mut e = self.unary()?;
+        while self.peek() == &Tok::As {
+            let pos = self.pos();
+            self.next();
+            let ty = self.scalar_ty()?;
+            e = AExpr { pos, kind: AExprKind::Cast(Box::new(e), ty) };
+        }
+        Ok(e)
+    }
+
+    fn unary(&mut self) -> R<AExpr> {
+        let pos = self.pos();
+        let op = match self.peek() {
+            Tok::Minus => AUnOp::Neg,
+            Tok::Bang => AUnOp::Not,
+            _ => return self.primary(),
+        };
+        self.next();
+        self.enter()?;
+        let inner = self.unary()?;
+        self.leave();
+        Ok(AExpr { pos, kind: AExprKind::Unary(op, Box::new(inner)) })
+    }
+
+    fn primary(&mut self) -> R<AExpr> {
+        let pos = self.pos();
+        let t = self.next();
+        let kind = match t.tok {
+            Tok::Int { value, radix_bits, suffix } => AExprKind::Int { value, radix_bits, suffix },
+            Tok::Float { text, suffix } => AExprKind::Float { text, suffix },
+            Tok::True => AExprKind::Bool(true),
+            Tok::False => AExprKind::Bool(false),
+            Tok::LParen => {
+                let e = self.expr()?;
+                self.expect(&Tok::RParen, "`)`")?;
+                return Ok(e);
+            }
+            Tok::Ident(name) => match self.peek() {
+                Tok::LParen => {
+                    self.next();
+                    let mut args = Vec::new();
+                    while self.peek() != &Tok::RParen {
+                        args.push(self.expr()?);
+                        if !self.eat(&Tok::Comma) {
+                            break;
+                        }
+                    }
+                    self.expect(&Tok::RParen, "`)`")?;
+                    AExprKind::Call { name, args }
+                }
+                Tok::LBracket => {
+                    self.next();
+                    let index = self.expr()?;
+                    if self.eat(&Tok::DotDot) {
+                        let hi = self.expr()?;
+                        self.expect(&Tok::RBracket, "`]`")?;
+                        AExprKind::Slice { buf: name, lo: Box::new(index), hi: Box::new(hi) }
+                    } else {
+                        self.expect(&Tok::RBracket, "`]`")?;
+                        AExprKind::Index { buf: name, index: Box::new(index) }
+                    }
+                }
+                _ => AExprKind::Name(name),
+            },
+            other => return err(pos, format!("expected an expression, found {}", describe(&other))),
+        };
+        Ok(AExpr { pos, kind })
+    }
+
+}

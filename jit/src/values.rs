@@ -1,0 +1,220 @@
+//! Values crossing the embedder boundary: tiers, arguments, results and traps.
+
+use crate::types::{Elem, ParamTy, Ty};
+use core::fmt;
+
+/// An execution tier.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+pub enum Tier {
+    /// Bytecode interpreter.
+    T0,
+    /// Cranelift, `opt_level=none`, every check kept.
+    T1,
+    /// Cranelift, `opt_level=speed`, bounds checks hoisted by loop versioning, strength reduction.
+    T2,
+    /// T2 + argument specialization behind a guard, unrolling, f32x4 vectorization.
+    T3,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::T0, Tier::T1, Tier::T2, Tier::T3];
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    pub fn from_index(i: usize) -> Option<Tier> {
+        Tier::ALL.get(i).copied()
+    }
+    pub fn name(self) -> &'static str {
+        ["T0", "T1", "T2", "T3"][self as usize]
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An argument of a kernel call: a scalar or a buffer.
+#[derive(Debug)]
+pub enum Arg<'a> {
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Bool(bool),
+    U8s(&'a [u8]),
+    I32s(&'a [i32]),
+    I64s(&'a [i64]),
+    F32s(&'a [f32]),
+    F64s(&'a [f64]),
+    U8sMut(&'a mut [u8]),
+    I32sMut(&'a mut [i32]),
+    I64sMut(&'a mut [i64]),
+    F32sMut(&'a mut [f32]),
+    F64sMut(&'a mut [f64]),
+}
+
+/// A raw view of an argument: scalar bits, or buffer pointer + length.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RawArg {
+    Scalar(Ty, u64),
+    Buf { elem: Elem, mutable: bool, ptr: *mut u8, len: usize },
+}
+
+impl Arg<'_> {
+    pub(crate) fn raw(&mut self) -> RawArg {
+        match self {
+            Arg::I32(v) => RawArg::Scalar(Ty::I32, *v as u32 as u64),
+            Arg::I64(v) => RawArg::Scalar(Ty::I64, *v as u64),
+            Arg::F32(v) => RawArg::Scalar(Ty::F32, v.to_bits() as u64),
+            Arg::F64(v) => RawArg::Scalar(Ty::F64, v.to_bits()),
+            Arg::Bool(v) => RawArg::Scalar(Ty::Bool, *v as u64),
+            Arg::U8s(s) => RawArg::Buf { elem: Elem::U8, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
+            Arg::I32s(s) => RawArg::Buf { elem: Elem::I32, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
+            Arg::I64s(s) => RawArg::Buf { elem: Elem::I64, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
+            Arg::F32s(s) => RawArg::Buf { elem: Elem::F32, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
+            Arg::F64s(s) => RawArg::Buf { elem: Elem::F64, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
+            Arg::U8sMut(s) => RawArg::Buf { elem: Elem::U8, mutable: true, ptr: s.as_mut_ptr(), len: s.len() },
+            Arg::I32sMut(s) => RawArg::Buf { elem: Elem::I32, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
+            Arg::I64sMut(s) => RawArg::Buf { elem: Elem::I64, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
+            Arg::F32sMut(s) => RawArg::Buf { elem: Elem::F32, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
+            Arg::F64sMut(s) => RawArg::Buf { elem: Elem::F64, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
+        }
+    }
+}
+
+/// Checks arguments against a signature and turns them into raw values (scalars as bits;
+/// buffers as two entries, pointer then length). `None` on any mismatch.
+pub(crate) fn marshal(params: &[ParamTy], args: &mut [Arg], out: &mut alloc::vec::Vec<u64>) -> bool {
+    if params.len() != args.len() {
+        return false;
+    }
+    out.clear();
+    for (p, a) in params.iter().zip(args.iter_mut()) {
+        match (p, a.raw()) {
+            (ParamTy::Scalar(t), RawArg::Scalar(at, bits)) if *t == at => out.push(bits),
+            (ParamTy::Buf { elem, mutable }, RawArg::Buf { elem: ae, mutable: am, ptr, len })
+                if *elem == ae && (am || !*mutable) && len <= i32::MAX as usize =>
+            {
+                out.push(ptr as usize as u64);
+                out.push(len as u64);
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A scalar result (`Unit` for functions without a return type).
+#[derive(Clone, Copy, Debug)]
+pub enum Value {
+    Unit,
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Bool(bool),
+}
+
+impl Value {
+    /// Equality with floats compared by bit pattern; any two NaNs compare equal
+    /// (NaN payloads are not specified by the IR).
+    pub fn bits_eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Unit, Value::Unit) => true,
+            (Value::I32(a), Value::I32(b)) => a == b,
+            (Value::I64(a), Value::I64(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::F32(a), Value::F32(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            _ => false,
+        }
+    }
+    pub(crate) fn from_bits(ty: Ty, bits: u64) -> Value {
+        match ty {
+            Ty::I32 => Value::I32(bits as u32 as i32),
+            Ty::I64 => Value::I64(bits as i64),
+            Ty::F32 => Value::F32(f32::from_bits(bits as u32)),
+            Ty::F64 => Value::F64(f64::from_bits(bits)),
+            Ty::Bool => Value::Bool(bits & 0xff != 0),
+            Ty::Unit => Value::Unit,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Unit => f.write_str("()"),
+            Value::I32(v) => write!(f, "{v}"),
+            Value::I64(v) => write!(f, "{v}"),
+            Value::F32(v) => write!(f, "{v}"),
+            Value::F64(v) => write!(f, "{v}"),
+            Value::Bool(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Why a kernel call stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrapKind {
+    OutOfBounds,
+    DivisionByZero,
+    CallDepth,
+    BadStep,
+    /// The arguments do not match the function's signature (checked before running).
+    BadArguments,
+}
+
+impl TrapKind {
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            TrapKind::OutOfBounds => 1,
+            TrapKind::DivisionByZero => 2,
+            TrapKind::CallDepth => 3,
+            TrapKind::BadStep => 4,
+            TrapKind::BadArguments => 5,
+        }
+    }
+    pub(crate) fn from_code(c: u32) -> TrapKind {
+        match c {
+            1 => TrapKind::OutOfBounds,
+            2 => TrapKind::DivisionByZero,
+            3 => TrapKind::CallDepth,
+            4 => TrapKind::BadStep,
+            _ => TrapKind::BadArguments,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            TrapKind::OutOfBounds => "out of bounds",
+            TrapKind::DivisionByZero => "division by zero",
+            TrapKind::CallDepth => "call depth exceeded",
+            TrapKind::BadStep => "bad step",
+            TrapKind::BadArguments => "bad arguments",
+        }
+    }
+}
+
+impl fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A trap: the kind and the tier that raised it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trap {
+    pub kind: TrapKind,
+    pub tier: Tier,
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at {})", self.kind, self.tier)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Trap {}

@@ -1,0 +1,814 @@
+//! The verifier: type-checks the syntax tree, resolves names and produces the typed IR.
+//!
+//! Rules checked here (see IR.md): operand types, literal ranges, read-only loop
+//! variables and buffers, call signatures, no aliasing of a `&mut` buffer argument,
+//! `break`/`continue` inside loops, every path of a value-returning function returns.
+
+use crate::ast::*;
+use crate::diag::{Pos, PosError, err};
+use crate::ir::*;
+use crate::lexer::BinTok;
+use crate::types::{Elem, ParamTy, Ty};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+type R<T> = Result<T, PosError>;
+
+#[derive(Clone)]
+enum Binding {
+    Local { idx: u32, ty: Ty, readonly: bool },
+    Buf { r: BufRef, elem: Elem, mutable: bool },
+    Const(Expr),
+}
+
+struct Sig {
+    params: Vec<ParamTy>,
+    ret: Ty,
+}
+
+struct Globals {
+    consts: Vec<(String, Binding)>,
+    sigs: Vec<(String, Sig)>,
+}
+
+struct FnCx<'g> {
+    g: &'g Globals,
+    scopes: Vec<Vec<(String, Binding)>>,
+    locals: Vec<Ty>,
+    loop_depth: u32,
+    ret: Ty,
+}
+
+pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
+    let mut g = Globals { consts: Vec::new(), sigs: Vec::new() };
+    let mut tables = Vec::new();
+    for c in &m.consts {
+        if g.consts.iter().any(|(n, _)| *n == c.name) {
+            return err(c.pos, format!("constant `{}` is defined twice", c.name));
+        }
+        if Intrinsic::from_name(&c.name).is_some() || c.name == "len" {
+            return err(c.pos, format!("`{}` is an intrinsic name", c.name));
+        }
+        let b = match (&c.ty, &c.value) {
+            (AConstTy::Scalar(ty), AConstValue::Scalar(e)) => {
+                let cx = FnCx { g: &g, scopes: vec![], locals: vec![], loop_depth: 0, ret: Ty::Unit };
+                let mut cx = cx;
+                let e = cx.expr(e, Some(*ty))?;
+                if e.ty != *ty {
+                    return err(c.pos, format!("constant `{}` is declared {} but its value is {}", c.name, ty, e.ty));
+                }
+                if e.has_call() || contains_load(&e) {
+                    return err(c.pos, "a constant's value must not call functions or read buffers");
+                }
+                Binding::Const(e)
+            }
+            (AConstTy::Array(elem, n), AConstValue::Array(items, lpos)) => {
+                if *n != items.len() as u64 {
+                    return err(*lpos, format!("array `{}` declares {} elements but lists {}", c.name, n, items.len()));
+                }
+                let data = table_data(*elem, items)?;
+                let idx = tables.len() as u32;
+                tables.push(Table { name: c.name.clone(), data });
+                Binding::Buf { r: BufRef::Table(idx), elem: *elem, mutable: false }
+            }
+            _ => return err(c.ty_pos, "constant type and value do not match"),
+        };
+        g.consts.push((c.name.clone(), b));
+    }
+    for f in &m.funcs {
+        if g.sigs.iter().any(|(n, _)| *n == f.name) {
+            return err(f.pos, format!("function `{}` is defined twice", f.name));
+        }
+        if Intrinsic::from_name(&f.name).is_some() || f.name == "len" {
+            return err(f.pos, format!("`{}` is an intrinsic name", f.name));
+        }
+        g.sigs.push((f.name.clone(), Sig { params: f.params.iter().map(|p| p.ty).collect(), ret: f.ret }));
+    }
+    let mut funcs = Vec::new();
+    for f in &m.funcs {
+        funcs.push(check_func(&g, f)?);
+    }
+    Ok(Module { name: name.to_string(), file: file.to_string(), doc: m.doc, funcs, tables })
+}
+
+fn contains_load(e: &Expr) -> bool {
+    let mut found = false;
+    e.visit(&mut |e| {
+        if matches!(e.kind, ExprKind::Load(..) | ExprKind::Len(..)) {
+            found = true;
+        }
+    });
+    found
+}
+
+fn table_data(elem: Elem, items: &[AExpr]) -> R<TableData> {
+    fn lit(e: &AExpr) -> R<(bool, &AExprKind)> {
+        match &e.kind {
+            AExprKind::Unary(AUnOp::Neg, inner) => match &inner.kind {
+                k @ (AExprKind::Int { .. } | AExprKind::Float { .. }) => Ok((true, k)),
+                _ => err(e.pos, "array elements must be literals"),
+            },
+            k @ (AExprKind::Int { .. } | AExprKind::Float { .. }) => Ok((false, k)),
+            _ => err(e.pos, "array elements must be literals"),
+        }
+    }
+    let ty = elem.value_ty();
+    macro_rules! collect {
+        ($variant:ident, $conv:expr) => {{
+            let mut v = Vec::with_capacity(items.len());
+            for it in items {
+                let (neg, k) = lit(it)?;
+                let c = literal(it.pos, neg, k, ty)?;
+                v.push($conv(it.pos, c)?);
+            }
+            TableData::$variant(v)
+        }};
+    }
+    Ok(match elem {
+        Elem::U8 => collect!(U8, |p, c| match c {
+            Const::I32(x) if (0..=255).contains(&x) => Ok(x as u8),
+            _ => err(p, "u8 element out of range 0..=255"),
+        }),
+        Elem::I32 => collect!(I32, |_p, c| match c {
+            Const::I32(x) => Ok(x),
+            _ => unreachable_r(),
+        }),
+        Elem::I64 => collect!(I64, |_p, c| match c {
+            Const::I64(x) => Ok(x),
+            _ => unreachable_r(),
+        }),
+        Elem::F32 => collect!(F32, |_p, c| match c {
+            Const::F32(x) => Ok(x),
+            _ => unreachable_r(),
+        }),
+        Elem::F64 => collect!(F64, |_p, c| match c {
+            Const::F64(x) => Ok(x),
+            _ => unreachable_r(),
+        }),
+    })
+}
+
+fn unreachable_r<T>() -> R<T> {
+    err(Pos::default(), "internal error: literal of unexpected type")
+}
+
+/// Converts a literal to a constant of type `ty` (negated when `neg`).
+fn literal(pos: Pos, neg: bool, k: &AExprKind, ty: Ty) -> R<Const> {
+    match k {
+        AExprKind::Int { value, radix_bits, suffix } => {
+            let ty = match suffix.as_deref() {
+                Some("i32") => Ty::I32,
+                Some("i64") => Ty::I64,
+                Some("f32") => Ty::F32,
+                Some("f64") => Ty::F64,
+                _ => ty,
+            };
+            let v = *value;
+            match ty {
+                Ty::I32 => {
+                    let x: i32 = if *radix_bits {
+                        if v > u32::MAX as u128 {
+                            return err(pos, "literal does not fit in i32");
+                        }
+                        v as u32 as i32
+                    } else if neg {
+                        if v > 1u128 << 31 {
+                            return err(pos, "literal does not fit in i32");
+                        }
+                        return Ok(Const::I32((v as i64).wrapping_neg() as i32));
+                    } else {
+                        if v > i32::MAX as u128 {
+                            return err(pos, "literal does not fit in i32");
+                        }
+                        v as i32
+                    };
+                    Ok(Const::I32(if neg { x.wrapping_neg() } else { x }))
+                }
+                Ty::I64 => {
+                    let x: i64 = if *radix_bits {
+                        v as u64 as i64
+                    } else if neg {
+                        if v > 1u128 << 63 {
+                            return err(pos, "literal does not fit in i64");
+                        }
+                        return Ok(Const::I64((v as i128).wrapping_neg() as i64));
+                    } else {
+                        if v > i64::MAX as u128 {
+                            return err(pos, "literal does not fit in i64");
+                        }
+                        v as i64
+                    };
+                    Ok(Const::I64(if neg { x.wrapping_neg() } else { x }))
+                }
+                Ty::F32 if !*radix_bits => {
+                    let f = v as f32;
+                    Ok(Const::F32(if neg { -f } else { f }))
+                }
+                Ty::F64 if !*radix_bits => {
+                    let f = v as f64;
+                    Ok(Const::F64(if neg { -f } else { f }))
+                }
+                other => err(pos, format!("expected {other}, found integer literal")),
+            }
+        }
+        AExprKind::Float { text, suffix } => {
+            let ty = match suffix.as_deref() {
+                Some("f32") => Ty::F32,
+                Some("f64") => Ty::F64,
+                _ if ty == Ty::F64 => Ty::F64,
+                _ if ty == Ty::F32 => Ty::F32,
+                _ => {
+                    return err(pos, format!("expected {ty}, found float literal"));
+                }
+            };
+            match ty {
+                Ty::F32 => {
+                    let f: f32 = text.parse().map_err(|_| PosError { pos, reason: "invalid float literal".into() })?;
+                    if f.is_infinite() {
+                        return err(pos, "literal does not fit in f32");
+                    }
+                    Ok(Const::F32(if neg { -f } else { f }))
+                }
+                _ => {
+                    let f: f64 = text.parse().map_err(|_| PosError { pos, reason: "invalid float literal".into() })?;
+                    if f.is_infinite() {
+                        return err(pos, "literal does not fit in f64");
+                    }
+                    Ok(Const::F64(if neg { -f } else { f }))
+                }
+            }
+        }
+        _ => err(pos, "expected a literal"),
+    }
+}
+
+/// The type an unsuffixed literal defaults to, or `None` when `e` is not an untyped literal.
+fn untyped_literal(e: &AExpr) -> bool {
+    match &e.kind {
+        AExprKind::Int { suffix: None, .. } | AExprKind::Float { suffix: None, .. } => true,
+        AExprKind::Unary(AUnOp::Neg, inner) => untyped_literal(inner),
+        _ => false,
+    }
+}
+
+fn check_func(g: &Globals, f: &AFunc) -> R<Function> {
+    let mut cx = FnCx { g, scopes: vec![Vec::new()], locals: Vec::new(), loop_depth: 0, ret: f.ret };
+    let mut param_slots = Vec::new();
+    let mut bufs = Vec::new();
+    for p in &f.params {
+        if cx.scopes[0].iter().any(|(n, _)| *n == p.name) {
+            return err(p.pos, format!("parameter `{}` is declared twice", p.name));
+        }
+        let b = match p.ty {
+            ParamTy::Scalar(ty) => {
+                let idx = cx.new_local(ty);
+                param_slots.push(ParamSlot::Local(idx));
+                Binding::Local { idx, ty, readonly: false }
+            }
+            ParamTy::Buf { elem, mutable } => {
+                let idx = bufs.len() as u32;
+                bufs.push((elem, mutable));
+                param_slots.push(ParamSlot::Buf(idx));
+                Binding::Buf { r: BufRef::Param(idx), elem, mutable }
+            }
+        };
+        cx.scopes[0].push((p.name.clone(), b));
+    }
+    let body = cx.block(&f.body)?;
+    if f.ret != Ty::Unit && !always_returns(&f.body) {
+        return err(f.end_pos, format!("function `{}` must return a {} on every path", f.name, f.ret));
+    }
+    Ok(Function {
+        name: f.name.clone(),
+        params: f.params.iter().map(|p| p.ty).collect(),
+        param_slots,
+        ret: f.ret,
+        reassoc: f.reassoc,
+        locals: cx.locals,
+        bufs,
+        body,
+    })
+}
+
+fn always_returns(stmts: &[AStmt]) -> bool {
+    match stmts.last() {
+        Some(AStmt::Return(..)) => true,
+        Some(AStmt::If { then, els: Some(els), .. }) => always_returns(then) && always_returns(els),
+        Some(AStmt::Block(b)) => always_returns(b),
+        Some(AStmt::While { cond, body }) => {
+            matches!(cond.kind, AExprKind::Bool(true)) && !has_break(body)
+        }
+        _ => false,
+    }
+}
+
+fn has_break(stmts: &[AStmt]) -> bool {
+    stmts.iter().any(|s| match s {
+        AStmt::Break(_) => true,
+        AStmt::If { then, els, .. } => has_break(then) || els.as_deref().is_some_and(has_break),
+        AStmt::Block(b) => has_break(b),
+        _ => false,
+    })
+}
+
+fn binop(op: ABinOp) -> BinOp {
+    match op {
+        ABinOp::Mul => BinOp::Mul,
+        ABinOp::Div => BinOp::Div,
+        ABinOp::Rem => BinOp::Rem,
+        ABinOp::Add => BinOp::Add,
+        ABinOp::Sub => BinOp::Sub,
+        ABinOp::Shl => BinOp::Shl,
+        ABinOp::Shr => BinOp::Shr,
+        ABinOp::UShr => BinOp::UShr,
+        ABinOp::And => BinOp::And,
+        ABinOp::Xor => BinOp::Xor,
+        ABinOp::Or => BinOp::Or,
+        ABinOp::Eq => BinOp::Eq,
+        ABinOp::Ne => BinOp::Ne,
+        ABinOp::Lt => BinOp::Lt,
+        ABinOp::Le => BinOp::Le,
+        ABinOp::Gt => BinOp::Gt,
+        ABinOp::Ge => BinOp::Ge,
+        ABinOp::LAnd | ABinOp::LOr => BinOp::And,
+    }
+}
+
+impl FnCx<'_> {
+    fn new_local(&mut self, ty: Ty) -> u32 {
+        self.locals.push(ty);
+        (self.locals.len() - 1) as u32
+    }
+
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        for s in self.scopes.iter().rev() {
+            if let Some((_, b)) = s.iter().rev().find(|(n, _)| n == name) {
+                return Some(b.clone());
+            }
+        }
+        self.g.consts.iter().find(|(n, _)| n == name).map(|(_, b)| b.clone())
+    }
+
+    fn block(&mut self, stmts: &[AStmt]) -> R<Vec<Stmt>> {
+        self.scopes.push(Vec::new());
+        let mut out = Vec::new();
+        for s in stmts {
+            self.stmt(s, &mut out)?;
+        }
+        self.scopes.pop();
+        Ok(out)
+    }
+
+    fn stmt(&mut self, s: &AStmt, out: &mut Vec<Stmt>) -> R<()> {
+        match s {
+            AStmt::Let { name, pos, ty, init } => {
+                check_name(name, *pos)?;
+                let e = self.expr(init, *ty)?;
+                if let Some(t) = ty {
+                    if e.ty != *t {
+                        return err(init.pos, format!("expected {t}, found {}", e.ty));
+                    }
+                }
+                if e.ty == Ty::Unit {
+                    return err(init.pos, "cannot bind a value of type ()");
+                }
+                let idx = self.new_local(e.ty);
+                out.push(Stmt::Set(idx, e));
+                let ty = self.locals[idx as usize];
+                self.scopes.last_mut().expect("scope").push((name.clone(), Binding::Local { idx, ty, readonly: false }));
+            }
+            AStmt::Assign { target, op, value, pos } => match target {
+                ATarget::Var(name, npos) => {
+                    let (idx, ty) = match self.lookup(name) {
+                        Some(Binding::Local { readonly: true, .. }) => {
+                            return err(*npos, format!("loop variable `{name}` is read-only"));
+                        }
+                        Some(Binding::Local { idx, ty, .. }) => (idx, ty),
+                        Some(_) => return err(*npos, format!("`{name}` is not a variable")),
+                        None => return err(*npos, format!("unknown variable `{name}`")),
+                    };
+                    let v = self.expr(value, Some(ty))?;
+                    let v = match op {
+                        None => v,
+                        Some(b) => self.compound(*b, Expr::local(idx, ty), v, *pos)?,
+                    };
+                    if v.ty != ty {
+                        return err(value.pos, format!("expected {ty}, found {}", v.ty));
+                    }
+                    out.push(Stmt::Set(idx, v));
+                }
+                ATarget::Index { buf, pos: bpos, index } => {
+                    let (r, elem) = match self.lookup(buf) {
+                        Some(Binding::Buf { r, elem, mutable: true }) => (r, elem),
+                        Some(Binding::Buf { .. }) => return err(*bpos, format!("buffer `{buf}` is read-only")),
+                        Some(_) => return err(*bpos, format!("`{buf}` is not a buffer")),
+                        None => return err(*bpos, format!("unknown buffer `{buf}`")),
+                    };
+                    let idx = self.index_expr(index)?;
+                    let vt = elem.value_ty();
+                    let v = self.expr(value, Some(vt))?;
+                    match op {
+                        None => {
+                            if v.ty != vt {
+                                return err(value.pos, format!("expected {vt}, found {}", v.ty));
+                            }
+                            out.push(Stmt::Store(r, idx, v));
+                        }
+                        Some(b) => {
+                            let idx_e = if idx.has_call() {
+                                let t = self.new_local(idx.ty);
+                                out.push(Stmt::Set(t, idx.clone()));
+                                Expr::local(t, idx.ty)
+                            } else {
+                                idx
+                            };
+                            let cur = Expr { ty: vt, kind: ExprKind::Load(r, Box::new(idx_e.clone())) };
+                            let v = self.compound(*b, cur, v, *pos)?;
+                            if v.ty != vt {
+                                return err(value.pos, format!("expected {vt}, found {}", v.ty));
+                            }
+                            out.push(Stmt::Store(r, idx_e, v));
+                        }
+                    }
+                }
+            },
+            AStmt::If { cond, then, els } => {
+                let c = self.cond(cond)?;
+                let t = self.block(then)?;
+                let e = match els {
+                    Some(e) => self.block(e)?,
+                    None => Vec::new(),
+                };
+                out.push(Stmt::If(c, t, e));
+            }
+            AStmt::While { cond, body } => {
+                let c = self.cond(cond)?;
+                self.loop_depth += 1;
+                let b = self.block(body)?;
+                self.loop_depth -= 1;
+                out.push(Stmt::While(c, b));
+            }
+            AStmt::For { var, pos, start, end, step, body } => {
+                check_name(var, *pos)?;
+                let (s, e) = self.pair(start, end, None)?;
+                if !s.ty.is_int() {
+                    return err(start.pos, format!("a for loop ranges over i32 or i64, found {}", s.ty));
+                }
+                let st = match step {
+                    Some(st) => {
+                        let x = self.expr(st, Some(s.ty))?;
+                        if x.ty != s.ty {
+                            return err(st.pos, format!("expected {}, found {}", s.ty, x.ty));
+                        }
+                        Some(x)
+                    }
+                    None => None,
+                };
+                let ty = s.ty;
+                let end_local = self.new_local(ty);
+                let step_local = self.new_local(ty);
+                let v = self.new_local(ty);
+                self.scopes.push(vec![(var.clone(), Binding::Local { idx: v, ty, readonly: true })]);
+                self.loop_depth += 1;
+                let b = self.block(body)?;
+                self.loop_depth -= 1;
+                self.scopes.pop();
+                out.push(Stmt::For(Box::new(ForLoop {
+                    var: v,
+                    start: s,
+                    end: e,
+                    step: st,
+                    end_local,
+                    step_local,
+                    body: b,
+                })));
+            }
+            AStmt::Break(pos) => {
+                if self.loop_depth == 0 {
+                    return err(*pos, "`break` outside a loop");
+                }
+                out.push(Stmt::Break);
+            }
+            AStmt::Continue(pos) => {
+                if self.loop_depth == 0 {
+                    return err(*pos, "`continue` outside a loop");
+                }
+                out.push(Stmt::Continue);
+            }
+            AStmt::Return(pos, v) => match (v, self.ret) {
+                (None, Ty::Unit) => out.push(Stmt::Return(None)),
+                (None, t) => return err(*pos, format!("`return` needs a {t} value")),
+                (Some(e), Ty::Unit) => return err(e.pos, "this function returns nothing"),
+                (Some(e), t) => {
+                    let x = self.expr(e, Some(t))?;
+                    if x.ty != t {
+                        return err(e.pos, format!("expected {t}, found {}", x.ty));
+                    }
+                    out.push(Stmt::Return(Some(x)));
+                }
+            },
+            AStmt::Expr(e) => {
+                if !matches!(&e.kind, AExprKind::Call { name, .. } if self.g.sigs.iter().any(|(n, _)| n == name)) {
+                    return err(e.pos, "only a function call can be used as a statement");
+                }
+                let x = self.expr_any(e, None)?;
+                out.push(Stmt::Eval(x));
+            }
+            AStmt::Block(b) => {
+                let mut v = self.block(b)?;
+                out.append(&mut v);
+            }
+        }
+        Ok(())
+    }
+
+    fn compound(&mut self, b: BinTok, cur: Expr, v: Expr, pos: Pos) -> R<Expr> {
+        let op = ABinOp::from_compound(b);
+        self.make_binary(op, cur, v, pos)
+    }
+
+    fn cond(&mut self, e: &AExpr) -> R<Expr> {
+        let c = self.expr(e, Some(Ty::Bool))?;
+        if c.ty != Ty::Bool {
+            return err(e.pos, format!("expected bool, found {}", c.ty));
+        }
+        Ok(c)
+    }
+
+    fn index_expr(&mut self, e: &AExpr) -> R<Expr> {
+        let x = self.expr(e, Some(Ty::I32))?;
+        if !x.ty.is_int() {
+            return err(e.pos, format!("an index must be i32 or i64, found {}", x.ty));
+        }
+        Ok(x)
+    }
+
+    /// Checks two operands that must have the same type, using one to type a literal other.
+    fn pair(&mut self, a: &AExpr, b: &AExpr, expected: Option<Ty>) -> R<(Expr, Expr)> {
+        if untyped_literal(a) && !untyped_literal(b) {
+            let y = self.expr(b, expected)?;
+            let x = self.expr(a, Some(y.ty))?;
+            Ok((x, y))
+        } else {
+            let x = self.expr(a, expected)?;
+            let y = self.expr(b, Some(x.ty))?;
+            Ok((x, y))
+        }
+    }
+
+    fn expr(&mut self, e: &AExpr, expected: Option<Ty>) -> R<Expr> {
+        let x = self.expr_any(e, expected)?;
+        if x.ty == Ty::Unit {
+            return err(e.pos, "this call returns no value");
+        }
+        Ok(x)
+    }
+
+    fn expr_any(&mut self, e: &AExpr, expected: Option<Ty>) -> R<Expr> {
+        let pos = e.pos;
+        match &e.kind {
+            AExprKind::Int { .. } | AExprKind::Float { .. } => {
+                let dflt = match (&e.kind, expected) {
+                    (_, Some(t)) => t,
+                    (AExprKind::Float { .. }, None) => Ty::F32,
+                    _ => Ty::I32,
+                };
+                let dflt = if matches!(e.kind, AExprKind::Float { .. }) && !dflt.is_float() {
+                    // a float literal where an integer/bool is expected: report that mismatch
+                    if let AExprKind::Float { suffix: None, .. } = e.kind {
+                        return err(pos, format!("expected {dflt}, found float literal"));
+                    }
+                    dflt
+                } else {
+                    dflt
+                };
+                Ok(Expr::konst(literal(pos, false, &e.kind, dflt)?))
+            }
+            AExprKind::Bool(b) => Ok(Expr::konst(Const::Bool(*b))),
+            AExprKind::Name(n) => match self.lookup(n) {
+                Some(Binding::Local { idx, ty, .. }) => Ok(Expr::local(idx, ty)),
+                Some(Binding::Const(c)) => Ok(c),
+                Some(Binding::Buf { .. }) => err(pos, format!("buffer `{n}` used as a value (index it or use len)")),
+                None => err(pos, format!("unknown name `{n}`")),
+            },
+            AExprKind::Unary(AUnOp::Neg, inner) if matches!(inner.kind, AExprKind::Int { .. } | AExprKind::Float { .. }) => {
+                let dflt = match (&inner.kind, expected) {
+                    (_, Some(t)) => t,
+                    (AExprKind::Float { .. }, None) => Ty::F32,
+                    _ => Ty::I32,
+                };
+                Ok(Expr::konst(literal(inner.pos, true, &inner.kind, dflt)?))
+            }
+            AExprKind::Unary(op, inner) => {
+                let x = self.expr(inner, expected)?;
+                let (op, ok) = match op {
+                    AUnOp::Neg => (UnOp::Neg, x.ty.is_numeric()),
+                    AUnOp::Not if x.ty == Ty::Bool => (UnOp::Not, true),
+                    AUnOp::Not => (UnOp::BitNot, x.ty.is_int()),
+                };
+                if !ok {
+                    return err(pos, format!("operator cannot be applied to {}", x.ty));
+                }
+                Ok(Expr { ty: x.ty, kind: ExprKind::Unary(op, Box::new(x)) })
+            }
+            AExprKind::Binary(op, a, b) => {
+                let exp = match op {
+                    ABinOp::LAnd | ABinOp::LOr => Some(Ty::Bool),
+                    ABinOp::Eq | ABinOp::Ne | ABinOp::Lt | ABinOp::Le | ABinOp::Gt | ABinOp::Ge => None,
+                    _ => expected,
+                };
+                let (x, y) = self.pair(a, b, exp)?;
+                self.make_binary(*op, x, y, pos)
+            }
+            AExprKind::Cast(inner, to) => {
+                let x = self.expr(inner, None)?;
+                if *to == Ty::Bool {
+                    return err(pos, "cannot cast to bool (compare with 0 instead)");
+                }
+                if x.ty == Ty::Bool && to.is_float() {
+                    return err(pos, "cannot cast bool to a float type");
+                }
+                Ok(Expr { ty: *to, kind: ExprKind::Cast(Box::new(x)) })
+            }
+            AExprKind::Index { buf, index } => {
+                let (r, elem, _) = self.buf(buf, pos)?;
+                let i = self.index_expr(index)?;
+                Ok(Expr { ty: elem.value_ty(), kind: ExprKind::Load(r, Box::new(i)) })
+            }
+            AExprKind::Slice { .. } => err(pos, "a slice `buf[lo..hi]` can only be passed as a call argument"),
+            AExprKind::Call { name, args } => self.call(name, args, pos, expected),
+        }
+    }
+
+    fn buf(&self, name: &str, pos: Pos) -> R<(BufRef, Elem, bool)> {
+        match self.lookup(name) {
+            Some(Binding::Buf { r, elem, mutable }) => Ok((r, elem, mutable)),
+            Some(_) => err(pos, format!("`{name}` is not a buffer")),
+            None => err(pos, format!("unknown buffer `{name}`")),
+        }
+    }
+
+    fn make_binary(&mut self, op: ABinOp, x: Expr, y: Expr, pos: Pos) -> R<Expr> {
+        if x.ty != y.ty {
+            return err(pos, format!("operands have different types: {} and {}", x.ty, y.ty));
+        }
+        let t = x.ty;
+        match op {
+            ABinOp::LAnd | ABinOp::LOr => {
+                if t != Ty::Bool {
+                    return err(pos, format!("`&&` and `||` need bool operands, found {t}"));
+                }
+                let k = if op == ABinOp::LAnd {
+                    ExprKind::LogicAnd(Box::new(x), Box::new(y))
+                } else {
+                    ExprKind::LogicOr(Box::new(x), Box::new(y))
+                };
+                Ok(Expr { ty: Ty::Bool, kind: k })
+            }
+            _ => {
+                let bop = binop(op);
+                let ok = match bop {
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => t.is_numeric(),
+                    BinOp::And | BinOp::Or | BinOp::Xor => t.is_int() || t == Ty::Bool,
+                    BinOp::Shl | BinOp::Shr | BinOp::UShr => t.is_int(),
+                    BinOp::Eq | BinOp::Ne => t != Ty::Unit,
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => t.is_numeric(),
+                };
+                if !ok {
+                    return err(pos, format!("operator cannot be applied to {t}"));
+                }
+                let rt = if bop.is_cmp() { Ty::Bool } else { t };
+                Ok(Expr { ty: rt, kind: ExprKind::Binary(bop, Box::new(x), Box::new(y)) })
+            }
+        }
+    }
+
+    fn call(&mut self, name: &str, args: &[AExpr], pos: Pos, expected: Option<Ty>) -> R<Expr> {
+        if name == "len" {
+            if args.len() != 1 {
+                return err(pos, "`len` takes one buffer");
+            }
+            let AExprKind::Name(b) = &args[0].kind else {
+                return err(args[0].pos, "`len` takes a buffer name");
+            };
+            let (r, _, _) = self.buf(b, args[0].pos)?;
+            return Ok(Expr { ty: Ty::I32, kind: ExprKind::Len(r) });
+        }
+        if let Some(intr) = Intrinsic::from_name(name) {
+            if self.lookup(name).is_none() {
+                return self.intrinsic(intr, name, args, pos, expected);
+            }
+        }
+        let Some(fidx) = self.g.sigs.iter().position(|(n, _)| n == name) else {
+            return err(pos, format!("unknown function `{name}`"));
+        };
+        let sig = &self.g.sigs[fidx].1;
+        if sig.params.len() != args.len() {
+            return err(pos, format!("`{name}` takes {} arguments, {} given", sig.params.len(), args.len()));
+        }
+        let params = sig.params.clone();
+        let ret = sig.ret;
+        let mut out = Vec::new();
+        let mut used: Vec<(BufRef, bool, Pos)> = Vec::new();
+        for (p, a) in params.iter().zip(args) {
+            match p {
+                ParamTy::Scalar(t) => {
+                    let x = self.expr(a, Some(*t))?;
+                    if x.ty != *t {
+                        return err(a.pos, format!("expected {t}, found {}", x.ty));
+                    }
+                    out.push(CallArg::Scalar(x));
+                }
+                ParamTy::Buf { elem, mutable } => {
+                    let (bname, arg) = match &a.kind {
+                        AExprKind::Name(b) => (b, None),
+                        AExprKind::Slice { buf, lo, hi } => (buf, Some((lo, hi))),
+                        _ => return err(a.pos, format!("expected a buffer argument ({p})")),
+                    };
+                    let (r, be, bm) = self.buf(bname, a.pos)?;
+                    if be != *elem {
+                        return err(a.pos, format!("expected {p}, found a buffer of {be}"));
+                    }
+                    if *mutable && !bm {
+                        return err(a.pos, format!("buffer `{bname}` is read-only but the parameter is &mut"));
+                    }
+                    for (u, um, _) in &used {
+                        if *u == r && (*um || *mutable) {
+                            return err(a.pos, format!("buffer `{bname}` is passed twice and one of them is &mut (buffers must not alias)"));
+                        }
+                    }
+                    used.push((r, *mutable, a.pos));
+                    match arg {
+                        None => out.push(CallArg::Buf(r)),
+                        Some((lo, hi)) => {
+                            let (l, h) = self.pair(lo, hi, Some(Ty::I32))?;
+                            if !l.ty.is_int() {
+                                return err(lo.pos, format!("slice bounds must be i32 or i64, found {}", l.ty));
+                            }
+                            out.push(CallArg::Slice(r, l, h));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Expr { ty: ret, kind: ExprKind::Call(fidx as u32, out) })
+    }
+
+    fn intrinsic(&mut self, intr: Intrinsic, name: &str, args: &[AExpr], pos: Pos, expected: Option<Ty>) -> R<Expr> {
+        use Intrinsic::*;
+        let arity = match intr {
+            Sqrt | Abs | Floor | Ceil | Trunc | Nearest | Exp | Ln | Sin | Cos | Tanh | Popcnt | Clz | Ctz => 1,
+            Fma | Select => 3,
+            _ => 2,
+        };
+        if args.len() != arity {
+            return err(pos, format!("`{name}` takes {arity} arguments, {} given", args.len()));
+        }
+        if intr == Select {
+            let c = self.cond(&args[0])?;
+            let (a, b) = self.pair(&args[1], &args[2], expected)?;
+            if a.ty != b.ty {
+                return err(pos, format!("`select` arms have different types: {} and {}", a.ty, b.ty));
+            }
+            let t = a.ty;
+            return Ok(Expr { ty: t, kind: ExprKind::Intrinsic(Select, vec![c, a, b]) });
+        }
+        let operand_expected = match intr {
+            Ult | Ule | Ugt | Uge => None,
+            _ => expected,
+        };
+        // type the first argument that is not an untyped literal, then the rest with its type
+        let lead = args.iter().position(|a| !untyped_literal(a)).unwrap_or(0);
+        let first = self.expr(&args[lead], operand_expected)?;
+        let t = first.ty;
+        let mut xs = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let x = if i == lead { first.clone() } else { self.expr(a, Some(t))? };
+            if x.ty != t {
+                return err(a.pos, format!("`{name}` arguments have different types: {} and {}", t, x.ty));
+            }
+            xs.push(x);
+        }
+        let ok = match intr {
+            Sqrt | Floor | Ceil | Trunc | Nearest | Exp | Ln | Sin | Cos | Tanh | Pow | Fma | Copysign => t.is_float(),
+            Abs | Min | Max => t.is_numeric(),
+            Rotl | Rotr | Popcnt | Clz | Ctz | Udiv | Urem | Ult | Ule | Ugt | Uge => t.is_int(),
+            Select => true,
+        };
+        if !ok {
+            return err(pos, format!("`{name}` cannot be applied to {t}"));
+        }
+        let rt = if matches!(intr, Ult | Ule | Ugt | Uge) { Ty::Bool } else { t };
+        Ok(Expr { ty: rt, kind: ExprKind::Intrinsic(intr, xs) })
+    }
+}
+
+fn check_name(name: &str, pos: Pos) -> R<()> {
+    if name == "len" || Intrinsic::from_name(name).is_some() {
+        return err(pos, format!("`{name}` is an intrinsic name"));
+    }
+    Ok(())
+}
