@@ -73,6 +73,9 @@ fn sha256_one_million_a_streamed() {
     let blocks = common::func(&engine, &cat, "sha256.bfir", "sha256_blocks");
     let finish = common::func(&engine, &cat, "sha256.bfir", "sha256_finish");
     let data = vec![b'a'; 1_000_000];
+    for f in [init, blocks, finish] {
+        common::require_compiled(&engine, f);
+    }
     for tier in Tier::ALL {
         let mut state = [0i32; 8];
         let mut w = [0i32; 64];
@@ -430,6 +433,9 @@ fn strops_functions() {
     let count = common::func(&engine, &cat, "strops.bfir", "count");
     let compare = common::func(&engine, &cat, "strops.bfir", "compare");
     let copy = common::func(&engine, &cat, "strops.bfir", "copy");
+    for f in [find, count, compare, copy] {
+        common::require_compiled(&engine, f);
+    }
     let hay = b"abracadabra";
     let n = hay.len() as i32;
     for tier in Tier::ALL {

@@ -12,6 +12,7 @@ fn differential(name: &str) {
     let engine = common::engine();
     let cat = common::load(&engine);
     let f = common::entry(&cat, k);
+    common::require_compiled(&engine, f);
     let mut cases = 0;
     for &size in k.test_sizes {
         for seed in 0..common::seeds() {
@@ -30,6 +31,7 @@ fn traps(name: &str) {
     let engine = common::engine();
     let cat = common::load(&engine);
     let f = common::entry(&cat, k);
+    common::require_compiled(&engine, f);
     for seed in 0..6 {
         common::check_traps(&engine, f, k, seed);
     }

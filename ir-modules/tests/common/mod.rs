@@ -51,6 +51,16 @@ pub fn func(engine: &Engine, cat: &LoadedCatalog, file: &str, name: &str) -> Fun
         .unwrap_or_else(|| panic!("{file}: no function {name}"))
 }
 
+/// Compiles `f` at T1, T2 and T3, failing the test with the compiler's error: a tier
+/// that cannot compile must not silently fall back to T0 in a differential test.
+pub fn require_compiled(engine: &Engine, f: FuncId) {
+    for tier in [Tier::T1, Tier::T2, Tier::T3] {
+        if let Err(e) = engine.compile(f, tier) {
+            panic!("{} does not compile at {tier}: {e}", engine.func_name(f));
+        }
+    }
+}
+
 /// Runs `w` at `tier`, panicking with context on a trap.
 pub fn run(engine: &Engine, f: FuncId, tier: Tier, w: &mut Workload) -> Outputs {
     match run_at(engine, f, tier, w) {
@@ -64,6 +74,7 @@ pub fn run(engine: &Engine, f: FuncId, tier: Tier, w: &mut Workload) -> Outputs 
 
 /// Outputs at every tier and of the AOT baseline, labelled.
 pub fn every_run(engine: &Engine, f: FuncId, w: &mut Workload) -> Vec<(String, Outputs)> {
+    require_compiled(engine, f);
     let mut v: Vec<(String, Outputs)> = Tier::ALL
         .iter()
         .map(|&t| (t.to_string(), run(engine, f, t, w)))
