@@ -133,3 +133,43 @@ pub fn run_at_keep(
     let outs = w.outputs(*r.as_ref().unwrap_or(&Value::Unit));
     (r, outs)
 }
+
+/// Why [`check_against_aot`] failed.
+#[derive(Clone, Debug)]
+pub enum CheckError {
+    /// The JIT call trapped.
+    Trap(Trap),
+    /// The AOT baseline refused the arguments.
+    Aot(crate::AotError),
+    /// The outputs differ beyond the kernel's tolerance.
+    Mismatch(crate::Mismatch),
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::Trap(t) => write!(f, "trap {:?} at {}", t.kind, t.tier),
+            CheckError::Aot(e) => write!(f, "AOT baseline: {e}"),
+            CheckError::Mismatch(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// The self-test of one kernel at one tier: runs the workload through the engine and
+/// through the AOT baseline (which equals T0 bit for bit) and compares the outputs with
+/// the kernel's tolerance (exactly at T0).
+pub fn check_against_aot(
+    engine: &Engine,
+    f: FuncId,
+    tier: Tier,
+    w: &mut Workload,
+) -> Result<(), CheckError> {
+    let want = w.run_aot().map_err(CheckError::Aot)?;
+    let got = run_at(engine, f, tier, w).map_err(CheckError::Trap)?;
+    let tol = if tier == Tier::T0 {
+        crate::Tolerance::Exact
+    } else {
+        w.kernel.tolerance
+    };
+    want.compare(&got, tol).map_err(CheckError::Mismatch)
+}

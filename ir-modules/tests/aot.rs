@@ -100,3 +100,16 @@ fn aot_reports_bad_arguments_instead_of_panicking() {
         Err(AotError::UnknownKernel)
     ));
 }
+
+#[test]
+fn selftest_helper_accepts_every_kernel_at_t0() {
+    let engine = common::engine();
+    let cat = common::load(&engine);
+    for k in CATALOG {
+        let f = common::entry(&cat, k);
+        let mut w = Workload::new(k, k.test_sizes[2], 4);
+        if let Err(e) = modules::run::check_against_aot(&engine, f, Tier::T0, &mut w) {
+            panic!("{}: {e}", k.name);
+        }
+    }
+}
