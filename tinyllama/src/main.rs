@@ -24,7 +24,7 @@ usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
   --top-p P          nucleus sampling threshold, 1 = off (default 0.9)
   --seed S           sampling seed (default: from the clock)
   --ctx N            context positions to allocate (default: the model's, at most 4096)
-  --bench            greedy, ignore EOS, print only the timing line";
+  --bench            time prompt + N greedy steps, ignoring EOS; print only the timing";
 
 /// Default cap on the KV cache positions, so that a header announcing a huge
 /// context does not allocate a huge cache unless asked to with `--ctx`.
@@ -142,11 +142,10 @@ fn run(a: Args) -> Result<(), String> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     });
-    let mut sampler = if a.bench {
-        Sampler::greedy()
-    } else {
-        Sampler::new(a.temperature, a.top_p, seed)
-    };
+    if a.bench {
+        return bench(&mut session, &tokenizer, &a);
+    }
+    let mut sampler = Sampler::new(a.temperature, a.top_p, seed);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut forwards = 0usize;
@@ -159,18 +158,14 @@ fn run(a: Args) -> Result<(), String> {
         a.steps,
         |ev| {
             forwards += 1;
-            if !a.bench {
-                let _ = out.write_all(ev.text);
-                let _ = out.flush();
-            }
+            let _ = out.write_all(ev.text);
+            let _ = out.flush();
             true
         },
     )
     .map_err(|e| format!("generation failed: {e}"))?;
     let secs = start.elapsed().as_secs_f64();
-    if !a.bench {
-        let _ = writeln!(out);
-    }
+    let _ = writeln!(out);
     eprintln!(
         "{} prompt + {} generated tokens, {} forward passes in {:.3}s: {:.2} tok/s{}",
         result.prompt_tokens,
@@ -183,6 +178,31 @@ fn run(a: Args) -> Result<(), String> {
         } else {
             ""
         }
+    );
+    Ok(())
+}
+
+/// Benchmark: the prompt, then greedy decoding for `--steps` tokens without
+/// stopping at EOS (capped by the context), timing every forward pass.
+fn bench(session: &mut Session<'_, PlainOps>, tokenizer: &Tokenizer, a: &Args) -> Result<(), String> {
+    let prompt = tokenizer
+        .encode(&a.prompt, true, false)
+        .map_err(|e| format!("cannot encode the prompt: {e}"))?;
+    let total = (prompt.len() + a.steps).min(session.context_len());
+    let mut token = prompt[0];
+    let start = Instant::now();
+    for pos in 0..total {
+        let logits = session
+            .forward(token, pos)
+            .map_err(|e| format!("forward pass failed: {e}"))?;
+        let next = tinyllama::sampler::argmax(logits);
+        token = prompt.get(pos + 1).copied().unwrap_or(next);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "bench: {total} forward passes ({} prompt) in {secs:.3}s: {:.2} tok/s",
+        prompt.len(),
+        total as f64 / secs
     );
     Ok(())
 }
