@@ -1,10 +1,14 @@
 //! Known-answer tests, at every tier and for the AOT baseline: NIST SHA-256 vectors,
 //! FFT of known signals, matmul against a plain reference, quicksort, the prime count
 //! to 2^20, fib(25), regex_dfa on crafted lines, and the byte-string functions.
+//!
+//! Each test runs twice: `reference::*` checks T0 and the AOT baseline, `compiled::*`
+//! checks T1, T2 and T3 (and fails if a tier does not compile).
 
 mod common;
 
-use jit::{Arg, Tier, Value};
+use common::Set;
+use jit::{Arg, Value};
 use modules::dfa::{Dfa, catalog_pattern};
 use modules::inputs::{regex_dfa_of, sha256_of};
 use modules::{Data, Param, Workload, kernel};
@@ -35,15 +39,14 @@ const NIST: [(&str, &str); 3] = [
     ),
 ];
 
-#[test]
-fn sha256_nist_vectors_at_every_tier() {
+fn sha256_nist_vectors_at_every_tier(set: Set) {
     let k = kernel("sha256").unwrap();
     let engine = common::engine();
     let cat = common::load(&engine);
     let f = common::entry(&cat, k);
     for (msg, want) in NIST {
         let mut w = Workload::from_params(k, msg.len(), 0, sha256_of(msg.as_bytes().to_vec()));
-        for (label, o) in common::every_run(&engine, f, &mut w) {
+        for (label, o) in common::runs(set, &engine, f, &mut w) {
             assert_eq!(digest_of(&o), want, "sha256({msg:?}) at {label}");
         }
     }
@@ -51,22 +54,20 @@ fn sha256_nist_vectors_at_every_tier() {
 
 const MILLION_A: &str = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
 
-#[test]
-fn sha256_one_million_a_one_shot() {
+fn sha256_one_million_a_one_shot(set: Set) {
     let k = kernel("sha256").unwrap();
     let engine = common::engine();
     let cat = common::load(&engine);
     let f = common::entry(&cat, k);
     let mut w = Workload::from_params(k, 1_000_000, 0, sha256_of(vec![b'a'; 1_000_000]));
-    for (label, o) in common::every_run(&engine, f, &mut w) {
+    for (label, o) in common::runs(set, &engine, f, &mut w) {
         assert_eq!(digest_of(&o), MILLION_A, "at {label}");
     }
 }
 
 /// Streams one million 'a' through sha256_init / sha256_blocks / sha256_finish in
 /// uneven pieces, at every tier.
-#[test]
-fn sha256_one_million_a_streamed() {
+fn sha256_one_million_a_streamed(set: Set) {
     let engine = common::engine();
     let cat = common::load(&engine);
     let init = common::func(&engine, &cat, "sha256.bfir", "sha256_init");
@@ -74,9 +75,9 @@ fn sha256_one_million_a_streamed() {
     let finish = common::func(&engine, &cat, "sha256.bfir", "sha256_finish");
     let data = vec![b'a'; 1_000_000];
     for f in [init, blocks, finish] {
-        common::require_compiled(&engine, f);
+        set.prepare(&engine, f);
     }
-    for tier in Tier::ALL {
+    for &tier in set.tiers() {
         let mut state = [0i32; 8];
         let mut w = [0i32; 64];
         let mut digest = [0u8; 32];
@@ -112,7 +113,12 @@ fn sha256_one_million_a_streamed() {
     }
 }
 
-fn fft_run(n: usize, re: Vec<f32>, im: Vec<f32>) -> Vec<(String, Vec<f32>, Vec<f32>, Value)> {
+fn fft_run(
+    set: Set,
+    n: usize,
+    re: Vec<f32>,
+    im: Vec<f32>,
+) -> Vec<(String, Vec<f32>, Vec<f32>, Value)> {
     let k = kernel("fft").unwrap();
     let engine = common::engine();
     let cat = common::load(&engine);
@@ -123,7 +129,7 @@ fn fft_run(n: usize, re: Vec<f32>, im: Vec<f32>) -> Vec<(String, Vec<f32>, Vec<f
         Param::I32(n as i32),
     ];
     let mut w = Workload::from_params(k, n, 0, params);
-    common::every_run(&engine, f, &mut w)
+    common::runs(set, &engine, f, &mut w)
         .into_iter()
         .map(|(label, o)| match (o.buffer(0), o.buffer(1)) {
             (Some(Data::F32(r)), Some(Data::F32(i))) => (label, r.clone(), i.clone(), o.ret),
@@ -150,12 +156,11 @@ fn assert_spectrum(
     }
 }
 
-#[test]
-fn fft_of_known_signals() {
+fn fft_of_known_signals(set: Set) {
     for n in [1usize, 2, 8, 64, 256] {
         let mut impulse = vec![0.0f32; n];
         impulse[0] = 1.0;
-        for (label, re, im, ret) in fft_run(n, impulse, vec![0.0; n]) {
+        for (label, re, im, ret) in fft_run(set, n, impulse, vec![0.0; n]) {
             assert!(matches!(ret, Value::I32(0)), "{label}");
             assert_spectrum(
                 &format!("impulse n={n} {label}"),
@@ -165,7 +170,7 @@ fn fft_of_known_signals() {
                 1e-5,
             );
         }
-        for (label, re, im, _) in fft_run(n, vec![0.5; n], vec![0.0; n]) {
+        for (label, re, im, _) in fft_run(set, n, vec![0.5; n], vec![0.0; n]) {
             assert_spectrum(
                 &format!("constant n={n} {label}"),
                 &re,
@@ -186,7 +191,7 @@ fn fft_of_known_signals() {
     let cosine: Vec<f32> = (0..n)
         .map(|t| (2.0 * std::f64::consts::PI * (bin * t) as f64 / n as f64).cos() as f32)
         .collect();
-    for (label, re, im, _) in fft_run(n, cosine, vec![0.0; n]) {
+    for (label, re, im, _) in fft_run(set, n, cosine, vec![0.0; n]) {
         let want = |f: usize| {
             if f == bin || f == n - bin {
                 (n as f64 / 2.0, 0.0)
@@ -204,13 +209,12 @@ fn fft_of_known_signals() {
     }
 }
 
-#[test]
-fn fft_matches_a_naive_dft_and_rejects_non_powers_of_two() {
+fn fft_matches_a_naive_dft_and_rejects_non_powers_of_two(set: Set) {
     let n = 64usize;
     let mut rng = modules::rng::Rng::new(3);
     let re = rng.vec_f32(n, -1.0, 1.0);
     let im = rng.vec_f32(n, -1.0, 1.0);
-    for (label, fr, fi, _) in fft_run(n, re.clone(), im.clone()) {
+    for (label, fr, fi, _) in fft_run(set, n, re.clone(), im.clone()) {
         for f in 0..n {
             let (mut sr, mut si) = (0.0f64, 0.0f64);
             for t in 0..n {
@@ -226,15 +230,14 @@ fn fft_matches_a_naive_dft_and_rejects_non_powers_of_two() {
     }
     for n in [0usize, 3, 12] {
         let re = vec![1.0f32; n];
-        for (label, out, _, ret) in fft_run(n, re.clone(), vec![0.0; n]) {
+        for (label, out, _, ret) in fft_run(set, n, re.clone(), vec![0.0; n]) {
             assert!(matches!(ret, Value::I32(-1)), "n={n} {label}: {ret:?}");
             assert_eq!(out, re, "n={n} {label}: buffers touched");
         }
     }
 }
 
-#[test]
-fn matmul_and_gemm_tile_against_a_plain_reference() {
+fn matmul_and_gemm_tile_against_a_plain_reference(set: Set) {
     let engine = common::engine();
     let cat = common::load(&engine);
     let (m, n, k) = (5usize, 7usize, 3usize);
@@ -272,7 +275,7 @@ fn matmul_and_gemm_tile_against_a_plain_reference() {
         }
         let f = common::entry(&cat, kern);
         let mut w = Workload::from_params(kern, m, 0, params);
-        for (label, o) in common::every_run(&engine, f, &mut w) {
+        for (label, o) in common::runs(set, &engine, f, &mut w) {
             let Some(Data::F32(c)) = o.buffer(2) else {
                 panic!()
             };
@@ -295,8 +298,7 @@ fn matmul_and_gemm_tile_against_a_plain_reference() {
     }));
 }
 
-#[test]
-fn quicksort_sorts_and_permutes() {
+fn quicksort_sorts_and_permutes(set: Set) {
     let k = kernel("quicksort").unwrap();
     let engine = common::engine();
     let cat = common::load(&engine);
@@ -308,7 +310,7 @@ fn quicksort_sorts_and_permutes() {
         };
         let mut want = input.clone();
         want.sort_unstable();
-        for (label, o) in common::every_run(&engine, f, &mut w) {
+        for (label, o) in common::runs(set, &engine, f, &mut w) {
             let Some(Data::I32(out)) = o.buffer(0) else {
                 panic!()
             };
@@ -328,13 +330,12 @@ fn quicksort_sorts_and_permutes() {
             Param::I32(data.len() as i32),
         ],
     );
-    for (label, o) in common::every_run(&engine, f, &mut w) {
+    for (label, o) in common::runs(set, &engine, f, &mut w) {
         assert_eq!(o.buffer(0), Some(&Data::I32(want.clone())), "{label}");
     }
 }
 
-#[test]
-fn primes_up_to_one_mebi_is_82025() {
+fn primes_up_to_one_mebi_is_82025(set: Set) {
     let k = kernel("primes").unwrap();
     let engine = common::engine();
     let cat = common::load(&engine);
@@ -349,7 +350,7 @@ fn primes_up_to_one_mebi_is_82025() {
         (1 << 20, 82025),
     ] {
         let mut w = Workload::new(k, n, 7);
-        for (label, o) in common::every_run(&engine, f, &mut w) {
+        for (label, o) in common::runs(set, &engine, f, &mut w) {
             assert!(
                 matches!(o.ret, Value::I32(c) if c == count),
                 "pi({n}) at {label}: {:?}",
@@ -359,15 +360,14 @@ fn primes_up_to_one_mebi_is_82025() {
     }
 }
 
-#[test]
-fn fib_25_is_75025() {
+fn fib_25_is_75025(set: Set) {
     let k = kernel("fibonacci").unwrap();
     let engine = common::engine();
     let cat = common::load(&engine);
     let f = common::entry(&cat, k);
     for (n, want) in [(0usize, 0), (1, 1), (2, 1), (10, 55), (25, 75025)] {
         let mut w = Workload::new(k, n, 0);
-        for (label, o) in common::every_run(&engine, f, &mut w) {
+        for (label, o) in common::runs(set, &engine, f, &mut w) {
             assert!(
                 matches!(o.ret, Value::I32(v) if v == want),
                 "fib({n}) at {label}: {:?}",
@@ -377,8 +377,7 @@ fn fib_25_is_75025() {
     }
 }
 
-#[test]
-fn regex_dfa_on_crafted_lines() {
+fn regex_dfa_on_crafted_lines(set: Set) {
     let k = kernel("regex_dfa").unwrap();
     let engine = common::engine();
     let cat = common::load(&engine);
@@ -400,7 +399,7 @@ fn regex_dfa_on_crafted_lines() {
             0,
             regex_dfa_of(text.as_bytes().to_vec(), &dfa),
         );
-        for (label, o) in common::every_run(&engine, f, &mut w) {
+        for (label, o) in common::runs(set, &engine, f, &mut w) {
             assert!(
                 matches!(o.ret, Value::I32(c) if c == want),
                 "{text:?} at {label}: {:?}",
@@ -416,7 +415,7 @@ fn regex_dfa_on_crafted_lines() {
         .count() as i32;
     assert!(want > 10);
     let mut w = Workload::new(k, 5000, 9);
-    for (label, o) in common::every_run(&engine, f, &mut w) {
+    for (label, o) in common::runs(set, &engine, f, &mut w) {
         assert!(
             matches!(o.ret, Value::I32(c) if c == want),
             "log text at {label}: {:?} vs {want}",
@@ -425,8 +424,7 @@ fn regex_dfa_on_crafted_lines() {
     }
 }
 
-#[test]
-fn strops_functions() {
+fn strops_functions(set: Set) {
     let engine = common::engine();
     let cat = common::load(&engine);
     let find = common::func(&engine, &cat, "strops.bfir", "find");
@@ -434,11 +432,11 @@ fn strops_functions() {
     let compare = common::func(&engine, &cat, "strops.bfir", "compare");
     let copy = common::func(&engine, &cat, "strops.bfir", "copy");
     for f in [find, count, compare, copy] {
-        common::require_compiled(&engine, f);
+        set.prepare(&engine, f);
     }
     let hay = b"abracadabra";
     let n = hay.len() as i32;
-    for tier in Tier::ALL {
+    for &tier in set.tiers() {
         let call_find = |needle: &[u8], from: i32| {
             let mut args = [
                 Arg::U8s(hay),
@@ -489,3 +487,28 @@ fn strops_functions() {
         assert_eq!(&dst, b"bytes\0", "{tier}");
     }
 }
+
+macro_rules! both_sets {
+    ($($name:ident),* $(,)?) => {
+        mod reference {
+            $(#[test] fn $name() { super::$name(super::Set::Reference); })*
+        }
+        mod compiled {
+            $(#[test] fn $name() { super::$name(super::Set::Compiled); })*
+        }
+    };
+}
+
+both_sets!(
+    sha256_nist_vectors_at_every_tier,
+    sha256_one_million_a_one_shot,
+    sha256_one_million_a_streamed,
+    fft_of_known_signals,
+    fft_matches_a_naive_dft_and_rejects_non_powers_of_two,
+    matmul_and_gemm_tile_against_a_plain_reference,
+    quicksort_sorts_and_permutes,
+    primes_up_to_one_mebi_is_82025,
+    fib_25_is_75025,
+    regex_dfa_on_crafted_lines,
+    strops_functions
+);

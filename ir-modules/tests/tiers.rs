@@ -37,8 +37,27 @@ fn traps(name: &str) {
     }
 }
 
+/// T0 alone raises the expected trap kind on every trap case (the reference semantics).
+fn t0_traps(name: &str) {
+    let k = kernel(name).unwrap();
+    let engine = common::engine();
+    let cat = common::load(&engine);
+    let f = common::entry(&cat, k);
+    for seed in 0..6 {
+        for mut case in k.trap_cases(seed) {
+            match modules::run::run_at(&engine, f, jit::Tier::T0, &mut case.workload) {
+                Ok(o) => panic!("{name} ({}): T0 returned {:?}", case.what, o.ret),
+                Err(t) => assert_eq!(t.kind, case.expected, "{name} ({})", case.what),
+            }
+        }
+    }
+}
+
 macro_rules! kernel_tests {
     ($($name:ident),* $(,)?) => {
+        mod t0_traps {
+            $(#[test] fn $name() { super::t0_traps(stringify!($name)); })*
+        }
         mod differential {
             $(#[test] fn $name() { super::differential(stringify!($name)); })*
         }

@@ -72,17 +72,45 @@ pub fn run(engine: &Engine, f: FuncId, tier: Tier, w: &mut Workload) -> Outputs 
     }
 }
 
-/// Outputs at every tier and of the AOT baseline, labelled.
-pub fn every_run(engine: &Engine, f: FuncId, w: &mut Workload) -> Vec<(String, Outputs)> {
-    require_compiled(engine, f);
-    let mut v: Vec<(String, Outputs)> = Tier::ALL
+/// Which implementations a known-answer test checks: the references (T0 and the AOT
+/// baseline) or the compiled tiers (which must compile: no fallback).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Set {
+    Reference,
+    Compiled,
+}
+
+impl Set {
+    /// The JIT tiers of the set.
+    pub fn tiers(self) -> &'static [Tier] {
+        match self {
+            Set::Reference => &[Tier::T0],
+            Set::Compiled => &[Tier::T1, Tier::T2, Tier::T3],
+        }
+    }
+
+    /// Compiles `f` at the set's tiers (a no-op for the references).
+    pub fn prepare(self, engine: &Engine, f: FuncId) {
+        if self == Set::Compiled {
+            require_compiled(engine, f);
+        }
+    }
+}
+
+/// Outputs of every implementation of the set, labelled ("T0", "AOT", "T1"...).
+pub fn runs(set: Set, engine: &Engine, f: FuncId, w: &mut Workload) -> Vec<(String, Outputs)> {
+    set.prepare(engine, f);
+    let mut v: Vec<(String, Outputs)> = set
+        .tiers()
         .iter()
         .map(|&t| (t.to_string(), run(engine, f, t, w)))
         .collect();
-    let aot = w
-        .run_aot()
-        .unwrap_or_else(|e| panic!("{}: AOT baseline failed: {e}", w.kernel.name));
-    v.push(("AOT".to_string(), aot));
+    if set == Set::Reference {
+        let aot = w
+            .run_aot()
+            .unwrap_or_else(|e| panic!("{}: AOT baseline failed: {e}", w.kernel.name));
+        v.push(("AOT".to_string(), aot));
+    }
     v
 }
 
