@@ -74,7 +74,7 @@ impl Config {
                 ));
             }
         }
-        if self.dim % self.n_heads != 0 {
+        if !self.dim.is_multiple_of(self.n_heads) {
             return Err(Error::invalid(
                 "n_heads",
                 format!(
@@ -83,13 +83,13 @@ impl Config {
                 ),
             ));
         }
-        if self.head_size() % 2 != 0 {
+        if !self.head_size().is_multiple_of(2) {
             return Err(Error::invalid(
                 "n_heads",
                 format!("head size {} is odd; RoPE needs pairs", self.head_size()),
             ));
         }
-        if self.n_kv_heads > self.n_heads || self.n_heads % self.n_kv_heads != 0 {
+        if self.n_kv_heads > self.n_heads || !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(Error::invalid(
                 "n_kv_heads",
                 format!(

@@ -13,7 +13,7 @@ use crate::weights::Weights;
 fn zeroed<T: Clone + Default>(n: usize, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
-        what: format!("{what}"),
+        what: alloc::string::String::from(what),
         bytes: (n as u64).saturating_mul(core::mem::size_of::<T>() as u64),
     })?;
     v.resize(n, T::default());

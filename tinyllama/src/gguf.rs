@@ -221,7 +221,7 @@ pub fn tensor_bytes(t: u32, n: u64, ne0: u64, name: &str) -> Result<u64> {
         GGML_F32 => checked_bytes(n, 4, name),
         GGML_F16 => checked_bytes(n, 2, name),
         GGML_Q8_0 => {
-            if ne0 % Q8_0_BLOCK as u64 != 0 {
+            if !ne0.is_multiple_of(Q8_0_BLOCK as u64) {
                 return Err(Error::invalid(
                     name,
                     format!("Q8_0 row length {ne0} is not a multiple of {Q8_0_BLOCK}"),

@@ -184,7 +184,11 @@ fn run(a: Args) -> Result<(), String> {
 
 /// Benchmark: the prompt, then greedy decoding for `--steps` tokens without
 /// stopping at EOS (capped by the context), timing every forward pass.
-fn bench(session: &mut Session<'_, PlainOps>, tokenizer: &Tokenizer, a: &Args) -> Result<(), String> {
+fn bench(
+    session: &mut Session<'_, PlainOps>,
+    tokenizer: &Tokenizer,
+    a: &Args,
+) -> Result<(), String> {
     let prompt = tokenizer
         .encode(&a.prompt, true, false)
         .map_err(|e| format!("cannot encode the prompt: {e}"))?;

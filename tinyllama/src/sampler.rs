@@ -90,7 +90,7 @@ impl Sampler {
         if logits.is_empty() {
             return 0;
         }
-        if !(self.temperature > 0.0) {
+        if self.temperature.is_nan() || self.temperature <= 0.0 {
             return argmax(logits);
         }
         for l in logits.iter_mut() {

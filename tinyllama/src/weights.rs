@@ -98,7 +98,7 @@ fn check_tensor(what: &str, t: &Tensor, rows: usize, cols: usize) -> Result<()> 
     match t {
         Tensor::F32(v) => check_vec(what, v, n),
         Tensor::Q8 { q, scales, group } => {
-            if *group == 0 || cols % group != 0 {
+            if *group == 0 || !cols.is_multiple_of(*group) {
                 return Err(Error::invalid(
                     what,
                     format!("Q8 group size {group} does not divide the row length {cols}"),

@@ -19,16 +19,32 @@ fn generator_then_inference_in_every_format() {
         .arg(&d)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut texts = Vec::new();
-    for m in ["model-v0.bin", "model-v1.bin", "model-f32.gguf", "model-f16.gguf"] {
+    for m in [
+        "model-v0.bin",
+        "model-v1.bin",
+        "model-f32.gguf",
+        "model-f16.gguf",
+    ] {
         let mut cmd = Command::new(BIN);
         cmd.arg("--model").arg(d.join(m));
         if m.ends_with(".bin") {
             cmd.arg("--tokenizer").arg(d.join("tokenizer.bin"));
         }
         let out = cmd
-            .args(["--prompt", "Once upon a time", "--steps", "8", "--temperature", "0"])
+            .args([
+                "--prompt",
+                "Once upon a time",
+                "--steps",
+                "8",
+                "--temperature",
+                "0",
+            ])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -51,14 +67,24 @@ fn missing_and_broken_files_give_clear_errors() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot read model file") && err.contains("/nonexistent/model.bin"), "{err}");
+    assert!(
+        err.contains("cannot read model file") && err.contains("/nonexistent/model.bin"),
+        "{err}"
+    );
 
     let broken = d.join("broken.gguf");
     std::fs::write(&broken, b"GGUF\x03\0\0\0\x01").unwrap();
-    let out = Command::new(BIN).arg("--model").arg(&broken).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--model")
+        .arg(&broken)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not usable") && err.contains("tensor_count"), "{err}");
+    assert!(
+        err.contains("not usable") && err.contains("tensor_count"),
+        "{err}"
+    );
 
     let out = Command::new(BIN).args(["--steps", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -71,7 +97,11 @@ fn missing_and_broken_files_give_clear_errors() {
         .output()
         .unwrap();
     assert!(g.status.success());
-    let out = Command::new(BIN).arg("--model").arg(d.join("model-v1.bin")).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--model")
+        .arg(d.join("model-v1.bin"))
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tokenizer"));
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -114,7 +114,9 @@ fn gguf_truncation_at_every_header_byte_and_tensor_boundary() {
             .iter()
             .map(|t| {
                 let n: u64 = t.dims.iter().product();
-                g.data_start + t.offset + tinyllama::gguf::tensor_bytes(t.ty, n, t.dims[0], "").unwrap()
+                g.data_start
+                    + t.offset
+                    + tinyllama::gguf::tensor_bytes(t.ty, n, t.dims[0], "").unwrap()
             })
             .max()
             .unwrap() as usize;
@@ -171,12 +173,27 @@ fn inconsistent_llama2c_headers_name_the_field() {
     }
     let mut b = v1.clone();
     b[36] = 2;
-    assert!(Model::load(&b).unwrap_err().to_string().contains("shared_classifier"));
+    assert!(
+        Model::load(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("shared_classifier")
+    );
     let mut b = f.models[2].1.clone();
     set_i32(&mut b, 37, 48);
-    assert!(Model::load(&b).unwrap_err().to_string().contains("group_size"));
+    assert!(
+        Model::load(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("group_size")
+    );
     set_i32(&mut b, 37, 0);
-    assert!(Model::load(&b).unwrap_err().to_string().contains("group_size"));
+    assert!(
+        Model::load(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("group_size")
+    );
     // A huge layer count in a legacy header must not allocate, just fail.
     let mut b = f.models[0].1.clone();
     set_i32(&mut b, 8, 4000);
@@ -193,14 +210,20 @@ fn inconsistent_gguf_metadata_names_the_key() {
     // Replace a u32 metadata value, located by its key.
     let patch = |key: &str, v: u32| {
         let mut b = good.clone();
-        let pos = b.windows(key.len()).position(|w| w == key.as_bytes()).unwrap();
+        let pos = b
+            .windows(key.len())
+            .position(|w| w == key.as_bytes())
+            .unwrap();
         let at = pos + key.len() + 4; // after the key and its type
         b[at..at + 4].copy_from_slice(&v.to_le_bytes());
         Model::load(&b).unwrap_err().to_string()
     };
     assert!(patch("llama.attention.head_count_kv", 3).contains("n_kv_heads"));
     let e = patch("llama.feed_forward_length", 192);
-    assert!(e.contains("blk.0.ffn_gate.weight") && e.contains("shape"), "{e}");
+    assert!(
+        e.contains("blk.0.ffn_gate.weight") && e.contains("shape"),
+        "{e}"
+    );
     assert!(patch("llama.embedding_length", 128).contains("dimension_count"));
     assert!(patch("llama.block_count", 3).contains("blk.2"));
     assert!(patch("llama.rope.dimension_count", 8).contains("dimension_count"));
@@ -209,7 +232,12 @@ fn inconsistent_gguf_metadata_names_the_key() {
     // Wrong magic and version.
     let mut b = good.clone();
     b[4] = 9;
-    assert!(Model::load(&b).unwrap_err().to_string().contains("GGUF version"));
+    assert!(
+        Model::load(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("GGUF version")
+    );
     // A tensor type this crate does not implement.
     let mut c2 = good.clone();
     let key = b"blk.0.attn_q.weight";
@@ -217,7 +245,10 @@ fn inconsistent_gguf_metadata_names_the_key() {
     let at = pos + key.len() + 4 + 2 * 8; // n_dims, two dims
     c2[at..at + 4].copy_from_slice(&12u32.to_le_bytes());
     let e = Model::load(&c2).unwrap_err().to_string();
-    assert!(e.contains("Q4_K") && e.contains("blk.0.attn_q.weight"), "{e}");
+    assert!(
+        e.contains("Q4_K") && e.contains("blk.0.attn_q.weight"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -225,19 +256,44 @@ fn broken_tokenizer_files_are_rejected() {
     let f = files(Shape::Tiny, 2, true);
     let good = &f.tokenizer_bin;
     assert_eq!(Tokenizer::from_llama2c(good).unwrap().vocab_size(), 512);
-    assert!(Tokenizer::from_llama2c(&[]).unwrap_err().to_string().contains("max_token_length"));
+    assert!(
+        Tokenizer::from_llama2c(&[])
+            .unwrap_err()
+            .to_string()
+            .contains("max_token_length")
+    );
     let mut b = good.clone();
     set_i32(&mut b, 0, 0);
-    assert!(Tokenizer::from_llama2c(&b).unwrap_err().to_string().contains("max_token_length"));
+    assert!(
+        Tokenizer::from_llama2c(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("max_token_length")
+    );
     let mut b = good.clone();
     set_i32(&mut b, 8, -3); // token 0 length
-    assert!(Tokenizer::from_llama2c(&b).unwrap_err().to_string().contains("token 0 length"));
+    assert!(
+        Tokenizer::from_llama2c(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("token 0 length")
+    );
     let mut b = good.clone();
     set_i32(&mut b, 8, 1000);
-    assert!(Tokenizer::from_llama2c(&b).unwrap_err().to_string().contains("token 0 length"));
+    assert!(
+        Tokenizer::from_llama2c(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("token 0 length")
+    );
     let mut b = good.clone();
     b[4..8].copy_from_slice(&f32::NAN.to_le_bytes());
-    assert!(Tokenizer::from_llama2c(&b).unwrap_err().to_string().contains("score"));
+    assert!(
+        Tokenizer::from_llama2c(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("score")
+    );
     for cut in 1..good.len() {
         if let Ok(t) = Tokenizer::from_llama2c(&good[..cut]) {
             // A cut between two entries is a smaller, valid vocabulary.
@@ -252,7 +308,11 @@ fn tiny_files() -> &'static common::Files {
 }
 
 fn any_model() -> impl Strategy<Value = Vec<u8>> {
-    let models: Vec<Vec<u8>> = tiny_files().models.iter().map(|(_, b, _)| b.clone()).collect();
+    let models: Vec<Vec<u8>> = tiny_files()
+        .models
+        .iter()
+        .map(|(_, b, _)| b.clone())
+        .collect();
     prop::sample::select(models)
 }
 

@@ -14,13 +14,20 @@ const Q8_LOGIT_TOLERANCE: f32 = 0.03;
 
 fn check_shape(shape: Shape, shared: bool) {
     let f = files(shape, 7, shared);
-    let prompt = f.tokenizer.encode("Once upon a time there was", true, false).unwrap();
+    let prompt = f
+        .tokenizer
+        .encode("Once upon a time there was", true, false)
+        .unwrap();
     let mut reference: Option<(Vec<u32>, Vec<Vec<f32>>)> = None;
     let mut q8_reference: Option<Vec<Vec<f32>>> = None;
     for (label, bytes, quantized) in &f.models {
         let m = Model::load(bytes).unwrap_or_else(|e| panic!("{label}: {e}"));
         assert_eq!(m.config, f.config, "{label}: config");
-        assert_eq!(m.weights.wcls.is_none(), shared, "{label}: classifier sharing");
+        assert_eq!(
+            m.weights.wcls.is_none(),
+            shared,
+            "{label}: classifier sharing"
+        );
         // The generator's weights are exact in every format.
         assert_eq!(
             m.weights.token_embedding.to_f32(),
@@ -54,7 +61,11 @@ fn check_shape(shape: Shape, shared: bool) {
                 let mut agree = 0;
                 for (pos, (q, r)) in logits.iter().zip(ref_logits).enumerate() {
                     let max = r.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-                    let diff = q.iter().zip(r).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                    let diff = q
+                        .iter()
+                        .zip(r)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f32::max);
                     assert!(
                         diff <= Q8_LOGIT_TOLERANCE * max,
                         "{label}: pos {pos}: logit difference {diff} > {Q8_LOGIT_TOLERANCE} × {max}"
@@ -85,7 +96,11 @@ fn check_shape(shape: Shape, shared: bool) {
                 assert_eq!(v, 3);
                 let t = m.tokenizer.as_ref().expect("GGUF carries its tokenizer");
                 let bin = Tokenizer::from_llama2c(&f.tokenizer_bin).unwrap();
-                for text in ["Once upon a time", "the cat sat\non the mat", "héllo wörld 🦀"] {
+                for text in [
+                    "Once upon a time",
+                    "the cat sat\non the mat",
+                    "héllo wörld 🦀",
+                ] {
                     assert_eq!(
                         t.encode(text, true, true).unwrap(),
                         bin.encode(text, true, true).unwrap(),

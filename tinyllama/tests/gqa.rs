@@ -32,7 +32,13 @@ fn expand_to_mha(c: &Config, w: &Weights) -> (Config, Weights) {
         .collect();
     let mut mc = *c;
     mc.n_kv_heads = c.n_heads;
-    (mc, Weights { layers, ..w.clone() })
+    (
+        mc,
+        Weights {
+            layers,
+            ..w.clone()
+        },
+    )
 }
 
 #[test]

@@ -56,6 +56,11 @@ fn positions_and_tokens_out_of_range_are_errors() {
     let m = Model::load(&f.models[0].1).unwrap();
     let mut s = Session::new(m.config, &m.weights, PlainOps, 4).unwrap();
     assert_eq!(s.context_len(), 4);
-    assert!(s.forward(1, 4).unwrap_err().to_string().contains("position"));
+    assert!(
+        s.forward(1, 4)
+            .unwrap_err()
+            .to_string()
+            .contains("position")
+    );
     assert!(s.forward(512, 0).unwrap_err().to_string().contains("token"));
 }

@@ -14,7 +14,9 @@ use tinyllama::{Model, Ops, PlainOps, Session};
 const TOL: f64 = 1e-5;
 
 fn random(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
-    (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
+    (0..n)
+        .map(|_| (rng.next_f32() * 2.0 - 1.0) * scale)
+        .collect()
 }
 
 fn f64s(v: &[f32]) -> Vec<f64> {
@@ -31,7 +33,11 @@ fn each_op_matches_the_math() {
         let mut out = vec![0.0; rows];
         ops.matvec(&mut out, &w, &x, rows, cols);
         let e = reference::matvec(&f64s(&w), &f64s(&x), rows);
-        assert!(rel_err(&out, &e) < TOL, "matvec {rows}x{cols}: {}", rel_err(&out, &e));
+        assert!(
+            rel_err(&out, &e) < TOL,
+            "matvec {rows}x{cols}: {}",
+            rel_err(&out, &e)
+        );
     }
     for &n in &[1, 5, 64, 2048] {
         let x = random(&mut rng, n, 3.0);
@@ -81,7 +87,17 @@ fn each_op_matches_the_math() {
         let q = random(&mut rng, hs, 2.0);
         let mut out = vec![0.0; hs];
         let mut scratch = vec![0.0; n_pos];
-        ops.attention(&mut out, &q, &kc, &vc, &mut scratch, n_pos, hs, stride, kvh * hs);
+        ops.attention(
+            &mut out,
+            &q,
+            &kc,
+            &vc,
+            &mut scratch,
+            n_pos,
+            hs,
+            stride,
+            kvh * hs,
+        );
         let scores: Vec<f64> = (0..n_pos)
             .map(|t| {
                 (0..hs)
@@ -92,7 +108,11 @@ fn each_op_matches_the_math() {
             .collect();
         let p = reference::softmax(&scores);
         let e: Vec<f64> = (0..hs)
-            .map(|i| (0..n_pos).map(|t| p[t] * vc[t * stride + kvh * hs + i] as f64).sum())
+            .map(|i| {
+                (0..n_pos)
+                    .map(|t| p[t] * vc[t * stride + kvh * hs + i] as f64)
+                    .sum()
+            })
             .collect();
         assert!(rel_err(&out, &e) < TOL, "attention {n_pos} positions");
     }
@@ -102,7 +122,13 @@ fn each_op_matches_the_math() {
 fn q8_matvec_matches_the_math() {
     let ops = PlainOps;
     let mut rng = Rng::new(9);
-    for &(rows, cols, group) in &[(1, 32, 32), (5, 64, 32), (64, 160, 32), (3, 96, 48), (4, 8, 2)] {
+    for &(rows, cols, group) in &[
+        (1, 32, 32),
+        (5, 64, 32),
+        (64, 160, 32),
+        (3, 96, 48),
+        (4, 8, 2),
+    ] {
         let w = random(&mut rng, rows * cols, 1.0);
         let x = random(&mut rng, cols, 3.0);
         let (mut wq, mut ws) = (vec![0i8; rows * cols], vec![0f32; rows * cols / group]);

@@ -66,6 +66,9 @@ fn gguf_from_hf_layout_matches_the_hf_model() {
         // Without the permutation the model is a different one (from position 1 on).
         let raw = write_gguf(&c, &hf, &tok, GgufType::F32);
         let wrong = logits(&raw, &tokens);
-        assert!(rel_err(&wrong[3], &expected[3]) > 1e-2, "{shape:?}: the test cannot tell");
+        assert!(
+            rel_err(&wrong[3], &expected[3]) > 1e-2,
+            "{shape:?}: the test cannot tell"
+        );
     }
 }

@@ -39,7 +39,9 @@ fn low_temperature_concentrates_high_temperature_spreads() {
     let logits = [0.0f32, 1.0, 2.0, 3.0];
     let count3 = |t: f32| {
         let mut s = Sampler::new(t, 1.0, 1);
-        (0..5000).filter(|_| s.sample(&mut logits.clone()) == 3).count()
+        (0..5000)
+            .filter(|_| s.sample(&mut logits.clone()) == 3)
+            .count()
     };
     assert!(count3(0.1) > 4900);
     assert!(count3(10.0) < 2000);
@@ -112,19 +114,33 @@ fn generate_stops_on_callback_and_context() {
     let m = Model::load(&f.models[0].1).unwrap();
     let mut s = Session::new(m.config, &m.weights, PlainOps, 64).unwrap();
     let mut n = 0;
-    generate(&mut s, &f.tokenizer, &mut Sampler::new(1.0, 0.9, 1), "a", 50, |_| {
-        n += 1;
-        n < 3
-    })
+    generate(
+        &mut s,
+        &f.tokenizer,
+        &mut Sampler::new(1.0, 0.9, 1),
+        "a",
+        50,
+        |_| {
+            n += 1;
+            n < 3
+        },
+    )
     .unwrap();
     assert_eq!(n, 3);
     // A context of 6 positions bounds prompt + generation.
     let mut small = Session::new(m.config, &m.weights, PlainOps, 6).unwrap();
     let mut count = 0;
-    let r = generate(&mut small, &f.tokenizer, &mut Sampler::greedy(), "", 100, |_| {
-        count += 1;
-        true
-    })
+    let r = generate(
+        &mut small,
+        &f.tokenizer,
+        &mut Sampler::greedy(),
+        "",
+        100,
+        |_| {
+            count += 1;
+            true
+        },
+    )
     .unwrap();
     assert!(r.hit_eos || count == 6, "{count} events");
 }

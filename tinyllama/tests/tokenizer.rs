@@ -43,22 +43,37 @@ fn merges_follow_scores() {
     let mut v = base.to_vec();
     v.extend([("ab", 1.0), ("bc", 2.0)]);
     let t = vocab(&v);
-    assert_eq!(pieces(&t, &t.encode("abc", false, false).unwrap()), ["a", "bc"]);
+    assert_eq!(
+        pieces(&t, &t.encode("abc", false, false).unwrap()),
+        ["a", "bc"]
+    );
     // With ab ranked higher the split flips.
     let mut v = base.to_vec();
     v.extend([("ab", 5.0), ("bc", 2.0)]);
     let t = vocab(&v);
-    assert_eq!(pieces(&t, &t.encode("abc", false, false).unwrap()), ["ab", "c"]);
+    assert_eq!(
+        pieces(&t, &t.encode("abc", false, false).unwrap()),
+        ["ab", "c"]
+    );
     // Equal scores: the leftmost pair merges first.
     let mut v = base.to_vec();
     v.extend([("ab", 2.0), ("bc", 2.0)]);
     let t = vocab(&v);
-    assert_eq!(pieces(&t, &t.encode("abc", false, false).unwrap()), ["ab", "c"]);
+    assert_eq!(
+        pieces(&t, &t.encode("abc", false, false).unwrap()),
+        ["ab", "c"]
+    );
 }
 
 #[test]
 fn dummy_prefix_bos_eos_and_byte_fallback() {
-    let t = vocab(&[(" ", -1.0), ("h", -1.0), ("i", -1.0), (" h", 1.0), (" hi", 2.0)]);
+    let t = vocab(&[
+        (" ", -1.0),
+        ("h", -1.0),
+        ("i", -1.0),
+        (" h", 1.0),
+        (" hi", 2.0),
+    ]);
     let ids = t.encode("hi", true, true).unwrap();
     assert_eq!(ids[0], 1);
     assert_eq!(*ids.last().unwrap(), 2);

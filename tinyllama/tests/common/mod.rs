@@ -24,12 +24,36 @@ pub fn files(shape: Shape, seed: u64, shared: bool) -> Files {
     let weights = synth_weights(&config, seed, shared);
     let tokenizer = synth_tokenizer(config.vocab_size).expect("synthetic tokenizer");
     let models = vec![
-        ("llama2.c v0", write_llama2c(&config, &weights, 0, GROUP), false),
-        ("llama2.c v1", write_llama2c(&config, &weights, 1, GROUP), false),
-        ("llama2.c v2", write_llama2c(&config, &weights, 2, GROUP), true),
-        ("gguf f32", write_gguf(&config, &weights, &tokenizer, GgufType::F32), false),
-        ("gguf f16", write_gguf(&config, &weights, &tokenizer, GgufType::F16), false),
-        ("gguf q8_0", write_gguf(&config, &weights, &tokenizer, GgufType::Q8_0), true),
+        (
+            "llama2.c v0",
+            write_llama2c(&config, &weights, 0, GROUP),
+            false,
+        ),
+        (
+            "llama2.c v1",
+            write_llama2c(&config, &weights, 1, GROUP),
+            false,
+        ),
+        (
+            "llama2.c v2",
+            write_llama2c(&config, &weights, 2, GROUP),
+            true,
+        ),
+        (
+            "gguf f32",
+            write_gguf(&config, &weights, &tokenizer, GgufType::F32),
+            false,
+        ),
+        (
+            "gguf f16",
+            write_gguf(&config, &weights, &tokenizer, GgufType::F16),
+            false,
+        ),
+        (
+            "gguf q8_0",
+            write_gguf(&config, &weights, &tokenizer, GgufType::Q8_0),
+            true,
+        ),
     ];
     Files {
         config,

@@ -75,12 +75,19 @@ impl RefModel {
             .map(|&t| self.emb[t as usize * d..(t as usize + 1) * d].to_vec())
             .collect();
         for l in &self.layers {
-            let xn: Vec<Vec<f64>> = x.iter().map(|v| rmsnorm(v, &l.rms_att, c.rms_eps)).collect();
+            let xn: Vec<Vec<f64>> = x
+                .iter()
+                .map(|v| rmsnorm(v, &l.rms_att, c.rms_eps))
+                .collect();
             let mut q: Vec<Vec<f64>> = xn.iter().map(|v| matvec(&l.wq, v, d)).collect();
             let mut k: Vec<Vec<f64>> = xn.iter().map(|v| matvec(&l.wk, v, kv_dim)).collect();
             let v: Vec<Vec<f64>> = xn.iter().map(|v| matvec(&l.wv, v, kv_dim)).collect();
             for t in 0..n {
-                let r = if self.half_split_rope { rope_half_split } else { rope };
+                let r = if self.half_split_rope {
+                    rope_half_split
+                } else {
+                    rope
+                };
                 r(&mut q[t], t, hs, c.rope_theta as f64);
                 r(&mut k[t], t, hs, c.rope_theta as f64);
             }
@@ -122,7 +129,13 @@ impl RefModel {
             }
         }
         x.iter()
-            .map(|v| matvec(&self.cls, &rmsnorm(v, &self.rms_final, c.rms_eps), c.vocab_size))
+            .map(|v| {
+                matvec(
+                    &self.cls,
+                    &rmsnorm(v, &self.rms_final, c.rms_eps),
+                    c.vocab_size,
+                )
+            })
             .collect()
     }
 }
