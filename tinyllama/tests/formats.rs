@@ -8,9 +8,10 @@ use tinyllama::{Format, Model, Tokenizer};
 
 /// Documented tolerance for quantized files: Q8 formats quantize the
 /// activations to int8 groups as well, so their logits differ from fp32.
-/// With the generator's weights (exact in every format) the difference
-/// stays below this fraction of the largest fp32 logit.
-const Q8_LOGIT_TOLERANCE: f32 = 0.03;
+/// With the generator's weights (exact in every format) the largest
+/// difference must stay below this fraction of the largest |fp32 logit|
+/// (measured: 0.015 to 0.025 on the tiny and GQA shapes).
+const Q8_LOGIT_TOLERANCE: f32 = 0.04;
 
 fn check_shape(shape: Shape, shared: bool) {
     let f = files(shape, 7, shared);
@@ -54,6 +55,9 @@ fn check_shape(shape: Shape, shared: bool) {
                 assert_eq!(&logits_for(&m, &seq), ref_logits, "{label}: logits");
             }
             (Some((ref_tokens, ref_logits)), true) => {
+                // For these seeds every fp32 top-2 margin is wide enough that
+                // the quantized greedy tokens are the same too.
+                assert_eq!(&tokens, ref_tokens, "{label}: greedy tokens");
                 // Teacher-force the fp32 greedy sequence and compare logits.
                 let mut fseq = prompt.clone();
                 fseq.extend_from_slice(ref_tokens);
