@@ -1,0 +1,57 @@
+//! Multiboot2 entry: the 32-bit stub (`arch::entry`) has switched to long
+//! mode with temporary tables that map the low 4 GiB at the direct-map
+//! offset used here.
+
+use crate::arch::entry::{self, KERNEL_VMA};
+use bareflow_boot_model::bootinfo::BootInfo;
+use bareflow_boot_model::multiboot2::{total_size, KernelPlacement, BOOTLOADER_MAGIC};
+
+/// Direct-map offset under multiboot2 (the same Limine uses by default).
+pub const HHDM_OFFSET: u64 = 0xffff_8000_0000_0000;
+
+/// Largest information structure accepted.
+const MAX_MBI: usize = 1 << 20;
+
+/// Called by the multiboot2 entry stub on the boot stack with SSE enabled.
+#[unsafe(no_mangle)]
+extern "C" fn mb2_rust_entry() -> ! {
+    crate::early_init();
+    // SAFETY: the entry stub stored EAX/EBX there before anything else ran.
+    let (magic, info) = unsafe {
+        (
+            core::ptr::read_volatile(&entry::mb2_magic),
+            core::ptr::read_volatile(&entry::mb2_info) as u64,
+        )
+    };
+    if magic != BOOTLOADER_MAGIC {
+        panic!("multiboot2 entry with wrong magic {magic:#x}: not started by a multiboot2 loader");
+    }
+    // SAFETY: a multiboot2 loader passed `info`, a 32-bit physical address of
+    // an 8-aligned structure; the temporary tables map the low 4 GiB at
+    // HHDM_OFFSET. Its length is checked before the slice is formed.
+    let mbi = unsafe {
+        let header = &*((HHDM_OFFSET + info) as *const [u8; 8]);
+        let total = total_size(header) as usize;
+        if !(16..=MAX_MBI).contains(&total) {
+            panic!("multiboot2 information structure has implausible size {total}");
+        }
+        core::slice::from_raw_parts((HHDM_OFFSET + info) as *const u8, total)
+    };
+    // SAFETY: linker-script symbols; only their addresses are used.
+    let (start, end) = unsafe {
+        (
+            &entry::__kernel_start as *const u8 as u64,
+            &entry::__kernel_end as *const u8 as u64,
+        )
+    };
+    let placement = KernelPlacement {
+        phys_start: start - KERNEL_VMA,
+        phys_end: end - KERNEL_VMA,
+        virt_base: start,
+        hhdm_offset: HHDM_OFFSET,
+    };
+    match BootInfo::from_multiboot2(magic, info, mbi, placement) {
+        Ok(info) => crate::kernel_main(info),
+        Err(e) => panic!("multiboot2 hand-over unusable: {}", e.reason()),
+    }
+}
