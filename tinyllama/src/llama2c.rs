@@ -32,6 +32,9 @@ use crate::weights::{LayerWeights, Weights};
 pub const MAGIC: u32 = 0x616b_3432;
 /// Size of the v1/v2 header.
 pub const HEADER_LEN: usize = 256;
+/// Largest accepted Q8 group size: keeps every group's i32 dot product
+/// far from overflow (see [`crate::ops::Ops::matvec_q8`]).
+pub const MAX_GROUP: usize = 1 << 16;
 /// RMSNorm epsilon used by llama2.c.
 pub const RMS_EPS: f32 = 1e-5;
 /// RoPE base used by llama2.c.
@@ -230,6 +233,12 @@ pub fn load(bytes: &[u8]) -> Result<(Config, Weights, Version)> {
         };
         let group = if version == 2 {
             let g = positive(r.i32("group_size")?, "group_size")?;
+            if g > MAX_GROUP {
+                return Err(Error::invalid(
+                    "group_size",
+                    format!("{g} is larger than {MAX_GROUP}"),
+                ));
+            }
             if config.dim % g != 0 || config.hidden_dim % g != 0 {
                 return Err(Error::invalid(
                     "group_size",

@@ -19,7 +19,8 @@ pub trait Ops {
     /// `w_q` is `rows * cols` int8 values row-major, `w_s` holds `rows * cols / group`
     /// scales (group `g` covers `w_q[g * group .. (g + 1) * group]`); `x_q` is the
     /// quantized input (`cols` values) with `x_s` its `cols / group` scales.
-    /// `cols % group == 0`. Per group the int8 dot product is accumulated in i32
+    /// `cols % group == 0` and `group <= 65536` (the loaders enforce it), so a
+    /// group's int8 dot product fits in i32. Per group it is accumulated in i32
     /// and then scaled:
     /// `out[r] = Σ_g (Σ_{j<group} w_q[r*cols + g*group + j] * x_q[g*group + j]) * w_s[r*cols/group + g] * x_s[g]`.
     #[allow(clippy::too_many_arguments)]

@@ -98,6 +98,15 @@ fn check_tensor(what: &str, t: &Tensor, rows: usize, cols: usize) -> Result<()> 
     match t {
         Tensor::F32(v) => check_vec(what, v, n),
         Tensor::Q8 { q, scales, group } => {
+            if *group > crate::llama2c::MAX_GROUP {
+                return Err(Error::invalid(
+                    what,
+                    format!(
+                        "Q8 group size {group} exceeds {}",
+                        crate::llama2c::MAX_GROUP
+                    ),
+                ));
+            }
             if *group == 0 || !cols.is_multiple_of(*group) {
                 return Err(Error::invalid(
                     what,

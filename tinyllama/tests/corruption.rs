@@ -194,6 +194,12 @@ fn inconsistent_llama2c_headers_name_the_field() {
             .to_string()
             .contains("group_size")
     );
+    set_i32(&mut b, 37, 1 << 17);
+    let e = Model::load(&b).unwrap_err().to_string();
+    assert!(
+        e.contains("group_size") && e.contains("larger than 65536"),
+        "{e}"
+    );
     // A huge layer count in a legacy header must not allocate, just fail.
     let mut b = f.models[0].1.clone();
     set_i32(&mut b, 8, 4000);
