@@ -173,3 +173,69 @@ fn tiny_forward_matches_the_reference() {
     forward_matches(Shape::Tiny, true);
     forward_matches(Shape::Tiny, false);
 }
+
+fn random_weights(c: &tinyllama::Config, rng: &mut Rng, shared: bool) -> tinyllama::Weights {
+    use tinyllama::{LayerWeights, Tensor};
+    let (d, h, kv, v) = (c.dim, c.hidden_dim, c.kv_dim(), c.vocab_size);
+    let mut m = |n: usize, s: f32| Tensor::F32(random(rng, n, s));
+    let mut layers = Vec::new();
+    for _ in 0..c.n_layers {
+        layers.push(LayerWeights {
+            rms_att: m(d, 1.0).to_f32(),
+            wq: m(d * d, 0.5),
+            wk: m(kv * d, 0.5),
+            wv: m(kv * d, 0.5),
+            wo: m(d * d, 0.5),
+            rms_ffn: m(d, 1.0).to_f32(),
+            w1: m(h * d, 0.5),
+            w2: m(d * h, 0.5),
+            w3: m(h * d, 0.5),
+        });
+    }
+    tinyllama::Weights {
+        token_embedding: m(v * d, 1.0),
+        layers,
+        rms_final: m(d, 1.0).to_f32(),
+        wcls: if shared { None } else { Some(m(v * d, 1.0)) },
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Odd sizes exercise the remainder paths of the vectorized loops.
+    #[test]
+    fn random_shapes_match_the_reference(
+        half_head in 1usize..6,
+        kv_heads in 1usize..3,
+        group in 1usize..3,
+        hidden in 1usize..40,
+        vocab in 4usize..40,
+        layers in 1usize..3,
+        n_tokens in 1usize..6,
+        shared in proptest::bool::ANY,
+        seed in 1u64..1000,
+    ) {
+        let n_heads = kv_heads * group;
+        let c = tinyllama::Config {
+            dim: n_heads * half_head * 2,
+            hidden_dim: hidden,
+            n_layers: layers,
+            n_heads,
+            n_kv_heads: kv_heads,
+            vocab_size: vocab,
+            seq_len: 8,
+            rms_eps: 1e-5,
+            rope_theta: 10000.0,
+        };
+        let mut rng = Rng::new(seed);
+        let w = random_weights(&c, &mut rng, shared);
+        let tokens: Vec<u32> = (0..n_tokens).map(|_| rng.next_u32() % vocab as u32).collect();
+        let expected = RefModel::new(c, &w).logits(&tokens);
+        let mut s = Session::new(c, &w, PlainOps, 8).unwrap();
+        for (pos, &t) in tokens.iter().enumerate() {
+            let err = rel_err(s.forward(t, pos).unwrap(), &expected[pos]);
+            proptest::prop_assert!(err < TOL, "{c:?} position {pos}: {err}");
+        }
+    }
+}
