@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod config;
+pub mod conformance;
 pub mod error;
 pub mod forward;
 pub mod generate;

@@ -1,0 +1,150 @@
+//! A conformance check for other [`Ops`] implementations (such as the
+//! kernel's JIT-slot ops): every op is run on deterministic random inputs of
+//! several shapes, including sizes that are not multiples of any SIMD width,
+//! and compared with [`PlainOps`].
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::ops::{Ops, PlainOps};
+use crate::sampler::Rng;
+use crate::tensor::quantize_q8;
+
+/// The first op whose result differs from [`PlainOps`] by more than the tolerance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// Which op and shape.
+    pub case: String,
+    /// Index of the worst element.
+    pub index: usize,
+    /// The value from the implementation under test.
+    pub got: f32,
+    /// The value from [`PlainOps`].
+    pub expected: f32,
+}
+
+impl core::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{}: element {} is {} but PlainOps gives {}",
+            self.case, self.index, self.got, self.expected
+        )
+    }
+}
+
+fn random(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| (rng.next_f32() * 2.0 - 1.0) * scale)
+        .collect()
+}
+
+/// Compares `got` with `expected`: each element may differ by `tol` times
+/// the largest magnitude in `expected` (relative-to-max tolerance).
+fn compare(case: String, got: &[f32], expected: &[f32], tol: f32) -> Result<(), Mismatch> {
+    let scale = expected
+        .iter()
+        .fold(0.0f32, |m, v| m.max(libm::fabsf(*v)))
+        .max(f32::MIN_POSITIVE);
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        let ok = libm::fabsf(g - e) <= tol * scale;
+        if !ok {
+            return Err(Mismatch {
+                case,
+                index: i,
+                got: *g,
+                expected: *e,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs every op of `ops` against [`PlainOps`]; `tol` is relative to the
+/// largest magnitude of each expected vector (1e-5 suits a reassociating
+/// fp32 implementation; 0 demands bit-exact results).
+pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Mismatch> {
+    let plain = PlainOps;
+    let mut rng = Rng::new(0xC0FF_EE);
+    for &(rows, cols) in &[(1, 1), (3, 7), (5, 33), (16, 64), (9, 288), (4, 1000)] {
+        let w = random(&mut rng, rows * cols, 1.0);
+        let x = random(&mut rng, cols, 1.0);
+        let (mut a, mut b) = (vec![0.0; rows], vec![0.0; rows]);
+        ops.matvec(&mut a, &w, &x, rows, cols);
+        plain.matvec(&mut b, &w, &x, rows, cols);
+        compare(format!("matvec {rows}x{cols}"), &a, &b, tol)?;
+    }
+    for &(rows, cols, group) in &[
+        (1, 32, 32),
+        (3, 96, 32),
+        (7, 288, 32),
+        (2, 10, 2),
+        (4, 192, 64),
+    ] {
+        let w = random(&mut rng, rows * cols, 1.0);
+        let x = random(&mut rng, cols, 1.0);
+        let (mut wq, mut ws) = (vec![0i8; rows * cols], vec![0.0; rows * cols / group]);
+        let (mut xq, mut xs) = (vec![0i8; cols], vec![0.0; cols / group]);
+        quantize_q8(&mut wq, &mut ws, &w, group);
+        quantize_q8(&mut xq, &mut xs, &x, group);
+        let (mut a, mut b) = (vec![0.0; rows], vec![0.0; rows]);
+        ops.matvec_q8(&mut a, &wq, &ws, &xq, &xs, rows, cols, group);
+        plain.matvec_q8(&mut b, &wq, &ws, &xq, &xs, rows, cols, group);
+        compare(format!("matvec_q8 {rows}x{cols}/{group}"), &a, &b, tol)?;
+    }
+    for &n in &[1, 3, 17, 64, 288, 2048] {
+        let x = random(&mut rng, n, 4.0);
+        let w = random(&mut rng, n, 1.0);
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        ops.rmsnorm(&mut a, &x, &w, 1e-5);
+        plain.rmsnorm(&mut b, &x, &w, 1e-5);
+        compare(format!("rmsnorm {n}"), &a, &b, tol)?;
+
+        let s = random(&mut rng, n, 10.0);
+        let (mut a, mut b) = (s.clone(), s);
+        ops.softmax(&mut a);
+        plain.softmax(&mut b);
+        compare(format!("softmax {n}"), &a, &b, tol)?;
+
+        let g = random(&mut rng, n, 5.0);
+        let u = random(&mut rng, n, 1.0);
+        let (mut a, mut b) = (g.clone(), g);
+        ops.swiglu(&mut a, &u);
+        plain.swiglu(&mut b, &u);
+        compare(format!("swiglu {n}"), &a, &b, tol)?;
+    }
+    for &(heads, hs, pos) in &[(1, 2, 0), (3, 6, 5), (4, 64, 100), (32, 64, 2047)] {
+        let x = random(&mut rng, heads * hs, 1.0);
+        let half = hs / 2;
+        let mut cos = Vec::with_capacity(half);
+        let mut sin = Vec::with_capacity(half);
+        for j in 0..half {
+            let angle = pos as f64 * libm::pow(10000.0, -2.0 * j as f64 / hs as f64);
+            cos.push(libm::cos(angle) as f32);
+            sin.push(libm::sin(angle) as f32);
+        }
+        let (mut a, mut b) = (x.clone(), x);
+        ops.rope(&mut a, &cos, &sin, hs);
+        plain.rope(&mut b, &cos, &sin, hs);
+        compare(format!("rope {heads}x{hs} at {pos}"), &a, &b, tol)?;
+    }
+    for &(n_pos, hs, kv_heads, kvh) in &[(1, 2, 1, 0), (7, 6, 2, 1), (100, 64, 4, 3)] {
+        let stride = hs * kv_heads;
+        let kc = random(&mut rng, n_pos * stride, 1.0);
+        let vc = random(&mut rng, n_pos * stride, 1.0);
+        let q = random(&mut rng, hs, 2.0);
+        let (mut a, mut b) = (vec![0.0; hs], vec![0.0; hs]);
+        let (mut sa, mut sb) = (vec![0.0; n_pos], vec![0.0; n_pos]);
+        ops.attention(&mut a, &q, &kc, &vc, &mut sa, n_pos, hs, stride, kvh * hs);
+        plain.attention(&mut b, &q, &kc, &vc, &mut sb, n_pos, hs, stride, kvh * hs);
+        compare(
+            format!("attention {n_pos} positions, head size {hs}"),
+            &a,
+            &b,
+            tol,
+        )?;
+    }
+    Ok(())
+}

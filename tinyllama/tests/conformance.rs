@@ -1,0 +1,70 @@
+//! The `Ops` conformance check accepts PlainOps and catches a wrong implementation.
+
+use tinyllama::conformance::check;
+use tinyllama::{Ops, PlainOps};
+
+#[test]
+fn plain_ops_conform_bit_exactly() {
+    check(&PlainOps, 0.0).unwrap();
+}
+
+/// PlainOps except for RoPE, which uses the half-split pairing.
+struct HalfSplitRope;
+
+impl Ops for HalfSplitRope {
+    fn matvec(&self, o: &mut [f32], w: &[f32], x: &[f32], r: usize, c: usize) {
+        PlainOps.matvec(o, w, x, r, c)
+    }
+    fn matvec_q8(
+        &self,
+        o: &mut [f32],
+        wq: &[i8],
+        ws: &[f32],
+        xq: &[i8],
+        xs: &[f32],
+        r: usize,
+        c: usize,
+        g: usize,
+    ) {
+        PlainOps.matvec_q8(o, wq, ws, xq, xs, r, c, g)
+    }
+    fn rmsnorm(&self, o: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+        PlainOps.rmsnorm(o, x, w, eps)
+    }
+    fn softmax(&self, x: &mut [f32]) {
+        PlainOps.softmax(x)
+    }
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], hs: usize) {
+        let half = hs / 2;
+        for head in x.chunks_exact_mut(hs) {
+            for j in 0..half {
+                let (a, b) = (head[j], head[j + half]);
+                head[j] = a * cos[j] - b * sin[j];
+                head[j + half] = a * sin[j] + b * cos[j];
+            }
+        }
+    }
+    fn swiglu(&self, g: &mut [f32], u: &[f32]) {
+        PlainOps.swiglu(g, u)
+    }
+    fn attention(
+        &self,
+        o: &mut [f32],
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        s: &mut [f32],
+        n: usize,
+        hs: usize,
+        stride: usize,
+        off: usize,
+    ) {
+        PlainOps.attention(o, q, k, v, s, n, hs, stride, off)
+    }
+}
+
+#[test]
+fn a_wrong_rope_is_caught() {
+    let e = check(&HalfSplitRope, 1e-5).unwrap_err();
+    assert!(e.case.starts_with("rope"), "{e}");
+}
