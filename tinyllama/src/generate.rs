@@ -40,9 +40,28 @@ pub fn generate<O: Ops>(
     sampler: &mut Sampler,
     prompt: &str,
     steps: usize,
-    mut on_token: impl FnMut(&TokenEvent<'_>) -> bool,
+    on_token: impl FnMut(&TokenEvent<'_>) -> bool,
 ) -> Result<Generation> {
     let prompt_tokens = tokenizer.encode(prompt, true, false)?;
+    generate_from_tokens(session, tokenizer, sampler, &prompt_tokens, steps, on_token)
+}
+
+/// [`generate`] from an already encoded prompt (which should start with
+/// BOS; an empty prompt is treated as a lone BOS).
+pub fn generate_from_tokens<O: Ops>(
+    session: &mut Session<'_, O>,
+    tokenizer: &Tokenizer,
+    sampler: &mut Sampler,
+    prompt_tokens: &[u32],
+    steps: usize,
+    mut on_token: impl FnMut(&TokenEvent<'_>) -> bool,
+) -> Result<Generation> {
+    let bos = [tokenizer.bos()];
+    let prompt_tokens = if prompt_tokens.is_empty() {
+        &bos[..]
+    } else {
+        prompt_tokens
+    };
     let ctx = session.context_len();
     let mut result = Generation {
         prompt_tokens: prompt_tokens.len(),

@@ -29,7 +29,7 @@ pub mod weights;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use forward::Session;
-pub use generate::{Generation, TokenEvent, generate};
+pub use generate::{Generation, TokenEvent, generate, generate_from_tokens};
 pub use model::{Format, Model};
 pub use ops::{Ops, PlainOps};
 pub use sampler::Sampler;

@@ -10,11 +10,11 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use tinyllama::{Model, PlainOps, Sampler, Session, Tokenizer, generate};
+use tinyllama::{Model, PlainOps, Sampler, Session, Tokenizer, generate_from_tokens};
 
 const USAGE: &str = "\
 usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
-                 [--temperature T] [--top-p P] [--seed S] [--ctx N] [--bench]
+                 [--temperature T] [--top-p P] [--seed S] [--ctx N] [--special] [--bench]
 
   --model FILE       llama2.c checkpoint (v0, v1, v2) or GGUF file
   --tokenizer FILE   llama2.c tokenizer.bin (default: the GGUF's own tokenizer)
@@ -24,6 +24,7 @@ usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
   --top-p P          nucleus sampling threshold, 1 = off (default 0.9)
   --seed S           sampling seed (default: from the clock)
   --ctx N            context positions to allocate (default: the model's, at most 4096)
+  --special          turn control pieces written in the prompt (</s>, <s>) into their tokens
   --bench            time prompt + N greedy steps, ignoring EOS; print only the timing";
 
 /// Default cap on the KV cache positions, so that a header announcing a huge
@@ -39,6 +40,7 @@ struct Args {
     top_p: f32,
     seed: Option<u64>,
     ctx: Option<usize>,
+    special: bool,
     bench: bool,
 }
 
@@ -53,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
         top_p: 0.9,
         seed: None,
         ctx: None,
+        special: false,
         bench: false,
     };
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
@@ -73,6 +76,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" | "-s" => a.seed = Some(num(&flag, it.next())?),
             "--ctx" => a.ctx = Some(num(&flag, it.next())?),
             "--bench" => a.bench = true,
+            "--special" => a.special = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -150,11 +154,12 @@ fn run(a: Args) -> Result<(), String> {
     let mut out = stdout.lock();
     let mut forwards = 0usize;
     let start = Instant::now();
-    let result = generate(
+    let prompt = encode_prompt(&tokenizer, &a)?;
+    let result = generate_from_tokens(
         &mut session,
         &tokenizer,
         &mut sampler,
-        &a.prompt,
+        &prompt,
         a.steps,
         |ev| {
             forwards += 1;
@@ -182,6 +187,15 @@ fn run(a: Args) -> Result<(), String> {
     Ok(())
 }
 
+fn encode_prompt(tokenizer: &Tokenizer, a: &Args) -> Result<Vec<u32>, String> {
+    let r = if a.special {
+        tokenizer.encode_special(&a.prompt, true, false)
+    } else {
+        tokenizer.encode(&a.prompt, true, false)
+    };
+    r.map_err(|e| format!("cannot encode the prompt: {e}"))
+}
+
 /// Benchmark: the prompt, then greedy decoding for `--steps` tokens without
 /// stopping at EOS (capped by the context), timing every forward pass.
 fn bench(
@@ -189,9 +203,7 @@ fn bench(
     tokenizer: &Tokenizer,
     a: &Args,
 ) -> Result<(), String> {
-    let prompt = tokenizer
-        .encode(&a.prompt, true, false)
-        .map_err(|e| format!("cannot encode the prompt: {e}"))?;
+    let prompt = encode_prompt(tokenizer, a)?;
     let total = (prompt.len() + a.steps).min(session.context_len());
     let mut token = prompt[0];
     let start = Instant::now();

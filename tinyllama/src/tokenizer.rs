@@ -359,6 +359,53 @@ impl Tokenizer {
         Ok(tokens)
     }
 
+    /// Like [`Tokenizer::encode`], but control, user-defined and unknown
+    /// pieces written in the text (such as `</s>`) become their tokens
+    /// (llama.cpp's "parse special"): the text is split at the longest such
+    /// piece at each position, and every plain-text fragment is encoded on
+    /// its own, with its own dummy-prefix space, as llama.cpp does for SPM
+    /// vocabularies.
+    pub fn encode_special(&self, text: &str, bos: bool, eos: bool) -> Result<Vec<u32>> {
+        let specials: Vec<u32> = (0..self.pieces.len() as u32)
+            .filter(|&i| {
+                matches!(
+                    self.kinds[i as usize],
+                    TokenKind::Control | TokenKind::UserDefined | TokenKind::Unknown
+                ) && !self.pieces[i as usize].is_empty()
+            })
+            .collect();
+        let mut out = Vec::new();
+        if bos {
+            out.push(self.bos);
+        }
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let hit = specials
+                .iter()
+                .filter(|&&id| bytes[i..].starts_with(&self.pieces[id as usize]))
+                .max_by_key(|&&id| (self.pieces[id as usize].len(), core::cmp::Reverse(id)));
+            match hit {
+                // A piece that starts inside a UTF-8 character cannot split the text.
+                Some(&id) if text.is_char_boundary(i) => {
+                    out.extend(self.encode(&text[start..i], false, false)?);
+                    out.push(id);
+                    i += self.pieces[id as usize].len();
+                    start = i;
+                }
+                _ => i += 1,
+            }
+        }
+        if start < bytes.len() {
+            out.extend(self.encode(&text[start..], false, false)?);
+        }
+        if eos {
+            out.push(self.eos);
+        }
+        Ok(out)
+    }
+
     /// The bytes `token` stands for when it follows `prev`: byte tokens give
     /// their byte, control and unused tokens nothing, and a piece right
     /// after BOS loses its leading space. Out-of-range ids give nothing.

@@ -104,6 +104,34 @@ fn decoding_rules() {
     assert_eq!(t.decode_string(&ids), "hi hié");
 }
 
+#[test]
+fn special_pieces_in_text_become_tokens_on_request() {
+    let t = vocab(&[
+        (" ", -1.0),
+        ("h", -1.0),
+        ("i", -1.0),
+        (" h", 1.0),
+        (" hi", 2.0),
+        ("<", -1.0),
+        ("/", -1.0),
+        ("s", -1.0),
+        (">", -1.0),
+    ]);
+    let plain = t.encode("hi</s>hi", true, false).unwrap();
+    assert!(!plain.contains(&2), "plain encoding keeps </s> as text");
+    let ids = t.encode_special("hi</s>hi", true, false).unwrap();
+    let hi = t.lookup(b" hi").unwrap();
+    // Each text fragment gets its own dummy-prefix space, as llama.cpp does.
+    assert_eq!(ids, [1, hi, 2, hi]);
+    assert_eq!(t.encode_special("<s></s>", false, true).unwrap(), [1, 2, 2]);
+    // Without special pieces it is the plain encoding.
+    assert_eq!(
+        t.encode_special("hi hi", true, true).unwrap(),
+        t.encode("hi hi", true, true).unwrap()
+    );
+    assert_eq!(t.encode_special("é</s>", false, false).unwrap()[3], 2);
+}
+
 fn synth() -> &'static Tokenizer {
     static T: OnceLock<Tokenizer> = OnceLock::new();
     T.get_or_init(|| synth_tokenizer(512).unwrap())
