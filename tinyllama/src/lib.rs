@@ -4,6 +4,28 @@
 //!
 //! `no_std + alloc`; the `std` feature adds the host binary, the checkpoint
 //! generator ([`synth`]) and `std::error::Error` for [`Error`].
+//!
+//! ```
+//! use tinyllama::synth::{GgufType, Shape, synth_tokenizer, synth_weights, write_gguf};
+//! use tinyllama::{Model, PlainOps, Sampler, Session, generate};
+//!
+//! // Any GGUF or llama2.c bytes work here; this one is generated.
+//! let config = Shape::Tiny.config();
+//! let tokenizer = synth_tokenizer(config.vocab_size)?;
+//! let bytes = write_gguf(&config, &synth_weights(&config, 1, true), &tokenizer, GgufType::Q8_0);
+//!
+//! let model = Model::load(&bytes)?;
+//! let tokenizer = model.tokenizer.as_ref().expect("GGUF carries its tokenizer");
+//! let mut session = Session::new(model.config, &model.weights, PlainOps, 64)?;
+//! let mut text = Vec::new();
+//! let done = generate(&mut session, tokenizer, &mut Sampler::greedy(), "Once upon", 8, |ev| {
+//!     text.extend_from_slice(ev.text);
+//!     true // keep going
+//! })?;
+//! assert!(text.starts_with(b"Once upon"));
+//! assert!(done.generated_tokens <= 8);
+//! # Ok::<(), tinyllama::Error>(())
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 

@@ -171,7 +171,7 @@ struct Parts {
 impl Parts {
     fn into_weights(self) -> Weights {
         let mut layers = Vec::with_capacity(self.wq.len());
-        let mut it = self
+        let it = self
             .rms_att
             .into_iter()
             .zip(self.rms_ffn)
@@ -182,7 +182,7 @@ impl Parts {
             .zip(self.w1)
             .zip(self.w2)
             .zip(self.w3);
-        for ((((((((rms_att, rms_ffn), wq), wk), wv), wo), w1), w2), w3) in it.by_ref() {
+        for ((((((((rms_att, rms_ffn), wq), wk), wv), wo), w1), w2), w3) in it {
             layers.push(LayerWeights {
                 rms_att,
                 wq,
