@@ -9,8 +9,6 @@ use bareflow_boot_model::bootinfo::MAX_CPUS;
 pub struct MadtCpu {
     /// Local APIC id.
     pub apic_id: u32,
-    /// ACPI processor uid.
-    pub acpi_id: u32,
 }
 
 /// What the MADT says.
@@ -123,18 +121,18 @@ fn parse_madt(madt: &[u8]) -> Madt {
         }
         let e = &madt[off..off + len];
         let cpu = match ty {
-            0 if len >= 8 => Some((e[3] as u32, e[2] as u32, u32_at(e, 4))),
-            9 if len >= 16 => Some((u32_at(e, 4), u32_at(e, 12), u32_at(e, 8))),
+            0 if len >= 8 => Some((e[3] as u32, u32_at(e, 4))),
+            9 if len >= 16 => Some((u32_at(e, 4), u32_at(e, 8))),
             5 if len >= 12 => {
                 out.lapic_phys = u64_at(e, 4);
                 None
             }
             _ => None,
         };
-        if let Some((apic_id, acpi_id, flags)) = cpu
+        if let Some((apic_id, flags)) = cpu
             && flags & 1 != 0
             && !out.cpus.as_slice().iter().any(|c| c.apic_id == apic_id)
-            && out.cpus.push(MadtCpu { apic_id, acpi_id }).is_err()
+            && out.cpus.push(MadtCpu { apic_id }).is_err()
         {
             out.dropped += 1;
         }

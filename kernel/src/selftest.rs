@@ -79,6 +79,7 @@ fn exec_pool_test() -> Outcome {
     // SAFETY: writes the byte already there, in our own region.
     let rw_write = unsafe { trap::probe_write(region.write_addr(), ADD_CODE[0]) };
     let during = pool.stats();
+    let region_len = region.len();
     pool.free(region);
     let after = pool.stats();
 
@@ -87,7 +88,8 @@ fn exec_pool_test() -> Outcome {
         Ok(()) => false,
     };
     let detail = s!(
-        "code via writable view returned {result} (want 42); write via executable view {}; write via writable view {}; used {}->{}->{} bytes",
+        "{}-byte region: code via writable view returned {result} (want 42); write via executable view {}; write via writable view {}; used {}->{}->{} bytes",
+        region_len,
         match rx_write {
             Err(f) => s!("faulted (cr2 {:#x}, error {:#x})", f.cr2, f.error_code),
             Ok(()) => s!("did NOT fault"),

@@ -301,7 +301,7 @@ pub fn start_sipi(madt_cpus: &[crate::acpi::MadtCpu], usable_trampoline: bool, l
         assert!(end - start <= 4096);
         core::ptr::copy_nonoverlapping(start as *const u8, page as *mut u8, (end - start) as usize);
         field(cr3_at).write_volatile(paging::pml4_phys());
-        field(entry_at).write_volatile(ap_entry as usize as u64);
+        field(entry_at).write_volatile(ap_entry as *const () as u64);
     }
     let mut started = 1;
     for c in madt_cpus.iter().filter(|c| c.apic_id != bsp) {

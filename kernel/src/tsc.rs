@@ -78,11 +78,6 @@ pub fn now_us() -> u64 {
     ((dt as u128 * 1_000_000) / hz as u128) as u64
 }
 
-/// TSC ticks since boot.
-pub fn cycles_since_boot() -> u64 {
-    rdtsc().saturating_sub(BOOT.load(Ordering::Relaxed))
-}
-
 /// Busy-waits `us` microseconds.
 pub fn delay_us(us: u64) {
     let hz = hz().max(1_000_000);

@@ -3,13 +3,11 @@
 use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv, CpuidResult};
 
 fn cpuid(leaf: u32) -> CpuidResult {
-    // SAFETY: CPUID is available on every x86_64 CPU and has no side effects.
-    unsafe { __cpuid(leaf) }
+    __cpuid(leaf)
 }
 
 fn cpuid_sub(leaf: u32, sub: u32) -> CpuidResult {
-    // SAFETY: as above.
-    unsafe { __cpuid_count(leaf, sub) }
+    __cpuid_count(leaf, sub)
 }
 
 /// One named feature: where CPUID reports it.

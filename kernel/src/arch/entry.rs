@@ -168,6 +168,23 @@ mb2_entry32:
     movl $(mb2_tables - KVMA + 2 * 4096 + 3), %eax
     movl %eax, (511 * 8)(%edi)
 
+    /* A valid task register and a null LDT: loaded while still in legacy
+       protected mode (a 32-bit TSS is valid there), so every segment register
+       holds a well-defined value from here on. */
+    movl $(mb2_tss - KVMA), %eax
+    movl $(mb2_gdt - KVMA + 24), %edi
+    movw $103, 0(%edi)
+    movw %ax, 2(%edi)
+    shrl $16, %eax
+    movb %al, 4(%edi)
+    movb $0x89, 5(%edi)
+    movb $0, 6(%edi)
+    movb %ah, 7(%edi)
+    lgdt (mb2_gdt_ptr - KVMA)
+    movw $0x18, %ax
+    ltr %ax
+    xorl %eax, %eax
+    lldt %ax
     /* CR4: PAE, OSFXSR, OSXMMEXCPT */
     movl %cr4, %eax
     orl $((1 << 5) | (1 << 9) | (1 << 10)), %eax
@@ -185,22 +202,6 @@ mb2_entry32:
     orl $((1 << 31) | (1 << 16) | (1 << 1) | 1), %eax
     movl %eax, %cr0
 
-    /* A valid task register and a null LDT: some hypervisors (KVM without
-       unrestricted guest) keep emulating until every segment is valid. */
-    movl $(mb2_tss - KVMA), %eax
-    movl $(mb2_gdt - KVMA + 24), %edi
-    movw $103, 0(%edi)
-    movw %ax, 2(%edi)
-    shrl $16, %eax
-    movb %al, 4(%edi)
-    movb $0x89, 5(%edi)
-    movb $0, 6(%edi)
-    movb %ah, 7(%edi)
-    lgdt (mb2_gdt_ptr - KVMA)
-    movw $0x18, %ax
-    ltr %ax
-    xorl %eax, %eax
-    lldt %ax
     ljmp $0x08, $(mb2_entry64_low - KVMA)
 
 90: /* no long mode / NX: say so on COM1, exit QEMU with failure, halt */

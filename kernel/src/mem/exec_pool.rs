@@ -120,8 +120,8 @@ impl CodeRegion {
     /// instruction, needed because it was written through another mapping.
     pub fn finish_writes(&self) {
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-        // SAFETY: CPUID is side-effect free; it serializes the instruction stream.
-        unsafe { core::arch::x86_64::__cpuid(0) };
+        // CPUID serializes the instruction stream.
+        core::arch::x86_64::__cpuid(0);
     }
 
     /// Address of the region in the executable view (where code runs).
@@ -137,10 +137,5 @@ impl CodeRegion {
     /// Size in bytes.
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether the region is empty (never, for an allocated region).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }

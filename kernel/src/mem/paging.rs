@@ -45,7 +45,7 @@ pub enum VmError {
     /// Physical memory ran out.
     OutOfFrames,
     /// A mapping already existed or a table could not be created.
-    MapFailed(u64),
+    MapFailed,
     /// `init` has not run.
     NotReady,
     /// The CPU lacks NX.
@@ -57,7 +57,7 @@ impl VmError {
     pub fn reason(&self) -> &'static str {
         match self {
             VmError::OutOfFrames => "out of physical memory",
-            VmError::MapFailed(_) => "page mapping failed",
+            VmError::MapFailed => "page mapping failed",
             VmError::NotReady => "paging not initialized",
             VmError::NoNx => "CPU lacks the NX bit",
         }
@@ -88,7 +88,7 @@ fn map_range_4k(vm: &mut Vm, virt: u64, phys: u64, len: u64, flags: F) -> Result
         unsafe {
             vm.mapper
                 .map_to(page, frame, flags, &mut Frames(&mut vm.frames))
-                .map_err(|_| VmError::MapFailed(virt + off))?
+                .map_err(|_| VmError::MapFailed)?
                 .ignore();
         }
         off += 4096;
@@ -180,7 +180,7 @@ pub fn init(info: &BootInfo, has_nx: bool) -> Result<(), VmError> {
                     F::PRESENT | F::WRITABLE | F::NO_EXECUTE,
                     &mut Frames(&mut vm.frames),
                 )
-                .map_err(|_| VmError::MapFailed(hhdm + p))?
+                .map_err(|_| VmError::MapFailed)?
                 .ignore();
         }
         p += 2 * MIB;
@@ -223,7 +223,7 @@ pub fn map_fresh(virt: u64, pages: u64, flags: F, mut each: impl FnMut(u64)) -> 
                     flags,
                     &mut Frames(&mut vm.frames),
                 )
-                .map_err(|_| VmError::MapFailed(virt + i * 4096))?
+                .map_err(|_| VmError::MapFailed)?
                 .flush();
         }
         each(frame);
@@ -246,7 +246,7 @@ pub fn map_frames(virt: u64, frames: &[u64], flags: F) -> Result<(), VmError> {
                     flags,
                     &mut Frames(&mut vm.frames),
                 )
-                .map_err(|_| VmError::MapFailed(virt + i as u64 * 4096))?
+                .map_err(|_| VmError::MapFailed)?
                 .flush();
         }
     }

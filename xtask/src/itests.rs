@@ -1,0 +1,296 @@
+//! QEMU integration tests: boot the GRUB ISO and check the serial trace.
+
+use crate::iso::{self, Boot, IsoSpec};
+use crate::qemu::{self, Accel, QemuConfig, QemuOutcome};
+use crate::{paths, trace};
+use bareflow_boot_model::exit::ExitCode;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+type Event = Map<String, Value>;
+
+/// Parsed trace of one boot.
+pub struct Trace {
+    events: Vec<Event>,
+}
+
+impl Trace {
+    /// Parses every event line; a malformed one is an error.
+    pub fn from_lines(lines: &[String]) -> Result<Trace, String> {
+        let mut events = Vec::new();
+        for line in lines {
+            match trace::parse(line) {
+                Some(Ok(ev)) => events.push(ev),
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
+        }
+        Ok(Trace { events })
+    }
+
+    fn all(&self, name: &str) -> Vec<&Event> {
+        self.events.iter().filter(|e| e["ev"] == name).collect()
+    }
+
+    fn one(&self, name: &str) -> Result<&Event, String> {
+        match self.all(name).as_slice() {
+            [e] => Ok(e),
+            [] => Err(format!("no `{name}` event")),
+            many => Err(format!("{} `{name}` events, expected one", many.len())),
+        }
+    }
+}
+
+fn str_of<'a>(e: &'a Event, k: &str) -> Result<&'a str, String> {
+    e.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("`{}` event lacks string field `{k}`", e["ev"]))
+}
+
+fn u64_of(e: &Event, k: &str) -> Result<u64, String> {
+    e.get(k)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("`{}` event lacks integer field `{k}`", e["ev"]))
+}
+
+fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(msg()) }
+}
+
+/// Every event has `ev`, `t_us`, `cpu`; time never runs backwards on a CPU.
+fn check_contract(t: &Trace) -> Result<(), String> {
+    ensure(!t.events.is_empty(), || "no trace events at all".into())?;
+    let mut last = std::collections::HashMap::new();
+    for e in &t.events {
+        let name = str_of(e, "ev")?;
+        let us = u64_of(e, "t_us")?;
+        let cpu = u64_of(e, "cpu")?;
+        let prev = last.insert(cpu, us).unwrap_or(0);
+        ensure(us >= prev, || format!("t_us went backwards on cpu{cpu} at `{name}` ({prev} -> {us})"))?;
+    }
+    Ok(())
+}
+
+fn check_boot(t: &Trace, mode: &str) -> Result<(), String> {
+    let boot = t.one("boot")?;
+    ensure(str_of(boot, "loader")? == "multiboot2", || format!("loader is {:?}", boot["loader"]))?;
+    ensure(!str_of(boot, "loader_name")?.is_empty(), || "empty loader_name".into())?;
+    ensure(!str_of(boot, "version")?.is_empty(), || "empty version".into())?;
+    let cmdline = str_of(boot, "cmdline")?;
+    ensure(cmdline.contains(&format!("bareflow.mode={mode}")), || format!("cmdline {cmdline:?}"))?;
+    let f = t.one("cpu_features")?;
+    ensure(!str_of(f, "vendor")?.is_empty(), || "empty vendor".into())?;
+    str_of(f, "model")?;
+    let feats: Vec<&str> = f["features"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    ensure(feats.contains(&"sse2") && feats.contains(&"nx"), || format!("features {feats:?} lack sse2/nx"))?;
+    ensure(u64_of(f, "tsc_hz")? > 0, || "tsc_hz is 0".into())?;
+    let m = t.one("mem")?;
+    let usable = u64_of(m, "usable_bytes")?;
+    let heap = u64_of(m, "heap_bytes")?;
+    let pool = u64_of(m, "pool_bytes")?;
+    ensure(heap >= 64 << 20, || format!("heap {heap} bytes < 64 MiB"))?;
+    ensure(pool >= 16 << 20, || format!("pool {pool} bytes < 16 MiB"))?;
+    ensure(usable > heap + pool, || format!("usable {usable} <= heap {heap} + pool {pool}"))?;
+    Ok(())
+}
+
+fn check_cpus(t: &Trace, cpus: usize) -> Result<(), String> {
+    let online = t.all("cpu_online");
+    let ids: BTreeSet<u64> = online.iter().filter_map(|e| e.get("apic_id").and_then(Value::as_u64)).collect();
+    ensure(online.len() == cpus && ids.len() == cpus, || {
+        format!("{} cpu_online events with APIC ids {ids:?}, expected {cpus} distinct", online.len())
+    })?;
+    ensure(online.iter().filter(|e| e["bsp"] == true).count() == 1, || "not exactly one BSP online".into())
+}
+
+fn check_selftests(t: &Trace) -> Result<(), String> {
+    let tests = t.all("selftest");
+    ensure(tests.len() >= 7, || format!("only {} selftest events", tests.len()))?;
+    for e in &tests {
+        ensure(e["ok"] == true, || format!("selftest {} failed: {}", e["name"], e["detail"]))?;
+    }
+    let pool = tests.iter().find(|e| e["name"] == "exec_pool").ok_or("no exec_pool selftest")?;
+    let detail = str_of(pool, "detail")?;
+    ensure(detail.contains("returned 42") && detail.contains("faulted (cr2"), || format!("exec_pool detail: {detail}"))
+}
+
+fn check_exit(t: &Trace, out: &QemuOutcome, want: ExitCode) -> Result<(), String> {
+    let exit = t.one("exit")?;
+    ensure(u64_of(exit, "code")? == want.value() as u64, || format!("exit event {:?}, want {}", exit["code"], want.value()))?;
+    ensure(out.exit_code() == Some(want), || {
+        format!("QEMU exit status {:?}, want {} ({})", out.status, want.qemu_status(), want.name())
+    })
+}
+
+/// One QEMU boot and what it must show.
+struct Case {
+    name: &'static str,
+    cmdline: &'static str,
+    smp: u32,
+    uefi: bool,
+    check: fn(&Trace, &QemuOutcome) -> Result<(), String>,
+}
+
+fn selftest_smp2(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+    check_contract(t)?;
+    check_boot(t, "selftest")?;
+    check_cpus(t, 2)?;
+    check_selftests(t)?;
+    check_exit(t, o, ExitCode::Success)
+}
+
+fn selftest_smp1(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+    check_contract(t)?;
+    check_boot(t, "selftest")?;
+    check_cpus(t, 1)?;
+    check_selftests(t)?;
+    check_exit(t, o, ExitCode::Success)
+}
+
+fn exception(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+    check_contract(t)?;
+    check_boot(t, "test-exception")?;
+    check_cpus(t, 2)?;
+    let e = t.one("exception")?;
+    ensure(u64_of(e, "vector")? == 6, || format!("vector {:?}, want 6 (#UD)", e["vector"]))?;
+    ensure(e["name"] == "invalid_opcode", || format!("name {:?}", e["name"]))?;
+    let rip = str_of(e, "rip")?;
+    ensure(rip.starts_with("0xffffffff8"), || format!("rip {rip} not in the kernel image"))?;
+    ensure(e["expected"] == true, || "exception not marked expected".into())?;
+    ensure(e["stack"].as_array().is_some_and(|s| !s.is_empty()), || "empty stack walk".into())?;
+    check_exit(t, o, ExitCode::ExpectedException)
+}
+
+fn malformed_cmdline(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+    check_contract(t)?;
+    let warned: BTreeSet<&str> = t
+        .all("warn")
+        .into_iter()
+        .filter(|e| e["what"] == "cmdline")
+        .filter_map(|e| e.get("token").and_then(Value::as_str))
+        .collect();
+    let want: BTreeSet<&str> = ["bareflow.tiers=100,abc", "bareflow.mode=warp", "bareflow.bogus=1"].into();
+    ensure(warned == want, || format!("cmdline warnings for {warned:?}, want {want:?}"))?;
+    let p = t.one("params")?;
+    ensure(p["mode"] == "demo" && p["tiers"] == "100,1000,10000", || format!("params {p:?} are not the defaults"))?;
+    check_cpus(t, 2)?;
+    check_selftests(t)?;
+    let jobs = t.all("demo_job");
+    ensure(jobs.iter().any(|j| j["on_cpu"] == 1 && j["primes"].as_u64().is_some_and(|n| n > 0)), || {
+        "no demo_job result from cpu 1".into()
+    })?;
+    check_exit(t, o, ExitCode::Success)
+}
+
+const CASES: &[Case] = &[
+    Case { name: "bios-selftest-smp2", cmdline: "bareflow.mode=selftest", smp: 2, uefi: false, check: selftest_smp2 },
+    Case { name: "bios-selftest-smp1", cmdline: "bareflow.mode=selftest", smp: 1, uefi: false, check: selftest_smp1 },
+    Case { name: "bios-test-exception", cmdline: "bareflow.mode=test-exception", smp: 2, uefi: false, check: exception },
+    Case {
+        name: "bios-malformed-cmdline",
+        cmdline: "bareflow.tiers=100,abc bareflow.mode=warp bareflow.bogus=1",
+        smp: 2,
+        uefi: false,
+        check: malformed_cmdline,
+    },
+    Case { name: "uefi-selftest-smp2", cmdline: "bareflow.mode=selftest", smp: 2, uefi: true, check: selftest_smp2 },
+];
+
+fn iso_for(elf: &Path, cmdline: &str, cache: &mut Vec<(String, PathBuf)>) -> Result<PathBuf, String> {
+    if let Some((_, p)) = cache.iter().find(|(c, _)| c == cmdline) {
+        return Ok(p.clone());
+    }
+    let out = paths::iso_dir().join(format!("test-{}.iso", cache.len()));
+    let spec = IsoSpec {
+        boot: Boot::Grub,
+        limine_dir: None,
+        cmdline: cmdline.to_string(),
+        modules: iso::default_modules(),
+        out,
+    };
+    let p = iso::make_iso(&spec, elf)?;
+    cache.push((cmdline.to_string(), p.clone()));
+    Ok(p)
+}
+
+fn timeout() -> Duration {
+    let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    Duration::from_secs(secs)
+}
+
+/// Runs every case; returns (passed, failed).
+pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize) {
+    let mut passed = 0;
+    let mut failed = 0;
+    let mut isos = Vec::new();
+    for case in CASES.iter().filter(|c| filter.is_none_or(|f| c.name.contains(f))) {
+        print!("qemu test {} ({}) ... ", case.name, accel.name());
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let result = (|| -> Result<String, String> {
+            let iso = iso_for(elf, case.cmdline, &mut isos)?;
+            let cfg = QemuConfig { iso, smp: case.smp, mem_mib: 512, uefi: case.uefi, accel, timeout: timeout() };
+            let out = qemu::run(&cfg, |_| {})?;
+            let summary = format!(
+                "{:.1} s, first event after {}",
+                out.elapsed.as_secs_f64(),
+                out.first_event.map_or("never".into(), |d| format!("{} ms", d.as_millis()))
+            );
+            if out.timed_out {
+                return Err(format!(
+                    "QEMU killed after the {} s timeout ({summary}); serial tail:\n{}",
+                    cfg.timeout.as_secs(),
+                    out.tail(25)
+                ));
+            }
+            let t = Trace::from_lines(&out.lines).map_err(|e| format!("{e}\nserial tail:\n{}", out.tail(25)))?;
+            (case.check)(&t, &out).map_err(|e| format!("{e} ({summary}); serial tail:\n{}", out.tail(25)))?;
+            Ok(summary)
+        })();
+        match result {
+            Ok(summary) => {
+                passed += 1;
+                println!("ok ({summary})");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAILED\n{e}");
+            }
+        }
+    }
+    (passed, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &[&str]) -> Vec<String> {
+        s.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn contract_checks_catch_problems() {
+        let t = Trace::from_lines(&lines(&[
+            "BdsDxe: noise",
+            r#"{"ev":"a","t_us":5,"cpu":0}"#,
+            r#"{"ev":"b","t_us":3,"cpu":0}"#,
+        ]))
+        .unwrap();
+        assert!(check_contract(&t).unwrap_err().contains("backwards"));
+        assert!(Trace::from_lines(&lines(&[r#"{"ev":"a","t_us":"#])).is_err());
+        let t = Trace::from_lines(&lines(&[r#"{"ev":"a","cpu":0}"#])).unwrap();
+        assert!(check_contract(&t).unwrap_err().contains("t_us"));
+    }
+
+    #[test]
+    fn cpu_check_needs_distinct_apic_ids() {
+        let t = Trace::from_lines(&lines(&[
+            r#"{"ev":"cpu_online","t_us":1,"cpu":0,"apic_id":0,"bsp":true}"#,
+            r#"{"ev":"cpu_online","t_us":2,"cpu":1,"apic_id":0,"bsp":false}"#,
+        ]))
+        .unwrap();
+        assert!(check_cpus(&t, 2).is_err());
+    }
+}
