@@ -1,10 +1,36 @@
 //! T1–T3: lowering the typed IR to Cranelift IR, compiling, and linking into executable memory.
+//!
+//! A compilation unit is the requested function plus every function it can reach through
+//! calls (each unit has private copies, so a unit never depends on another unit's code),
+//! and an entry trampoline with the uniform `EntryFn` ABI. For a specialized T3 unit the
+//! trampoline first compares the stable arguments with the values the code was specialized
+//! for and returns `GUARD_MISS` on a mismatch.
+
+mod analysis;
+mod link;
+mod lower;
 
 use crate::cpu::CpuFeatures;
 use crate::engine::CompileError;
-use crate::ir::Module;
+use crate::ir::{CallArg, Expr, ExprKind, Module, Stmt};
 use crate::mem::{CodeBlock, ExecMemory};
+use crate::types::{ParamTy, Ty};
 use crate::values::Tier;
+use alloc::format;
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    AbiParam, ExtFuncData, ExternalName, Function, InstBuilder, MemFlagsData, Signature, UserExternalName, UserFuncName,
+    types,
+};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, FinalizedMachReloc};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+pub use lower::Opts;
 
 /// Status a specialized entry returns when its guard fails (the caller runs T2 instead).
 pub const GUARD_MISS: u32 = 0xFFFF_FFFF;
@@ -40,26 +66,284 @@ impl Compiled {
     }
 }
 
-/// The code generator: one Cranelift context, reused for every compilation.
+
+/// Namespace of the specialized root (calls inside the unit go to the general version).
+const NS_SPEC: u32 = 2;
+const NS_TRAMP: u32 = 3;
+
+/// One compiled function of a unit, before linking.
+pub(crate) struct Piece {
+    pub ns: u32,
+    pub index: u32,
+    pub code: Vec<u8>,
+    pub relocs: Vec<FinalizedMachReloc>,
+    /// The function's user name table: reference index -> (namespace, index).
+    pub names: Vec<(u32, u32)>,
+}
+
+/// The code generator: one ISA per optimization level, one reused Cranelift context.
 pub struct CodeGen {
     features: CpuFeatures,
     depth_limit: u32,
+    isa_none: OwnedTargetIsa,
+    isa_speed: OwnedTargetIsa,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+}
+
+fn make_isa(features: CpuFeatures, opt: &str) -> Result<OwnedTargetIsa, CompileError> {
+    let e = |x: &dyn core::fmt::Display| CompileError::Codegen(x.to_string());
+    let mut flags = settings::builder();
+    flags.set("opt_level", opt).map_err(|x| e(&x))?;
+    flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).map_err(|x| e(&x))?;
+    flags.set("is_pic", "false").map_err(|x| e(&x))?;
+    flags.set("enable_probestack", "false").map_err(|x| e(&x))?;
+    flags.set("unwind_info", "false").map_err(|x| e(&x))?;
+    flags.set("preserve_frame_pointers", "true").map_err(|x| e(&x))?;
+    let mut isa = cranelift_codegen::isa::lookup_by_name("x86_64").map_err(|x| e(&x))?;
+    let set = |isa: &mut cranelift_codegen::isa::Builder, name: &str, on: bool| -> Result<(), CompileError> {
+        isa.set(name, if on { "true" } else { "false" }).map_err(|x| e(&x))
+    };
+    set(&mut isa, "has_sse3", features.sse3)?;
+    set(&mut isa, "has_ssse3", features.ssse3)?;
+    set(&mut isa, "has_sse41", features.sse41)?;
+    set(&mut isa, "has_sse42", features.sse42)?;
+    set(&mut isa, "has_popcnt", features.popcnt)?;
+    set(&mut isa, "has_lzcnt", features.lzcnt)?;
+    set(&mut isa, "has_bmi1", features.bmi1)?;
+    set(&mut isa, "has_bmi2", features.bmi2)?;
+    set(&mut isa, "has_avx", features.avx)?;
+    set(&mut isa, "has_avx2", features.avx2)?;
+    set(&mut isa, "has_fma", features.fma)?;
+    isa.finish(settings::Flags::new(flags)).map_err(|x| e(&x))
+}
+
+/// Functions reachable through calls from `root`'s body (transitively), root excluded
+/// unless it is itself called.
+fn callees(m: &Module, root: usize) -> Vec<usize> {
+    fn scan(stmts: &[Stmt], out: &mut Vec<usize>) {
+        fn ex(e: &Expr, out: &mut Vec<usize>) {
+            e.visit(&mut |x| {
+                if let ExprKind::Call(f, args) = &x.kind {
+                    out.push(*f as usize);
+                    for a in args {
+                        if let CallArg::Slice(_, lo, hi) = a {
+                            ex(lo, out);
+                            ex(hi, out);
+                        }
+                    }
+                }
+            });
+        }
+        for s in stmts {
+            match s {
+                Stmt::Set(_, e) | Stmt::Eval(e) | Stmt::Return(Some(e)) => ex(e, out),
+                Stmt::Store(_, i, v) => {
+                    ex(i, out);
+                    ex(v, out);
+                }
+                Stmt::If(c, a, b) => {
+                    ex(c, out);
+                    scan(a, out);
+                    scan(b, out);
+                }
+                Stmt::While(c, b) => {
+                    ex(c, out);
+                    scan(b, out);
+                }
+                Stmt::For(fl) => {
+                    ex(&fl.start, out);
+                    ex(&fl.end, out);
+                    if let Some(s) = &fl.step {
+                        ex(s, out);
+                    }
+                    scan(&fl.body, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut seen: Vec<usize> = Vec::new();
+    let mut work = Vec::new();
+    scan(&m.funcs[root].body, &mut work);
+    while let Some(f) = work.pop() {
+        if seen.contains(&f) {
+            continue;
+        }
+        seen.push(f);
+        scan(&m.funcs[f].body, &mut work);
+    }
+    seen.sort_unstable();
+    seen
 }
 
 impl CodeGen {
     pub fn new(features: CpuFeatures, depth_limit: u32) -> Result<CodeGen, CompileError> {
-        Ok(CodeGen { features, depth_limit })
+        Ok(CodeGen {
+            features,
+            depth_limit: depth_limit.max(1),
+            isa_none: make_isa(features, "none")?,
+            isa_speed: make_isa(features, "speed")?,
+            ctx: Context::new(),
+            fctx: FunctionBuilderContext::new(),
+        })
     }
 
+    fn opts(&self, tier: Tier) -> Opts {
+        Opts {
+            hoist: tier >= Tier::T2,
+            unroll: tier >= Tier::T3,
+            vectorize: tier >= Tier::T3,
+            hw_fma: self.features.has_hw_fma(),
+            sse41: self.features.sse41,
+            depth_limit: self.depth_limit,
+        }
+    }
+
+    fn isa(&self, tier: Tier) -> Arc<dyn cranelift_codegen::isa::TargetIsa> {
+        if tier == Tier::T1 { self.isa_none.clone() } else { self.isa_speed.clone() }
+    }
+
+    /// Compiles function `fi` of `m` (and its callees) at `tier`, links it into `mem`.
+    /// `spec` (T3 only): (parameter index, value bits) to specialize on, behind a guard.
     pub fn compile(
         &mut self,
-        _m: &Module,
-        _f: usize,
+        m: &Module,
+        fi: usize,
         tier: Tier,
-        _spec: &[(usize, u64)],
-        _mem: &mut dyn ExecMemory,
+        spec: &[(usize, u64)],
+        mem: &mut dyn ExecMemory,
     ) -> Result<Compiled, CompileError> {
-        let _ = (self.features, self.depth_limit);
-        Err(CompileError::Unsupported(alloc::format!("{tier} is not implemented yet")))
+        if tier == Tier::T0 {
+            return Err(CompileError::Unsupported("T0 is interpreted".into()));
+        }
+        let spec = if tier == Tier::T3 { spec } else { &[] };
+        let opts = self.opts(tier);
+        let isa = self.isa(tier);
+        let mut pieces = Vec::new();
+        // trampoline first, then the entry function, then the callees
+        pieces.push(self.trampoline(m, fi, spec, &*isa)?);
+        let (entry_ns, entry_idx) = if spec.is_empty() { (lower::NS_FUNC, fi as u32) } else { (NS_SPEC, 0) };
+        pieces.push(self.function(m, fi, entry_ns, entry_idx, spec, opts, &*isa)?);
+        for c in callees(m, fi) {
+            if spec.is_empty() && c == fi {
+                continue;
+            }
+            pieces.push(self.function(m, c, lower::NS_FUNC, c as u32, &[], opts, &*isa)?);
+        }
+        link::link(&pieces, mem)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn function(
+        &mut self,
+        m: &Module,
+        fi: usize,
+        ns: u32,
+        index: u32,
+        spec: &[(usize, u64)],
+        opts: Opts,
+        isa: &dyn cranelift_codegen::isa::TargetIsa,
+    ) -> Result<Piece, CompileError> {
+        self.ctx.clear();
+        self.ctx.func = Function::with_name_signature(UserFuncName::user(ns, index), lower::native_sig(&m.funcs[fi]));
+        lower::lower_function(&mut self.ctx.func, &mut self.fctx, m, fi, spec, opts, isa.frontend_config());
+        self.finish(ns, index, isa)
+    }
+
+    fn finish(&mut self, ns: u32, index: u32, isa: &dyn cranelift_codegen::isa::TargetIsa) -> Result<Piece, CompileError> {
+        let name = format!("{}", self.ctx.func.name);
+        let names = self.ctx.func.params.user_named_funcs().values().map(|n| (n.namespace, n.index)).collect();
+        let code = self
+            .ctx
+            .compile(isa, &mut ControlPlane::default())
+            .map_err(|e| CompileError::Codegen(format!("{name}: {:?}", e.inner)))?;
+        Ok(Piece { ns, index, code: code.code_buffer().to_vec(), relocs: code.buffer.relocs().to_vec(), names })
+    }
+
+    /// `extern "C" fn(args: *const u64, ret: *mut u64) -> u32`: unpacks the raw arguments,
+    /// checks the specialization guard, calls the entry at depth 1, stores the result.
+    fn trampoline(
+        &mut self,
+        m: &Module,
+        fi: usize,
+        spec: &[(usize, u64)],
+        isa: &dyn cranelift_codegen::isa::TargetIsa,
+    ) -> Result<Piece, CompileError> {
+        let f = &m.funcs[fi];
+        let mut sig = Signature::new(CallConv::SystemV);
+        sig.params.push(AbiParam::new(types::I64));
+        sig.params.push(AbiParam::new(types::I64));
+        sig.returns.push(AbiParam::new(types::I32));
+        self.ctx.clear();
+        self.ctx.func = Function::with_name_signature(UserFuncName::user(NS_TRAMP, 0), sig);
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let args = b.block_params(entry)[0];
+            let retp = b.block_params(entry)[1];
+            let fl = MemFlagsData::trusted();
+            let mut vals = Vec::new();
+            vals.push(b.ins().iconst(types::I32, 1));
+            let mut k = 0i32;
+            let mut guards = Vec::new();
+            for (pi, p) in f.params.iter().enumerate() {
+                match p {
+                    ParamTy::Scalar(t) => {
+                        let v = b.ins().load(lower::clty(*t), fl, args, k * 8);
+                        if let Some((_, bits)) = spec.iter().find(|(i, _)| *i == pi) {
+                            let c = match t {
+                                Ty::I64 => b.ins().iconst(types::I64, *bits as i64),
+                                Ty::I32 => b.ins().iconst(types::I32, *bits as u32 as i32 as i64),
+                                _ => b.ins().iconst(types::I8, (*bits & 0xff) as i64),
+                            };
+                            let ne = b.ins().icmp(IntCC::NotEqual, v, c);
+                            guards.push(ne);
+                        }
+                        vals.push(v);
+                        k += 1;
+                    }
+                    ParamTy::Buf { .. } => {
+                        vals.push(b.ins().load(types::I64, fl, args, k * 8));
+                        vals.push(b.ins().load(types::I64, fl, args, (k + 1) * 8));
+                        k += 2;
+                    }
+                }
+            }
+            if !guards.is_empty() {
+                let mut miss = guards[0];
+                for g in &guards[1..] {
+                    miss = b.ins().bor(miss, *g);
+                }
+                let missb = b.create_block();
+                let go = b.create_block();
+                b.set_cold_block(missb);
+                b.ins().brif(miss, missb, &[], go, &[]);
+                b.switch_to_block(missb);
+                let gm = b.ins().iconst(types::I32, GUARD_MISS as i32 as i64);
+                b.ins().return_(&[gm]);
+                b.switch_to_block(go);
+            }
+            let (ns, idx) = if spec.is_empty() { (lower::NS_FUNC, fi as u32) } else { (NS_SPEC, 0) };
+            let sr = b.import_signature(lower::native_sig(f));
+            let name = b.func.declare_imported_user_function(UserExternalName::new(ns, idx));
+            let fr = b.import_function(ExtFuncData {
+                name: ExternalName::user(name),
+                signature: sr,
+                colocated: true,
+                patchable: false,
+            });
+            let call = b.ins().call(fr, &vals);
+            let res = b.inst_results(call).to_vec();
+            if f.ret != Ty::Unit {
+                b.ins().store(fl, res[1], retp, 0);
+            }
+            b.ins().return_(&[res[0]]);
+            b.seal_all_blocks();
+            b.finalize(isa.frontend_config());
+        }
+        self.finish(NS_TRAMP, 0, isa)
     }
 }

@@ -1,0 +1,353 @@
+//! Loop analyses for T2/T3: which locals a loop body assigns, which buffer indices are
+//! affine in the loop variable (for bounds-check hoisting by loop versioning and strength
+//! reduction), and whether an innermost loop is an f32 map/reduction that can be vectorized.
+
+use crate::ir::*;
+use crate::types::{Elem, Ty};
+use alloc::vec::Vec;
+
+/// Locals assigned anywhere in `stmts` (including nested blocks and loop variables).
+pub fn assigned(stmts: &[Stmt], out: &mut Vec<u32>) {
+    for s in stmts {
+        match s {
+            Stmt::Set(l, _) => out.push(*l),
+            Stmt::If(_, a, b) => {
+                assigned(a, out);
+                assigned(b, out);
+            }
+            Stmt::While(_, b) => assigned(b, out),
+            Stmt::For(fl) => {
+                out.push(fl.var);
+                out.push(fl.end_local);
+                out.push(fl.step_local);
+                assigned(&fl.body, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+pub fn has_loop(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::While(..) | Stmt::For(_) => true,
+        Stmt::If(_, a, b) => has_loop(a) || has_loop(b),
+        _ => false,
+    })
+}
+
+pub fn has_break_continue(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::Break | Stmt::Continue => true,
+        Stmt::If(_, a, b) => has_break_continue(a) || has_break_continue(b),
+        _ => false,
+    })
+}
+
+pub fn stmt_count(stmts: &[Stmt]) -> usize {
+    stmts
+        .iter()
+        .map(|s| match s {
+            Stmt::If(_, a, b) => 1 + stmt_count(a) + stmt_count(b),
+            Stmt::While(_, b) => 1 + stmt_count(b),
+            Stmt::For(fl) => 1 + stmt_count(&fl.body),
+            _ => 1,
+        })
+        .sum()
+}
+
+/// An index `sign * coef * var + sum(offs)` (coef absent: no var term).
+#[derive(Clone, Debug)]
+pub struct Affine<'a> {
+    /// `None`: the index does not depend on the loop variable.
+    pub coef: Option<Coef<'a>>,
+    pub offs: Vec<(bool, &'a Expr)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Coef<'a> {
+    pub neg: bool,
+    /// `None` means 1.
+    pub mul: Option<&'a Expr>,
+}
+
+impl Coef<'_> {
+    pub fn is_one(&self) -> bool {
+        !self.neg && self.mul.is_none()
+    }
+}
+
+pub struct LoopInfo<'a> {
+    pub var: u32,
+    pub assigned: &'a [u32],
+}
+
+impl<'a> LoopInfo<'a> {
+    /// True for a trap-free, side-effect-free i32/i64 expression that does not change
+    /// while the loop runs (so it can be evaluated once at loop entry).
+    pub fn invariant(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Const(_) | ExprKind::Len(_) => true,
+            ExprKind::Local(l) => *l != self.var && !self.assigned.contains(l),
+            ExprKind::Unary(UnOp::Neg | UnOp::BitNot, a) => self.invariant(a),
+            ExprKind::Binary(op, a, b) => {
+                matches!(
+                    op,
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Shl | BinOp::Shr | BinOp::UShr
+                ) && e.ty.is_int()
+                    && self.invariant(a)
+                    && self.invariant(b)
+            }
+            ExprKind::Cast(a) => e.ty.is_int() && a.ty.is_int() && self.invariant(a),
+            _ => false,
+        }
+    }
+
+    /// Decomposes an i32 index into affine form, if it has one.
+    pub fn affine(&self, e: &'a Expr) -> Option<Affine<'a>> {
+        if e.ty != Ty::I32 {
+            return None;
+        }
+        let a = self.aff(e, false)?;
+        (a.offs.len() <= 8).then_some(a)
+    }
+
+    fn aff(&self, e: &'a Expr, neg: bool) -> Option<Affine<'a>> {
+        if self.invariant(e) {
+            return Some(Affine { coef: None, offs: alloc::vec![(neg, e)] });
+        }
+        match &e.kind {
+            ExprKind::Local(l) if *l == self.var => Some(Affine { coef: Some(Coef { neg, mul: None }), offs: Vec::new() }),
+            ExprKind::Unary(UnOp::Neg, a) => self.aff(a, !neg),
+            ExprKind::Binary(BinOp::Add | BinOp::Sub, a, b) => {
+                let sub = matches!(e.kind, ExprKind::Binary(BinOp::Sub, ..));
+                let x = self.aff(a, neg)?;
+                let y = self.aff(b, neg ^ sub)?;
+                if x.coef.is_some() && y.coef.is_some() {
+                    return None;
+                }
+                let mut offs = x.offs;
+                offs.extend(y.offs);
+                Some(Affine { coef: x.coef.or(y.coef), offs })
+            }
+            ExprKind::Binary(BinOp::Mul, a, b) => {
+                let is_var = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == self.var);
+                if is_var(a) && self.invariant(b) {
+                    Some(Affine { coef: Some(Coef { neg, mul: Some(b) }), offs: Vec::new() })
+                } else if is_var(b) && self.invariant(a) {
+                    Some(Affine { coef: Some(Coef { neg, mul: Some(a) }), offs: Vec::new() })
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A buffer access found in a loop body: the node's address identifies it during lowering.
+pub struct Access<'a> {
+    pub key: usize,
+    pub buf: BufRef,
+    pub aff: Affine<'a>,
+}
+
+pub fn key(e: &Expr) -> usize {
+    e as *const Expr as usize
+}
+
+/// Collects every buffer access with an affine i32 index in `stmts` (no nested loops expected).
+pub fn accesses<'a>(li: &LoopInfo<'a>, stmts: &'a [Stmt], out: &mut Vec<Access<'a>>) {
+    fn in_expr<'a>(li: &LoopInfo<'a>, e: &'a Expr, out: &mut Vec<Access<'a>>) {
+        match &e.kind {
+            ExprKind::Load(r, idx) => {
+                if let Some(aff) = li.affine(idx) {
+                    out.push(Access { key: key(idx), buf: *r, aff });
+                }
+                in_expr(li, idx, out);
+            }
+            ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Len(_) => {}
+            ExprKind::Unary(_, a) | ExprKind::Cast(a) => in_expr(li, a, out),
+            ExprKind::Binary(_, a, b) | ExprKind::LogicAnd(a, b) | ExprKind::LogicOr(a, b) => {
+                in_expr(li, a, out);
+                in_expr(li, b, out);
+            }
+            ExprKind::Call(_, args) => {
+                for a in args {
+                    match a {
+                        CallArg::Scalar(x) => in_expr(li, x, out),
+                        CallArg::Buf(_) => {}
+                        CallArg::Slice(_, lo, hi) => {
+                            in_expr(li, lo, out);
+                            in_expr(li, hi, out);
+                        }
+                    }
+                }
+            }
+            ExprKind::Intrinsic(_, args) => {
+                for a in args {
+                    in_expr(li, a, out);
+                }
+            }
+        }
+    }
+    for s in stmts {
+        match s {
+            Stmt::Set(_, e) | Stmt::Eval(e) | Stmt::Return(Some(e)) => in_expr(li, e, out),
+            Stmt::Store(r, idx, v) => {
+                if let Some(aff) = li.affine(idx) {
+                    out.push(Access { key: key(idx), buf: *r, aff });
+                }
+                in_expr(li, idx, out);
+                in_expr(li, v, out);
+            }
+            Stmt::If(c, a, b) => {
+                in_expr(li, c, out);
+                accesses(li, a, out);
+                accesses(li, b, out);
+            }
+            Stmt::While(c, b) => {
+                in_expr(li, c, out);
+                accesses(li, b, out);
+            }
+            Stmt::For(fl) => {
+                in_expr(li, &fl.start, out);
+                in_expr(li, &fl.end, out);
+                if let Some(s) = &fl.step {
+                    in_expr(li, s, out);
+                }
+                accesses(li, &fl.body, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The shape of a vectorizable innermost loop body.
+pub enum VStmt<'a> {
+    /// `acc = acc + e` / `acc = e + acc` (fma: `acc = fma(x, y, acc)`).
+    Reduce { acc: u32, e: &'a Expr, fma: Option<(&'a Expr, &'a Expr)> },
+    /// `buf[i + d] = e`.
+    Store { idx: &'a Expr, buf: BufRef, e: &'a Expr },
+    /// `let t = e` of a body-local f32 temporary.
+    Temp { local: u32, e: &'a Expr },
+}
+
+/// Decides whether an innermost step-1 loop can run 4 (x2) iterations at a time in f32x4.
+/// `proven` says whether an access (by key) was proven in bounds and is contiguous (coef 1)
+/// or invariant. Reductions need `reassoc`; maps are lane-wise exact and need nothing.
+pub fn vectorizable<'a>(
+    li: &LoopInfo<'a>,
+    body: &'a [Stmt],
+    reassoc: bool,
+    elem_of: &dyn Fn(BufRef) -> Elem,
+    contiguous: &dyn Fn(&Expr) -> Option<bool>,
+) -> Option<Vec<VStmt<'a>>> {
+    let mut out = Vec::new();
+    let mut temps: Vec<u32> = Vec::new();
+    let mut accs: Vec<u32> = Vec::new();
+    let mut stores: Vec<(BufRef, &Expr)> = Vec::new();
+    for s in body {
+        match s {
+            Stmt::Set(l, e) if *l > li.var && e.ty == Ty::F32 => {
+                if temps.contains(l) {
+                    return None;
+                }
+                out.push(VStmt::Temp { local: *l, e });
+                temps.push(*l);
+            }
+            Stmt::Set(acc, e) if *acc < li.var && e.ty == Ty::F32 && reassoc => {
+                let is_acc = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == *acc);
+                let v = match &e.kind {
+                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(a) => VStmt::Reduce { acc: *acc, e: b, fma: None },
+                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(b) => VStmt::Reduce { acc: *acc, e: a, fma: None },
+                    ExprKind::Intrinsic(Intrinsic::Fma, args) if is_acc(&args[2]) => {
+                        VStmt::Reduce { acc: *acc, e, fma: Some((&args[0], &args[1])) }
+                    }
+                    _ => return None,
+                };
+                if accs.contains(acc) {
+                    return None;
+                }
+                accs.push(*acc);
+                out.push(v);
+            }
+            Stmt::Store(r, idx, e) if elem_of(*r) == Elem::F32 && e.ty == Ty::F32 => {
+                if contiguous(idx) != Some(true) || stores.iter().any(|(b, _)| b == r) {
+                    return None;
+                }
+                stores.push((*r, idx));
+                out.push(VStmt::Store { idx, buf: *r, e });
+            }
+            _ => return None,
+        }
+    }
+    // every expression must be lane-wise computable from what is defined before it;
+    // accumulators appear only in their own update
+    let mut defined: Vec<u32> = Vec::new();
+    for v in &out {
+        let (e, extra) = match v {
+            VStmt::Reduce { fma: Some((x, y)), .. } => (*x, Some(*y)),
+            VStmt::Reduce { e, .. } | VStmt::Store { e, .. } | VStmt::Temp { e, .. } => (*e, None),
+        };
+        for x in core::iter::once(e).chain(extra) {
+            if !vexpr_ok(li, x, &defined, &temps, &accs, &stores, elem_of, contiguous) {
+                return None;
+            }
+        }
+        if let VStmt::Temp { local, .. } = v {
+            defined.push(*local);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn same_index(a: &Expr, b: &Expr) -> bool {
+    match (&a.kind, &b.kind) {
+        (ExprKind::Const(x), ExprKind::Const(y)) => x == y,
+        (ExprKind::Local(x), ExprKind::Local(y)) => x == y,
+        (ExprKind::Len(x), ExprKind::Len(y)) => x == y,
+        (ExprKind::Unary(o1, x), ExprKind::Unary(o2, y)) => o1 == o2 && same_index(x, y),
+        (ExprKind::Cast(x), ExprKind::Cast(y)) => a.ty == b.ty && same_index(x, y),
+        (ExprKind::Binary(o1, x1, y1), ExprKind::Binary(o2, x2, y2)) => {
+            o1 == o2 && same_index(x1, x2) && same_index(y1, y2)
+        }
+        _ => false,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn vexpr_ok(
+    li: &LoopInfo,
+    e: &Expr,
+    defined: &[u32],
+    temps: &[u32],
+    accs: &[u32],
+    stores: &[(BufRef, &Expr)],
+    elem_of: &dyn Fn(BufRef) -> Elem,
+    contiguous: &dyn Fn(&Expr) -> Option<bool>,
+) -> bool {
+    if e.ty != Ty::F32 {
+        return false;
+    }
+    let rec = |x: &Expr| vexpr_ok(li, x, defined, temps, accs, stores, elem_of, contiguous);
+    match &e.kind {
+        ExprKind::Const(_) => true,
+        ExprKind::Local(l) => {
+            defined.contains(l) || (!temps.contains(l) && !accs.contains(l) && !li.assigned.contains(l) && *l != li.var)
+        }
+        ExprKind::Load(r, idx) => {
+            if elem_of(*r) != Elem::F32 {
+                return false;
+            }
+            let Some(_) = contiguous(idx) else { return false };
+            // a buffer stored in the loop may only be read at the very index it is stored at
+            stores.iter().all(|(b, sidx)| b != r || same_index(sidx, idx))
+        }
+        ExprKind::Unary(UnOp::Neg, a) => rec(a),
+        ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => rec(a) && rec(b),
+        ExprKind::Intrinsic(Intrinsic::Sqrt | Intrinsic::Abs, a) => rec(&a[0]),
+        ExprKind::Intrinsic(Intrinsic::Min | Intrinsic::Max, a) => rec(&a[0]) && rec(&a[1]),
+        ExprKind::Intrinsic(Intrinsic::Fma, a) => rec(&a[0]) && rec(&a[1]) && rec(&a[2]),
+        _ => false,
+    }
+}
