@@ -8,31 +8,67 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::ops::{Ops, PlainOps};
+use crate::ops::{OpError, OpResult, Ops, PlainOps};
 use crate::sampler::Rng;
 use crate::tensor::quantize_q8;
 
-/// The first op whose result differs from [`PlainOps`] by more than the tolerance.
+/// The first case where the implementation under test fails.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Mismatch {
-    /// Which op and shape.
-    pub case: String,
-    /// Index of the worst element.
-    pub index: usize,
-    /// The value from the implementation under test.
-    pub got: f32,
-    /// The value from [`PlainOps`].
-    pub expected: f32,
+pub enum Failure {
+    /// The op returned an error.
+    Error {
+        /// Which op and shape.
+        case: String,
+        /// The error.
+        error: OpError,
+    },
+    /// An output element differs from [`PlainOps`] by more than the tolerance.
+    Mismatch {
+        /// Which op and shape.
+        case: String,
+        /// Index of the first offending element.
+        index: usize,
+        /// The value from the implementation under test.
+        got: f32,
+        /// The value from [`PlainOps`].
+        expected: f32,
+    },
 }
 
-impl core::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{}: element {} is {} but PlainOps gives {}",
-            self.case, self.index, self.got, self.expected
-        )
+impl Failure {
+    /// Which op and shape failed.
+    pub fn case(&self) -> &str {
+        match self {
+            Failure::Error { case, .. } | Failure::Mismatch { case, .. } => case,
+        }
     }
+}
+
+impl core::fmt::Display for Failure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Failure::Error { case, error } => {
+                write!(f, "{case}: the op failed: {}: {}", error.op, error.reason)
+            }
+            Failure::Mismatch {
+                case,
+                index,
+                got,
+                expected,
+            } => write!(
+                f,
+                "{case}: element {index} is {got} but PlainOps gives {expected}"
+            ),
+        }
+    }
+}
+
+/// Turns an op's error into a [`Failure`].
+fn ran(case: &str, r: OpResult) -> Result<(), Failure> {
+    r.map_err(|error| Failure::Error {
+        case: String::from(case),
+        error,
+    })
 }
 
 fn random(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
@@ -43,7 +79,7 @@ fn random(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
 
 /// Compares `got` with `expected`: each element may differ by `tol` times
 /// the largest magnitude in `expected` (relative-to-max tolerance).
-fn compare(case: String, got: &[f32], expected: &[f32], tol: f32) -> Result<(), Mismatch> {
+fn compare(case: &str, got: &[f32], expected: &[f32], tol: f32) -> Result<(), Failure> {
     let scale = expected
         .iter()
         .fold(0.0f32, |m, v| m.max(libm::fabsf(*v)))
@@ -51,8 +87,8 @@ fn compare(case: String, got: &[f32], expected: &[f32], tol: f32) -> Result<(), 
     for (i, (g, e)) in got.iter().zip(expected).enumerate() {
         let ok = libm::fabsf(g - e) <= tol * scale;
         if !ok {
-            return Err(Mismatch {
-                case,
+            return Err(Failure::Mismatch {
+                case: String::from(case),
                 index: i,
                 got: *g,
                 expected: *e,
@@ -65,16 +101,17 @@ fn compare(case: String, got: &[f32], expected: &[f32], tol: f32) -> Result<(), 
 /// Runs every op of `ops` against [`PlainOps`]; `tol` is relative to the
 /// largest magnitude of each expected vector (1e-5 suits a reassociating
 /// fp32 implementation; 0 demands bit-exact results).
-pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Mismatch> {
+pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Failure> {
     let plain = PlainOps;
     let mut rng = Rng::new(0x00C0_FFEE);
     for &(rows, cols) in &[(1, 1), (3, 7), (5, 33), (16, 64), (9, 288), (4, 1000)] {
         let w = random(&mut rng, rows * cols, 1.0);
         let x = random(&mut rng, cols, 1.0);
         let (mut a, mut b) = (vec![0.0; rows], vec![0.0; rows]);
-        ops.matvec(&mut a, &w, &x, rows, cols);
-        plain.matvec(&mut b, &w, &x, rows, cols);
-        compare(format!("matvec {rows}x{cols}"), &a, &b, tol)?;
+        let case = format!("matvec {rows}x{cols}");
+        ran(&case, ops.matvec(&mut a, &w, &x, rows, cols))?;
+        ran(&case, plain.matvec(&mut b, &w, &x, rows, cols))?;
+        compare(&case, &a, &b, tol)?;
     }
     for &(rows, cols, group) in &[
         (1, 32, 32),
@@ -90,30 +127,40 @@ pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Mismatch> {
         quantize_q8(&mut wq, &mut ws, &w, group);
         quantize_q8(&mut xq, &mut xs, &x, group);
         let (mut a, mut b) = (vec![0.0; rows], vec![0.0; rows]);
-        ops.matvec_q8(&mut a, &wq, &ws, &xq, &xs, rows, cols, group);
-        plain.matvec_q8(&mut b, &wq, &ws, &xq, &xs, rows, cols, group);
-        compare(format!("matvec_q8 {rows}x{cols}/{group}"), &a, &b, tol)?;
+        let case = format!("matvec_q8 {rows}x{cols}/{group}");
+        ran(
+            &case,
+            ops.matvec_q8(&mut a, &wq, &ws, &xq, &xs, rows, cols, group),
+        )?;
+        ran(
+            &case,
+            plain.matvec_q8(&mut b, &wq, &ws, &xq, &xs, rows, cols, group),
+        )?;
+        compare(&case, &a, &b, tol)?;
     }
     for &n in &[1, 3, 17, 64, 288, 2048] {
         let x = random(&mut rng, n, 4.0);
         let w = random(&mut rng, n, 1.0);
         let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
-        ops.rmsnorm(&mut a, &x, &w, 1e-5);
-        plain.rmsnorm(&mut b, &x, &w, 1e-5);
-        compare(format!("rmsnorm {n}"), &a, &b, tol)?;
+        let case = format!("rmsnorm {n}");
+        ran(&case, ops.rmsnorm(&mut a, &x, &w, 1e-5))?;
+        ran(&case, plain.rmsnorm(&mut b, &x, &w, 1e-5))?;
+        compare(&case, &a, &b, tol)?;
 
         let s = random(&mut rng, n, 10.0);
         let (mut a, mut b) = (s.clone(), s);
-        ops.softmax(&mut a);
-        plain.softmax(&mut b);
-        compare(format!("softmax {n}"), &a, &b, tol)?;
+        let case = format!("softmax {n}");
+        ran(&case, ops.softmax(&mut a))?;
+        ran(&case, plain.softmax(&mut b))?;
+        compare(&case, &a, &b, tol)?;
 
         let g = random(&mut rng, n, 5.0);
         let u = random(&mut rng, n, 1.0);
         let (mut a, mut b) = (g.clone(), g);
-        ops.swiglu(&mut a, &u);
-        plain.swiglu(&mut b, &u);
-        compare(format!("swiglu {n}"), &a, &b, tol)?;
+        let case = format!("swiglu {n}");
+        ran(&case, ops.swiglu(&mut a, &u))?;
+        ran(&case, plain.swiglu(&mut b, &u))?;
+        compare(&case, &a, &b, tol)?;
     }
     for &(heads, hs, pos) in &[(1, 2, 0), (3, 6, 5), (4, 64, 100), (32, 64, 2047)] {
         let x = random(&mut rng, heads * hs, 1.0);
@@ -126,9 +173,10 @@ pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Mismatch> {
             sin.push(libm::sin(angle) as f32);
         }
         let (mut a, mut b) = (x.clone(), x);
-        ops.rope(&mut a, &cos, &sin, hs);
-        plain.rope(&mut b, &cos, &sin, hs);
-        compare(format!("rope {heads}x{hs} at {pos}"), &a, &b, tol)?;
+        let case = format!("rope {heads}x{hs} at {pos}");
+        ran(&case, ops.rope(&mut a, &cos, &sin, hs))?;
+        ran(&case, plain.rope(&mut b, &cos, &sin, hs))?;
+        compare(&case, &a, &b, tol)?;
     }
     for &(n_pos, hs, kv_heads, kvh) in &[(1, 2, 1, 0), (7, 6, 2, 1), (100, 64, 4, 3)] {
         let stride = hs * kv_heads;
@@ -136,15 +184,18 @@ pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Mismatch> {
         let vc = random(&mut rng, n_pos * stride, 1.0);
         let q = random(&mut rng, hs, 2.0);
         let (mut a, mut b) = (vec![0.0; hs], vec![0.0; hs]);
-        let (mut sa, mut sb) = (vec![0.0; n_pos], vec![0.0; n_pos]);
-        ops.attention(&mut a, &q, &kc, &vc, &mut sa, n_pos, hs, stride, kvh * hs);
-        plain.attention(&mut b, &q, &kc, &vc, &mut sb, n_pos, hs, stride, kvh * hs);
-        compare(
-            format!("attention {n_pos} positions, head size {hs}"),
-            &a,
-            &b,
-            tol,
+        let (sa, sb) = (vec![0.0; n_pos], vec![0.0; n_pos]);
+        let case = format!("attention {n_pos} positions, head size {hs}");
+        let (offset, mut sa, mut sb) = (kvh * hs, sa, sb);
+        ran(
+            &case,
+            ops.attention(&mut a, &q, &kc, &vc, &mut sa, n_pos, hs, stride, offset),
         )?;
+        ran(
+            &case,
+            plain.attention(&mut b, &q, &kc, &vc, &mut sb, n_pos, hs, stride, offset),
+        )?;
+        compare(&case, &a, &b, tol)?;
     }
     Ok(())
 }

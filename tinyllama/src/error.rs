@@ -31,6 +31,13 @@ pub enum Error {
         /// What was found.
         reason: String,
     },
+    /// An [`crate::Ops`] implementation failed (e.g. a JIT-compiled op trapped).
+    Op {
+        /// Which op.
+        op: String,
+        /// Its reason.
+        reason: String,
+    },
     /// A buffer could not be allocated.
     OutOfMemory {
         /// What the allocation was for.
@@ -72,6 +79,7 @@ impl fmt::Display for Error {
             ),
             Error::Invalid { what, reason } => write!(f, "invalid {what}: {reason}"),
             Error::Unsupported { what, reason } => write!(f, "unsupported {what}: {reason}"),
+            Error::Op { op, reason } => write!(f, "op {op} failed: {reason}"),
             Error::OutOfMemory { what, bytes } => {
                 write!(f, "cannot allocate {bytes} bytes for {what}")
             }
@@ -84,3 +92,12 @@ impl std::error::Error for Error {}
 
 /// The crate's result type.
 pub type Result<T> = core::result::Result<T, Error>;
+
+impl From<crate::ops::OpError> for Error {
+    fn from(e: crate::ops::OpError) -> Self {
+        Error::Op {
+            op: String::from(e.op),
+            reason: e.reason,
+        }
+    }
+}

@@ -62,15 +62,16 @@ fn matmul<O: Ops>(
     xs: &mut [f32],
     rows: usize,
     cols: usize,
-) {
+) -> Result<()> {
     match w {
-        Tensor::F32(w) => ops.matvec(out, w, x, rows, cols),
+        Tensor::F32(w) => ops.matvec(out, w, x, rows, cols)?,
         Tensor::Q8 { q, scales, group } => {
             let (xq, xs) = (&mut xq[..cols], &mut xs[..cols / group]);
             quantize_q8(xq, xs, x, *group);
-            ops.matvec_q8(out, q, scales, xq, xs, rows, cols, *group);
+            ops.matvec_q8(out, q, scales, xq, xs, rows, cols, *group)?;
         }
     }
+    Ok(())
 }
 
 impl<'w, O: Ops> Session<'w, O> {
@@ -172,17 +173,17 @@ impl<'w, O: Ops> Session<'w, O> {
         let layer_len = self.ctx * kv;
 
         for (l, lw) in w.layers.iter().enumerate() {
-            ops.rmsnorm(&mut s.xb, &s.x, &lw.rms_att, c.rms_eps);
+            ops.rmsnorm(&mut s.xb, &s.x, &lw.rms_att, c.rms_eps)?;
 
             let kc = &mut s.key_cache[l * layer_len..(l + 1) * layer_len];
             let vc = &mut s.value_cache[l * layer_len..(l + 1) * layer_len];
             let k = &mut kc[pos * kv..(pos + 1) * kv];
-            matmul(ops, &mut s.q, &lw.wq, &s.xb, &mut s.xq, &mut s.xs, d, d);
-            matmul(ops, k, &lw.wk, &s.xb, &mut s.xq, &mut s.xs, kv, d);
-            ops.rope(&mut s.q, cos, sin, hs);
-            ops.rope(k, cos, sin, hs);
+            matmul(ops, &mut s.q, &lw.wq, &s.xb, &mut s.xq, &mut s.xs, d, d)?;
+            matmul(ops, k, &lw.wk, &s.xb, &mut s.xq, &mut s.xs, kv, d)?;
+            ops.rope(&mut s.q, cos, sin, hs)?;
+            ops.rope(k, cos, sin, hs)?;
             let v = &mut vc[pos * kv..(pos + 1) * kv];
-            matmul(ops, v, &lw.wv, &s.xb, &mut s.xq, &mut s.xs, kv, d);
+            matmul(ops, v, &lw.wv, &s.xb, &mut s.xq, &mut s.xs, kv, d)?;
 
             for (head, (out, q)) in
                 s.xb.chunks_exact_mut(hs)
@@ -190,24 +191,24 @@ impl<'w, O: Ops> Session<'w, O> {
                     .enumerate()
             {
                 let kvh = head / group;
-                ops.attention(out, q, kc, vc, &mut s.att, pos + 1, hs, kv, kvh * hs);
+                ops.attention(out, q, kc, vc, &mut s.att, pos + 1, hs, kv, kvh * hs)?;
             }
-            matmul(ops, &mut s.xb2, &lw.wo, &s.xb, &mut s.xq, &mut s.xs, d, d);
+            matmul(ops, &mut s.xb2, &lw.wo, &s.xb, &mut s.xq, &mut s.xs, d, d)?;
             for (x, y) in s.x.iter_mut().zip(&s.xb2) {
                 *x += y;
             }
 
-            ops.rmsnorm(&mut s.xb, &s.x, &lw.rms_ffn, c.rms_eps);
-            matmul(ops, &mut s.hb, &lw.w1, &s.xb, &mut s.xq, &mut s.xs, h, d);
-            matmul(ops, &mut s.hb2, &lw.w3, &s.xb, &mut s.xq, &mut s.xs, h, d);
-            ops.swiglu(&mut s.hb, &s.hb2);
-            matmul(ops, &mut s.xb, &lw.w2, &s.hb, &mut s.xq, &mut s.xs, d, h);
+            ops.rmsnorm(&mut s.xb, &s.x, &lw.rms_ffn, c.rms_eps)?;
+            matmul(ops, &mut s.hb, &lw.w1, &s.xb, &mut s.xq, &mut s.xs, h, d)?;
+            matmul(ops, &mut s.hb2, &lw.w3, &s.xb, &mut s.xq, &mut s.xs, h, d)?;
+            ops.swiglu(&mut s.hb, &s.hb2)?;
+            matmul(ops, &mut s.xb, &lw.w2, &s.hb, &mut s.xq, &mut s.xs, d, h)?;
             for (x, y) in s.x.iter_mut().zip(&s.xb) {
                 *x += y;
             }
         }
 
-        ops.rmsnorm(&mut s.xb, &s.x, &w.rms_final, c.rms_eps);
+        ops.rmsnorm(&mut s.xb, &s.x, &w.rms_final, c.rms_eps)?;
         let v = c.vocab_size;
         matmul(
             ops,
@@ -218,7 +219,7 @@ impl<'w, O: Ops> Session<'w, O> {
             &mut s.xs,
             v,
             d,
-        );
+        )?;
         Ok(&mut s.logits)
     }
 }

@@ -53,7 +53,7 @@ pub use error::{Error, Result};
 pub use forward::Session;
 pub use generate::{Generation, TokenEvent, generate, generate_from_tokens};
 pub use model::{Format, Model};
-pub use ops::{Ops, PlainOps};
+pub use ops::{OpError, OpResult, Ops, PlainOps};
 pub use sampler::Sampler;
 pub use tensor::Tensor;
 pub use tokenizer::{TokenKind, Tokenizer};

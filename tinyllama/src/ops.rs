@@ -7,12 +7,29 @@
 //! relations hold (the forward pass guarantees them); [`PlainOps`] checks them
 //! with `debug_assert!`.
 
-/// The operations the forward pass needs.
+use alloc::string::String;
+
+/// An op could not run (for a JIT-compiled op: it trapped). The forward
+/// pass stops and reports it as [`crate::Error::Op`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    /// Which op (`"matvec"`, `"attention"`, ...).
+    pub op: &'static str,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// What every op returns.
+pub type OpResult = core::result::Result<(), OpError>;
+
+/// The operations the forward pass needs. Each returns `Ok(())` after
+/// writing its outputs, or an [`OpError`] (for instance a trap in a
+/// JIT-compiled implementation), which aborts the forward pass.
 pub trait Ops {
     /// Matrix-vector product: `out[r] = Σ_c w[r * cols + c] * x[c]`.
     ///
     /// Shapes: `out.len() == rows`, `w.len() == rows * cols`, `x.len() == cols`.
-    fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize);
+    fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize) -> OpResult;
 
     /// Quantized matrix-vector product over Q8 groups of `group` values.
     ///
@@ -34,15 +51,15 @@ pub trait Ops {
         rows: usize,
         cols: usize,
         group: usize,
-    );
+    ) -> OpResult;
 
     /// RMSNorm: `out[i] = weight[i] * x[i] / sqrt(mean(x²) + eps)`.
     ///
     /// `out.len() == x.len() == weight.len()`.
-    fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32);
+    fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) -> OpResult;
 
     /// In-place softmax over all of `x` (max-subtracted for stability).
-    fn softmax(&self, x: &mut [f32]);
+    fn softmax(&self, x: &mut [f32]) -> OpResult;
 
     /// Rotary position embedding, in place, on `x.len() / head_size` heads.
     ///
@@ -52,11 +69,11 @@ pub trait Ops {
     /// `(x[i], x[i+1]) ← (x[i]·cos[j] − x[i+1]·sin[j], x[i]·sin[j] + x[i+1]·cos[j])`.
     /// `cos`/`sin` hold `head_size / 2` values for the current position
     /// (`cos[j] = cos(pos · θ^(−2j/head_size))`), computed once by the caller.
-    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], head_size: usize);
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], head_size: usize) -> OpResult;
 
     /// SwiGLU gate, in place: `gate[i] = silu(gate[i]) * up[i]`,
     /// with `silu(v) = v / (1 + exp(−v))`. `gate.len() == up.len()`.
-    fn swiglu(&self, gate: &mut [f32], up: &[f32]);
+    fn swiglu(&self, gate: &mut [f32], up: &[f32]) -> OpResult;
 
     /// Causal attention of one query head over positions `0..n_pos` of the cache.
     ///
@@ -77,7 +94,7 @@ pub trait Ops {
         head_size: usize,
         kv_stride: usize,
         kv_offset: usize,
-    );
+    ) -> OpResult;
 }
 
 /// Lanes of the partial sums in [`dot`]: wide enough for the compiler to
@@ -139,13 +156,14 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 pub struct PlainOps;
 
 impl Ops for PlainOps {
-    fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize) {
+    fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize) -> OpResult {
         debug_assert_eq!(out.len(), rows);
         debug_assert_eq!(w.len(), rows * cols);
         debug_assert_eq!(x.len(), cols);
         for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
             *o = dot(row, x);
         }
+        Ok(())
     }
 
     fn matvec_q8(
@@ -158,7 +176,7 @@ impl Ops for PlainOps {
         rows: usize,
         cols: usize,
         group: usize,
-    ) {
+    ) -> OpResult {
         debug_assert_eq!(out.len(), rows);
         debug_assert_eq!(w_q.len(), rows * cols);
         debug_assert_eq!(w_s.len(), rows * cols / group);
@@ -181,9 +199,10 @@ impl Ops for PlainOps {
             }
             *o = sum;
         }
+        Ok(())
     }
 
-    fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
+    fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) -> OpResult {
         debug_assert_eq!(out.len(), x.len());
         debug_assert_eq!(weight.len(), x.len());
         let ss = dot(x, x) / x.len() as f32;
@@ -191,9 +210,10 @@ impl Ops for PlainOps {
         for ((o, xv), wv) in out.iter_mut().zip(x).zip(weight) {
             *o = wv * (inv * xv);
         }
+        Ok(())
     }
 
-    fn softmax(&self, x: &mut [f32]) {
+    fn softmax(&self, x: &mut [f32]) -> OpResult {
         let max = x.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
         let mut sum = 0.0f32;
         for v in x.iter_mut() {
@@ -204,9 +224,10 @@ impl Ops for PlainOps {
         for v in x.iter_mut() {
             *v *= inv;
         }
+        Ok(())
     }
 
-    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], head_size: usize) {
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], head_size: usize) -> OpResult {
         debug_assert_eq!(cos.len(), head_size / 2);
         debug_assert_eq!(sin.len(), head_size / 2);
         for head in x.chunks_exact_mut(head_size) {
@@ -216,14 +237,16 @@ impl Ops for PlainOps {
                 pair[1] = a * s + b * c;
             }
         }
+        Ok(())
     }
 
-    fn swiglu(&self, gate: &mut [f32], up: &[f32]) {
+    fn swiglu(&self, gate: &mut [f32], up: &[f32]) -> OpResult {
         debug_assert_eq!(gate.len(), up.len());
         for (g, u) in gate.iter_mut().zip(up) {
             let v = *g;
             *g = v / (1.0 + libm::expf(-v)) * u;
         }
+        Ok(())
     }
 
     fn attention(
@@ -237,7 +260,7 @@ impl Ops for PlainOps {
         head_size: usize,
         kv_stride: usize,
         kv_offset: usize,
-    ) {
+    ) -> OpResult {
         debug_assert_eq!(q.len(), head_size);
         debug_assert_eq!(out.len(), head_size);
         let scale = 1.0 / libm::sqrtf(head_size as f32);
@@ -246,7 +269,7 @@ impl Ops for PlainOps {
             let k = &k_cache[t * kv_stride + kv_offset..][..head_size];
             *s = dot(q, k) * scale;
         }
-        self.softmax(scores);
+        self.softmax(scores)?;
         out.fill(0.0);
         for (t, a) in scores.iter().enumerate() {
             let v = &v_cache[t * kv_stride + kv_offset..][..head_size];
@@ -254,5 +277,6 @@ impl Ops for PlainOps {
                 *o += a * vv;
             }
         }
+        Ok(())
     }
 }

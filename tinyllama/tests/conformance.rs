@@ -1,7 +1,7 @@
 //! The `Ops` conformance check accepts PlainOps and catches a wrong implementation.
 
 use tinyllama::conformance::check;
-use tinyllama::{Ops, PlainOps};
+use tinyllama::{OpError, OpResult, Ops, PlainOps};
 
 #[test]
 fn plain_ops_conform_bit_exactly() {
@@ -12,7 +12,7 @@ fn plain_ops_conform_bit_exactly() {
 struct HalfSplitRope;
 
 impl Ops for HalfSplitRope {
-    fn matvec(&self, o: &mut [f32], w: &[f32], x: &[f32], r: usize, c: usize) {
+    fn matvec(&self, o: &mut [f32], w: &[f32], x: &[f32], r: usize, c: usize) -> OpResult {
         PlainOps.matvec(o, w, x, r, c)
     }
     fn matvec_q8(
@@ -25,16 +25,16 @@ impl Ops for HalfSplitRope {
         r: usize,
         c: usize,
         g: usize,
-    ) {
+    ) -> OpResult {
         PlainOps.matvec_q8(o, wq, ws, xq, xs, r, c, g)
     }
-    fn rmsnorm(&self, o: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+    fn rmsnorm(&self, o: &mut [f32], x: &[f32], w: &[f32], eps: f32) -> OpResult {
         PlainOps.rmsnorm(o, x, w, eps)
     }
-    fn softmax(&self, x: &mut [f32]) {
+    fn softmax(&self, x: &mut [f32]) -> OpResult {
         PlainOps.softmax(x)
     }
-    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], hs: usize) {
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], hs: usize) -> OpResult {
         let half = hs / 2;
         for head in x.chunks_exact_mut(hs) {
             for j in 0..half {
@@ -43,8 +43,9 @@ impl Ops for HalfSplitRope {
                 head[j + half] = a * sin[j] + b * cos[j];
             }
         }
+        Ok(())
     }
-    fn swiglu(&self, g: &mut [f32], u: &[f32]) {
+    fn swiglu(&self, g: &mut [f32], u: &[f32]) -> OpResult {
         PlainOps.swiglu(g, u)
     }
     fn attention(
@@ -58,7 +59,7 @@ impl Ops for HalfSplitRope {
         hs: usize,
         stride: usize,
         off: usize,
-    ) {
+    ) -> OpResult {
         PlainOps.attention(o, q, k, v, s, n, hs, stride, off)
     }
 }
@@ -66,5 +67,81 @@ impl Ops for HalfSplitRope {
 #[test]
 fn a_wrong_rope_is_caught() {
     let e = check(&HalfSplitRope, 1e-5).unwrap_err();
-    assert!(e.case.starts_with("rope"), "{e}");
+    assert!(e.case().starts_with("rope"), "{e}");
+}
+
+/// PlainOps whose attention "traps" once the cache holds more than 3 positions.
+struct TrapsLate;
+
+impl Ops for TrapsLate {
+    fn matvec(&self, o: &mut [f32], w: &[f32], x: &[f32], r: usize, c: usize) -> OpResult {
+        PlainOps.matvec(o, w, x, r, c)
+    }
+    fn matvec_q8(
+        &self,
+        o: &mut [f32],
+        wq: &[i8],
+        ws: &[f32],
+        xq: &[i8],
+        xs: &[f32],
+        r: usize,
+        c: usize,
+        g: usize,
+    ) -> OpResult {
+        PlainOps.matvec_q8(o, wq, ws, xq, xs, r, c, g)
+    }
+    fn rmsnorm(&self, o: &mut [f32], x: &[f32], w: &[f32], eps: f32) -> OpResult {
+        PlainOps.rmsnorm(o, x, w, eps)
+    }
+    fn softmax(&self, x: &mut [f32]) -> OpResult {
+        PlainOps.softmax(x)
+    }
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], hs: usize) -> OpResult {
+        PlainOps.rope(x, cos, sin, hs)
+    }
+    fn swiglu(&self, g: &mut [f32], u: &[f32]) -> OpResult {
+        PlainOps.swiglu(g, u)
+    }
+    fn attention(
+        &self,
+        o: &mut [f32],
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        s: &mut [f32],
+        n: usize,
+        hs: usize,
+        stride: usize,
+        off: usize,
+    ) -> OpResult {
+        if n > 3 {
+            return Err(OpError {
+                op: "attention",
+                reason: String::from("out-of-bounds trap"),
+            });
+        }
+        PlainOps.attention(o, q, k, v, s, n, hs, stride, off)
+    }
+}
+
+#[test]
+fn an_op_error_stops_the_forward_pass_and_the_check() {
+    use tinyllama::synth::{Shape, synth_weights};
+    let c = Shape::Tiny.config();
+    let w = synth_weights(&c, 1, true);
+    let mut s = tinyllama::Session::new(c, &w, TrapsLate, 8).unwrap();
+    for pos in 0..3 {
+        s.forward(1, pos).unwrap();
+    }
+    let e = s.forward(1, 3).unwrap_err();
+    assert_eq!(
+        e,
+        tinyllama::Error::Op {
+            op: String::from("attention"),
+            reason: String::from("out-of-bounds trap")
+        }
+    );
+    assert!(e.to_string().contains("op attention failed"));
+    let f = check(&TrapsLate, 1e-5).unwrap_err();
+    assert!(f.to_string().contains("the op failed"), "{f}");
 }
