@@ -28,21 +28,43 @@ impl Accel {
     }
 }
 
-/// KVM when `/dev/kvm` opens read-write, else TCG. `BAREFLOW_ACCEL=kvm|tcg`
-/// (or an explicit choice) overrides.
+/// KVM when it is usable (see [`kvm_status`]), else TCG.
+/// `BAREFLOW_ACCEL=kvm|tcg|auto` (or an explicit choice) overrides.
 pub fn select_accel(explicit: Option<&str>) -> Result<Accel, String> {
     let env = std::env::var("BAREFLOW_ACCEL").ok();
     match explicit.or(env.as_deref()).unwrap_or("auto") {
         "kvm" => Ok(Accel::Kvm),
         "tcg" => Ok(Accel::Tcg),
-        "auto" | "" => Ok(if kvm_available() { Accel::Kvm } else { Accel::Tcg }),
+        "auto" | "" => match kvm_status() {
+            Ok(()) => Ok(Accel::Kvm),
+            Err(why) => {
+                eprintln!("xtask: using TCG: {why} (BAREFLOW_ACCEL=kvm forces KVM)");
+                Ok(Accel::Tcg)
+            }
+        },
         other => Err(format!("unknown accelerator '{other}' (expected kvm, tcg or auto)")),
     }
 }
 
-/// Whether `/dev/kvm` can be opened for reading and writing.
-pub fn kvm_available() -> bool {
-    OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+/// KVM is used when `/dev/kvm` opens read-write and the CPU advertises
+/// hardware virtualization (`vmx` or `svm` in /proc/cpuinfo). Some sandboxes
+/// provide a `/dev/kvm` without it, which cannot run this kernel.
+pub fn kvm_status() -> Result<(), String> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .map_err(|e| format!("/dev/kvm does not open read-write ({e})"))?;
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let hw = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
+    if hw {
+        Ok(())
+    } else {
+        Err("/dev/kvm exists but the CPU shows no vmx/svm flag, so it is not hardware-assisted KVM".into())
+    }
 }
 
 /// UEFI firmware: (code, vars template).
@@ -154,6 +176,7 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = mpsc::channel::<(Instant, String)>();
+    let (err_tx, err_rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         let mut r = BufReader::new(stdout);
         let mut buf = Vec::new();
@@ -170,7 +193,14 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
     });
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
+        let mut r = BufReader::new(&mut stderr);
+        let mut line = String::new();
+        while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+            let _ = err_tx.send(line.clone());
+            s.push_str(&line);
+            line.clear();
+        }
+        let _ = r.read_to_string(&mut s);
         s
     });
 
@@ -178,7 +208,16 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
     let mut lines = Vec::new();
     let mut first_event = None;
     let mut timed_out = false;
+    let mut vm_failed = false;
     loop {
+        // QEMU stops the VM but keeps running after a KVM internal error:
+        // nothing more will come, so end the run now.
+        if err_rx.try_iter().any(|l| l.contains("KVM internal error")) {
+            vm_failed = true;
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = child.kill();
+            break;
+        }
         let now = Instant::now();
         if now >= deadline {
             timed_out = true;
@@ -215,6 +254,14 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
     let stderr = err_reader.join().unwrap_or_default();
     if let Some(v) = vars_copy {
         let _ = std::fs::remove_file(v);
+    }
+    if vm_failed {
+        return Err(format!(
+            "QEMU reported a KVM internal error after {:.1} s (this /dev/kvm cannot run the kernel; \
+             use BAREFLOW_ACCEL=tcg):\n{}",
+            elapsed.as_secs_f64(),
+            stderr.lines().take(12).collect::<Vec<_>>().join("\n")
+        ));
     }
     Ok(QemuOutcome {
         status: if timed_out { None } else { status.code() },
