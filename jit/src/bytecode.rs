@@ -537,7 +537,8 @@ impl Cx<'_> {
                 let callee = &self.m.funcs[*fi as usize];
                 let nscalar = callee.param_slots.iter().filter(|p| matches!(p, ParamSlot::Local(_))).count() as S;
                 // reserve the contiguous argument block first, then fill it
-                let base = self.next;
+                // (a call without scalar arguments names slot 0, which is always in the frame)
+                let base = if nscalar == 0 { 0 } else { self.next };
                 for _ in 0..nscalar {
                     self.temp();
                 }
@@ -949,3 +950,4 @@ pub fn build(m: &Module) -> Vec<BcFunc> {
     debug_assert!(fs.iter().all(|f| validate(f, m.funcs.len())));
     fs
 }
+
