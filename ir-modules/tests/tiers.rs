@@ -9,21 +9,28 @@ use modules::{Workload, kernel};
 
 fn differential(name: &str) {
     let k = kernel(name).unwrap();
-    let engine = common::engine();
-    let cat = common::load(&engine);
-    let f = common::entry(&cat, k);
-    common::require_compiled(&engine, f);
-    let mut cases = 0;
-    for &size in k.test_sizes {
-        for seed in 0..common::seeds() {
-            let mut w = Workload::new(k, size, seed);
-            common::check_tiers(&engine, f, &mut w);
-            cases += 1;
+    // The host's features (T3 may use AVX and FMA) and plain SSE2 (other code paths).
+    let host = common::engine();
+    let sse2 = common::engine_with(
+        jit::CpuFeatures::baseline(),
+        [u64::MAX / 4, u64::MAX / 2, u64::MAX - 1],
+    );
+    for engine in [&host, &sse2] {
+        let cat = common::load(engine);
+        let f = common::entry(&cat, k);
+        common::require_compiled(engine, f);
+        let mut cases = 0;
+        for &size in k.test_sizes {
+            for seed in 0..common::seeds() {
+                let mut w = Workload::new(k, size, seed);
+                common::check_tiers(engine, f, &mut w);
+                cases += 1;
+            }
         }
+        // One extra case at (up to) the benchmark size.
+        common::check_tiers(engine, f, &mut Workload::new(k, k.bench_size.min(256), 99));
+        assert!(cases >= 50, "{name}: only {cases} cases");
     }
-    // One extra case at the benchmark size.
-    common::check_tiers(&engine, f, &mut Workload::new(k, k.bench_size.min(256), 99));
-    assert!(cases >= 50, "{name}: only {cases} cases");
 }
 
 fn traps(name: &str) {

@@ -55,8 +55,13 @@ pub fn func(engine: &Engine, cat: &LoadedCatalog, file: &str, name: &str) -> Fun
 /// that cannot compile must not silently fall back to T0 in a differential test.
 pub fn require_compiled(engine: &Engine, f: FuncId) {
     for tier in [Tier::T1, Tier::T2, Tier::T3] {
-        if let Err(e) = engine.compile(f, tier) {
-            panic!("{} does not compile at {tier}: {e}", engine.func_name(f));
+        match engine.compile(f, tier) {
+            Ok(stats) => assert!(
+                stats.code_bytes > 0,
+                "{} at {tier}: no code",
+                engine.func_name(f)
+            ),
+            Err(e) => panic!("{} does not compile at {tier}: {e}", engine.func_name(f)),
         }
     }
 }
