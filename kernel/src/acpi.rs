@@ -1,8 +1,8 @@
 //! Just enough ACPI to find the CPUs: RSDP -> RSDT/XSDT -> MADT.
 
 use crate::mem::paging::phys_to_virt;
-use bareflow_boot_model::fixed::FixedVec;
 use bareflow_boot_model::bootinfo::MAX_CPUS;
+use bareflow_boot_model::fixed::FixedVec;
 
 /// A local APIC listed in the MADT.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,7 +86,11 @@ pub fn read_madt(rsdp_phys: u64) -> Result<Madt, &'static str> {
         if off + entry_size > root_len {
             break;
         }
-        let table = if entry_size == 8 { u64_at(root_tbl, off) } else { u32_at(root_tbl, off) as u64 };
+        let table = if entry_size == 8 {
+            u64_at(root_tbl, off)
+        } else {
+            u32_at(root_tbl, off) as u64
+        };
         if table == 0 {
             continue;
         }

@@ -3,7 +3,7 @@
 
 use crate::arch::halt_forever;
 use crate::trace;
-use bareflow_boot_model::exit::{ExitCode, DEBUG_EXIT_PORT};
+use bareflow_boot_model::exit::{DEBUG_EXIT_PORT, ExitCode};
 use x86_64::instructions::port::Port;
 
 fn write_port(code: ExitCode) -> ! {

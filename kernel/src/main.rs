@@ -41,17 +41,23 @@ static FEATURES: Once<CpuFeatures> = Once::new();
 
 /// The boot information (after `kernel_main` started).
 pub fn boot_info() -> &'static BootInfo {
-    BOOT_INFO.get().expect("kernel_main stores the boot info first")
+    BOOT_INFO
+        .get()
+        .expect("kernel_main stores the boot info first")
 }
 
 /// The parsed boot parameters.
 pub fn params() -> &'static BootParams {
-    PARAMS.get().expect("kernel_main parses the command line early")
+    PARAMS
+        .get()
+        .expect("kernel_main parses the command line early")
 }
 
 /// The BSP's CPU features.
 pub fn features() -> &'static CpuFeatures {
-    FEATURES.get().expect("kernel_main detects CPU features early")
+    FEATURES
+        .get()
+        .expect("kernel_main detects CPU features early")
 }
 
 /// First Rust code on the BSP, whichever the loader.
@@ -125,7 +131,13 @@ pub fn kernel_main(info: BootInfo) -> ! {
         fatal("heap", e.reason());
     }
     if heap_bytes < heap::MIN_TARGET {
-        trace::warn("mem", format_args!("heap is {} MiB, below the 64 MiB the JIT expects", heap_bytes / mem::MIB));
+        trace::warn(
+            "mem",
+            format_args!(
+                "heap is {} MiB, below the 64 MiB the JIT expects",
+                heap_bytes / mem::MIB
+            ),
+        );
     }
     let pool = match exec_pool::init(pool_bytes) {
         Ok(p) => p,
@@ -135,7 +147,8 @@ pub fn kernel_main(info: BootInfo) -> ! {
     let frames = paging::frame_stats();
     // SAFETY: linker-script symbols; only their addresses are used.
     let kernel_bytes = unsafe {
-        &arch::entry::__kernel_end as *const u8 as u64 - &arch::entry::__kernel_start as *const u8 as u64
+        &arch::entry::__kernel_end as *const u8 as u64
+            - &arch::entry::__kernel_start as *const u8 as u64
     };
     trace::emit("mem", |e| {
         e.u64("usable_bytes", totals.usable_bytes)
@@ -155,11 +168,19 @@ pub fn kernel_main(info: BootInfo) -> ! {
 
     for m in info.modules.as_slice() {
         trace::emit("boot_module", |e| {
-            e.str("name", m.name.as_str()).hex("phys", m.phys_start).u64("bytes", m.len);
+            e.str("name", m.name.as_str())
+                .hex("phys", m.phys_start)
+                .u64("bytes", m.len);
         });
     }
     if info.modules_dropped > 0 {
-        trace::warn("modules", format_args!("{} boot modules beyond the first 32 ignored", info.modules_dropped));
+        trace::warn(
+            "modules",
+            format_args!(
+                "{} boot modules beyond the first 32 ignored",
+                info.modules_dropped
+            ),
+        );
     }
 
     match paging::map_mmio(apic::phys_base(), 4096) {
@@ -178,21 +199,29 @@ pub fn kernel_main(info: BootInfo) -> ! {
             match rsdp.map(acpi::read_madt) {
                 Some(Ok(madt)) => {
                     let t = arch::entry::AP_TRAMPOLINE_PHYS;
-                    smp::start_sipi(madt.cpus.as_slice(), info.memory.is_usable(t, t + 4096), limit)
+                    smp::start_sipi(
+                        madt.cpus.as_slice(),
+                        info.memory.is_usable(t, t + 4096),
+                        limit,
+                    )
                 }
                 Some(Err(reason)) => {
                     trace::warn("acpi", format_args!("{reason}; running on the BSP only"));
                     1
                 }
                 None => {
-                    trace::warn("acpi", format_args!("no ACPI RSDP found; running on the BSP only"));
+                    trace::warn(
+                        "acpi",
+                        format_args!("no ACPI RSDP found; running on the BSP only"),
+                    );
                     1
                 }
             }
         }
     };
     trace::emit("smp", |e| {
-        e.u64("cpus_online", online as u64).bool("x2apic", apic::is_x2apic());
+        e.u64("cpus_online", online as u64)
+            .bool("x2apic", apic::is_x2apic());
     });
 
     modes::run(params)

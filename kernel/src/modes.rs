@@ -11,14 +11,21 @@ pub fn run(params: &BootParams) -> ! {
     match params.mode {
         Mode::Selftest => {
             let ok = selftest::run_all();
-            exit::exit(if ok { ExitCode::Success } else { ExitCode::Failure })
+            exit::exit(if ok {
+                ExitCode::Success
+            } else {
+                ExitCode::Failure
+            })
         }
         Mode::TestException => {
             if !selftest::run_all() {
                 exit::exit(ExitCode::Failure);
             }
             trace::emit("test_exception", |e| {
-                e.str("trigger", "ud2").str("detail", "deliberate invalid opcode; expect an exception event");
+                e.str("trigger", "ud2").str(
+                    "detail",
+                    "deliberate invalid opcode; expect an exception event",
+                );
             });
             trap::expect_exception();
             // SAFETY: `ud2` raises #UD on purpose; the handler reports it and
@@ -28,7 +35,11 @@ pub fn run(params: &BootParams) -> ! {
         Mode::Demo => {
             let ok = selftest::run_all();
             demo();
-            exit::exit(if ok { ExitCode::Success } else { ExitCode::Failure })
+            exit::exit(if ok {
+                ExitCode::Success
+            } else {
+                ExitCode::Failure
+            })
         }
         Mode::Bench => {
             bench();
@@ -83,14 +94,17 @@ fn demo() {
 /// Measures the work hand-off: cycles from `run_on` to the result on the BSP.
 fn bench() {
     let Some(target) = smp::online().find(|&c| c != 0) else {
-        trace::warn("bench", format_args!("only one CPU online: no hand-off to measure"));
+        trace::warn(
+            "bench",
+            format_args!("only one CPU online: no hand-off to measure"),
+        );
         return;
     };
     let reps = 200;
     let mut samples: Vec<u64> = (0..reps)
         .map(|_| {
             let t0 = tsc::rdtsc();
-            let job = smp::run_on(target, || percpu::current_index());
+            let job = smp::run_on(target, percpu::current_index);
             match job {
                 Ok(j) => {
                     j.join();

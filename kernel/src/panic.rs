@@ -24,7 +24,10 @@ fn panic(info: &PanicInfo) -> ! {
     trace::emit_emergency("panic", |e| {
         e.display("message", info.message());
         match info.location() {
-            Some(l) => e.display("location", format_args!("{}:{}:{}", l.file(), l.line(), l.column())),
+            Some(l) => e.display(
+                "location",
+                format_args!("{}:{}:{}", l.file(), l.line(), l.column()),
+            ),
             None => e.str("location", "unknown"),
         };
         e.hex("rip", walk.first().copied().unwrap_or(0))

@@ -34,18 +34,34 @@ fn heap_test() -> Outcome {
     let n = 1u64 << 20;
     let v: Vec<u64> = (0..n).collect();
     let sum: u64 = v.iter().sum();
-    let boxes: Vec<alloc::boxed::Box<[u8; 4096]>> = (0..256).map(|i| alloc::boxed::Box::new([i as u8; 4096])).collect();
+    let boxes: Vec<alloc::boxed::Box<[u8; 4096]>> = (0..256)
+        .map(|i| alloc::boxed::Box::new([i as u8; 4096]))
+        .collect();
     let box_ok = boxes.iter().enumerate().all(|(i, b)| b[4095] == i as u8);
-    let detail = s!("heap {} MiB, {} KiB in use during test", heap::size() >> 20, heap::used() >> 10);
-    if sum == n * (n - 1) / 2 && box_ok { pass(detail) } else { fail(s!("{detail}; wrong contents")) }
+    let detail = s!(
+        "heap {} MiB, {} KiB in use during test",
+        heap::size() >> 20,
+        heap::used() >> 10
+    );
+    if sum == n * (n - 1) / 2 && box_ok {
+        pass(detail)
+    } else {
+        fail(s!("{detail}; wrong contents"))
+    }
 }
 
 fn frames_test() -> Outcome {
     match paging::frame_stats() {
-        Some(f) if f.allocated_frames > 0 && f.allocated_frames <= f.total_frames => {
-            pass(s!("{} of {} frames allocated", f.allocated_frames, f.total_frames))
-        }
-        Some(f) => fail(s!("inconsistent counters: {} of {}", f.allocated_frames, f.total_frames)),
+        Some(f) if f.allocated_frames > 0 && f.allocated_frames <= f.total_frames => pass(s!(
+            "{} of {} frames allocated",
+            f.allocated_frames,
+            f.total_frames
+        )),
+        Some(f) => fail(s!(
+            "inconsistent counters: {} of {}",
+            f.allocated_frames,
+            f.total_frames
+        )),
         None => fail(s!("frame allocator not initialized")),
     }
 }
@@ -68,7 +84,8 @@ fn exec_pool_test() -> Outcome {
     region.finish_writes();
     // SAFETY: the region holds exactly ADD_CODE, a complete function with
     // the C ABI signature (u32, u32) -> u32, mapped executable.
-    let add: extern "C" fn(u32, u32) -> u32 = unsafe { core::mem::transmute(region.exec_addr() as usize) };
+    let add: extern "C" fn(u32, u32) -> u32 =
+        unsafe { core::mem::transmute(region.exec_addr() as usize) };
     let result = add(40, 2);
 
     // A write through the executable view must fault (read-only mapping).
@@ -99,7 +116,12 @@ fn exec_pool_test() -> Outcome {
         during.used,
         after.used
     );
-    if result == 42 && fault_ok && rw_write.is_ok() && after.used == before.used && during.used > before.used {
+    if result == 42
+        && fault_ok
+        && rw_write.is_ok()
+        && after.used == before.used
+        && during.used > before.used
+    {
         pass(detail)
     } else {
         fail(detail)
@@ -110,10 +132,16 @@ fn unmapped_probe_test() -> Outcome {
     let addr = crate::mem::MMIO_BASE + (1 << 39) - 4096;
     // SAFETY: nothing is mapped at `addr`, so the store can only fault.
     match unsafe { trap::probe_write(addr, 1) } {
-        Err(f) if f.cr2 == addr && f.error_code & 1 == 0 => {
-            pass(s!("page fault at {:#x} caught, error {:#x}", f.cr2, f.error_code))
-        }
-        Err(f) => fail(s!("fault reported wrong: cr2 {:#x} error {:#x}", f.cr2, f.error_code)),
+        Err(f) if f.cr2 == addr && f.error_code & 1 == 0 => pass(s!(
+            "page fault at {:#x} caught, error {:#x}",
+            f.cr2,
+            f.error_code
+        )),
+        Err(f) => fail(s!(
+            "fault reported wrong: cr2 {:#x} error {:#x}",
+            f.cr2,
+            f.error_code
+        )),
         Ok(()) => fail(s!("store to unmapped {addr:#x} did not fault")),
     }
 }
@@ -128,12 +156,22 @@ fn smp_test() -> Outcome {
             let _ = write!(detail, " cpu0 runs the main flow;");
             continue;
         }
-        let job = smp::run_on(i, || (percpu::current_index(), apic::id(), (1..=1000u64).sum::<u64>()));
+        let job = smp::run_on(i, || {
+            (
+                percpu::current_index(),
+                apic::id(),
+                (1..=1000u64).sum::<u64>(),
+            )
+        });
         match job.map(|j| j.join_timeout(2_000_000)) {
             Ok(Ok((idx, apic_id, sum))) => {
                 let good = idx as usize == i && Some(apic_id) == want && sum == 500_500;
                 ok &= good;
-                let _ = write!(detail, " cpu{i} ran job (apic {apic_id}) {};", if good { "ok" } else { "WRONG" });
+                let _ = write!(
+                    detail,
+                    " cpu{i} ran job (apic {apic_id}) {};",
+                    if good { "ok" } else { "WRONG" }
+                );
             }
             Ok(Err(_)) => {
                 ok = false;
@@ -154,8 +192,17 @@ fn tsc_test() -> Outcome {
     tsc::delay_us(500);
     let b = tsc::rdtsc();
     let t1 = tsc::now_us();
-    let detail = s!("{} Hz from {}; 500 us delay took {} us", tsc::hz(), tsc::source().name(), t1 - t0);
-    if tsc::hz() > 0 && b > a && t1 > t0 { pass(detail) } else { fail(detail) }
+    let detail = s!(
+        "{} Hz from {}; 500 us delay took {} us",
+        tsc::hz(),
+        tsc::source().name(),
+        t1 - t0
+    );
+    if tsc::hz() > 0 && b > a && t1 > t0 {
+        pass(detail)
+    } else {
+        fail(detail)
+    }
 }
 
 #[inline(never)]
@@ -169,18 +216,27 @@ fn walk_here() -> usize {
 
 #[inline(never)]
 fn walk_nested(depth: u32) -> usize {
-    if depth == 0 { walk_here() } else { core::hint::black_box(walk_nested(depth - 1)) }
+    if depth == 0 {
+        walk_here()
+    } else {
+        core::hint::black_box(walk_nested(depth - 1))
+    }
 }
 
 fn stack_walk_test() -> Outcome {
     let depth = walk_nested(3);
     let detail = s!("{depth} frames found from 4 nested calls");
-    if depth >= 4 { pass(detail) } else { fail(detail) }
+    if depth >= 4 {
+        pass(detail)
+    } else {
+        fail(detail)
+    }
 }
 
 /// Runs every self-test; true when all pass.
 pub fn run_all() -> bool {
-    let tests: [(&str, fn() -> Outcome); 7] = [
+    type Test = (&'static str, fn() -> Outcome);
+    let tests: [Test; 7] = [
         ("heap", heap_test),
         ("frames", frames_test),
         ("exec_pool", exec_pool_test),
@@ -196,11 +252,14 @@ pub fn run_all() -> bool {
             failed += 1;
         }
         trace::emit("selftest", |e| {
-            e.str("name", name).bool("ok", o.ok).str("detail", &o.detail);
+            e.str("name", name)
+                .bool("ok", o.ok)
+                .str("detail", &o.detail);
         });
     }
     trace::emit("selftest_summary", |e| {
-        e.u64("passed", (tests.len() - failed) as u64).u64("failed", failed as u64);
+        e.u64("passed", (tests.len() - failed) as u64)
+            .u64("failed", failed as u64);
     });
     failed == 0
 }

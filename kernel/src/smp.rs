@@ -61,7 +61,11 @@ impl<R> Job<R> {
         while !self.is_done() {
             core::hint::spin_loop();
         }
-        self.slot.value.lock().take().expect("a finished job stores its result once")
+        self.slot
+            .value
+            .lock()
+            .take()
+            .expect("a finished job stores its result once")
     }
 
     /// Waits at most `us` microseconds; gives the handle back on timeout.
@@ -111,7 +115,8 @@ where
 
 /// Indices of CPUs that are online (the BSP included).
 pub fn online() -> impl Iterator<Item = usize> {
-    (0..percpu::count()).filter(|&i| percpu::get(i).is_some_and(|c| c.online.load(Ordering::Acquire)))
+    (0..percpu::count())
+        .filter(|&i| percpu::get(i).is_some_and(|c| c.online.load(Ordering::Acquire)))
 }
 
 /// BSP interrupt stacks (static: needed before the heap exists).
@@ -132,7 +137,12 @@ fn top_of(s: &StaticStack) -> u64 {
 pub fn init_bsp() {
     let cpu = percpu::bsp();
     // SAFETY: linker/asm symbols; only their addresses are used.
-    let (lo, hi) = unsafe { (&entry::boot_stack_bottom as *const u8 as u64, &entry::boot_stack_top as *const u8 as u64) };
+    let (lo, hi) = unsafe {
+        (
+            &entry::boot_stack_bottom as *const u8 as u64,
+            &entry::boot_stack_top as *const u8 as u64,
+        )
+    };
     cpu.stack_lo.store(lo, Ordering::Relaxed);
     cpu.stack_hi.store(hi, Ordering::Relaxed);
     gdt::init_cpu(cpu, top_of(&BSP_IST[0]), top_of(&BSP_IST[1]));
@@ -241,7 +251,10 @@ fn wait_online(cpu: &PerCpu) -> bool {
 pub fn start_limine(limit: usize) -> usize {
     OUR_CR3.store(paging::pml4_phys(), Ordering::Release);
     let Some(mp) = crate::boot::limine::mp_response() else {
-        trace::warn("smp", format_args!("Limine gave no MP response; running on the BSP only"));
+        trace::warn(
+            "smp",
+            format_args!("Limine gave no MP response; running on the BSP only"),
+        );
         return 1;
     };
     let bsp = mp.bsp_lapic_id();
@@ -251,15 +264,22 @@ pub fn start_limine(limit: usize) -> usize {
             break;
         }
         let Some(cpu) = prepare_ap(info.lapic_id) else {
-            trace::warn("smp", format_args!("no room or memory for CPU with APIC id {}", info.lapic_id));
+            trace::warn(
+                "smp",
+                format_args!("no room or memory for CPU with APIC id {}", info.lapic_id),
+            );
             break;
         };
-        info.extra.store(cpu as *const PerCpu as u64, Ordering::Release);
+        info.extra
+            .store(cpu as *const PerCpu as u64, Ordering::Release);
         info.goto_address.write(limine_ap_start_addr());
         if wait_online(cpu) {
             started += 1;
         } else {
-            trace::warn("smp", format_args!("CPU with APIC id {} did not come online", info.lapic_id));
+            trace::warn(
+                "smp",
+                format_args!("CPU with APIC id {} did not come online", info.lapic_id),
+            );
         }
     }
     started
@@ -273,13 +293,20 @@ fn limine_ap_start_addr() -> unsafe extern "C" fn(&limine::mp::Cpu) -> ! {
 }
 
 /// Starts the APs listed in the MADT with INIT-SIPI-SIPI (multiboot2 path).
-pub fn start_sipi(madt_cpus: &[crate::acpi::MadtCpu], usable_trampoline: bool, limit: usize) -> usize {
+pub fn start_sipi(
+    madt_cpus: &[crate::acpi::MadtCpu],
+    usable_trampoline: bool,
+    limit: usize,
+) -> usize {
     let bsp = apic::id();
     if madt_cpus.iter().all(|c| c.apic_id == bsp) {
         return 1;
     }
     if !usable_trampoline {
-        trace::warn("smp", format_args!("page 0x8000 is not free RAM; running on the BSP only"));
+        trace::warn(
+            "smp",
+            format_args!("page 0x8000 is not free RAM; running on the BSP only"),
+        );
         return 1;
     }
     // SAFETY: asm symbols delimiting the trampoline; only addresses are used.
@@ -309,7 +336,10 @@ pub fn start_sipi(madt_cpus: &[crate::acpi::MadtCpu], usable_trampoline: bool, l
             break;
         }
         let Some(cpu) = prepare_ap(c.apic_id) else {
-            trace::warn("smp", format_args!("no room or memory for CPU with APIC id {}", c.apic_id));
+            trace::warn(
+                "smp",
+                format_args!("no room or memory for CPU with APIC id {}", c.apic_id),
+            );
             break;
         };
         // SAFETY: as above; the previous AP is online, so it no longer reads
@@ -330,7 +360,10 @@ pub fn start_sipi(madt_cpus: &[crate::acpi::MadtCpu], usable_trampoline: bool, l
         if wait_online(cpu) {
             started += 1;
         } else {
-            trace::warn("smp", format_args!("CPU with APIC id {} did not come online", c.apic_id));
+            trace::warn(
+                "smp",
+                format_args!("CPU with APIC id {} did not come online", c.apic_id),
+            );
         }
     }
     started

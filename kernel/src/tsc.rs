@@ -5,7 +5,7 @@
 //! measured against PIT channel 2 over 10 ms.
 
 use crate::arch::cpuid;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 static BOOT: AtomicU64 = AtomicU64::new(0);
@@ -92,7 +92,10 @@ fn from_cpuid() -> Option<(u64, Source)> {
     if max >= 0x15 {
         let r = cpuid::leaf(0x15);
         if r.eax != 0 && r.ebx != 0 && r.ecx != 0 {
-            return Some((r.ecx as u64 * r.ebx as u64 / r.eax as u64, Source::CpuidCrystal));
+            return Some((
+                r.ecx as u64 * r.ebx as u64 / r.eax as u64,
+                Source::CpuidCrystal,
+            ));
         }
     }
     if max >= 0x16 {

@@ -24,7 +24,10 @@ pub fn build_kernel() -> Result<std::path::PathBuf, String> {
     }
     let elf = paths::kernel_elf();
     if !elf.is_file() {
-        return Err(format!("kernel build succeeded but {} is missing", elf.display()));
+        return Err(format!(
+            "kernel build succeeded but {} is missing",
+            elf.display()
+        ));
     }
     Ok(elf)
 }

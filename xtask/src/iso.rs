@@ -25,7 +25,9 @@ impl Boot {
         match s {
             "grub" => Ok(Boot::Grub),
             "limine" => Ok(Boot::Limine),
-            other => Err(format!("unknown boot loader '{other}' (expected grub or limine)")),
+            other => Err(format!(
+                "unknown boot loader '{other}' (expected grub or limine)"
+            )),
         }
     }
 }
@@ -46,7 +48,12 @@ pub struct IsoSpec {
 }
 
 /// Files a Limine binary release directory must provide.
-pub const LIMINE_FILES: &[&str] = &["limine-bios.sys", "limine-bios-cd.bin", "limine-uefi-cd.bin", "BOOTX64.EFI"];
+pub const LIMINE_FILES: &[&str] = &[
+    "limine-bios.sys",
+    "limine-bios-cd.bin",
+    "limine-uefi-cd.bin",
+    "BOOTX64.EFI",
+];
 
 /// The IR modules shipped by default (`ir-modules/*.bfir`).
 pub fn default_modules() -> Vec<PathBuf> {
@@ -66,11 +73,17 @@ pub fn default_modules() -> Vec<PathBuf> {
 pub fn check_modules(modules: &[PathBuf]) -> Result<(), String> {
     for m in modules {
         if !m.is_file() {
-            return Err(format!("boot module not found: {} (no such file)", m.display()));
+            return Err(format!(
+                "boot module not found: {} (no such file)",
+                m.display()
+            ));
         }
         let name = module_name(m)?;
         if name.contains(char::is_whitespace) {
-            return Err(format!("boot module name must not contain spaces: {}", m.display()));
+            return Err(format!(
+                "boot module name must not contain spaces: {}",
+                m.display()
+            ));
         }
     }
     Ok(())
@@ -93,7 +106,11 @@ pub fn check_limine_dir(dir: &Path) -> Result<PathBuf, String> {
             LIMINE_FILES.join(", ")
         ));
     }
-    let missing: Vec<&str> = LIMINE_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+    let missing: Vec<&str> = LIMINE_FILES
+        .iter()
+        .copied()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
     if !missing.is_empty() {
         return Err(format!(
             "--limine-dir {} is not a Limine binary release: missing {}",
@@ -110,11 +127,19 @@ pub fn check_limine_dir(dir: &Path) -> Result<PathBuf, String> {
             .arg("-C")
             .arg(dir)
             .status()
-            .map_err(|e| format!("building the limine tool in {} needs `make` and a C compiler: {e}", dir.display()))?;
+            .map_err(|e| {
+                format!(
+                    "building the limine tool in {} needs `make` and a C compiler: {e}",
+                    dir.display()
+                )
+            })?;
         if status.success() && tool.is_file() {
             return Ok(tool);
         }
-        return Err(format!("building the limine tool in {} failed ({status})", dir.display()));
+        return Err(format!(
+            "building the limine tool in {} failed ({status})",
+            dir.display()
+        ));
     }
     Err(format!(
         "--limine-dir {} has neither the `limine` tool nor limine.c to build it",
@@ -123,14 +148,13 @@ pub fn check_limine_dir(dir: &Path) -> Result<PathBuf, String> {
 }
 
 fn tool_exists(name: &str) -> bool {
-    Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok()
+    Command::new(name).arg("--version").output().is_ok()
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "{what} failed ({}):\n{}{}",
@@ -207,16 +231,20 @@ pub fn make_iso(spec: &IsoSpec, elf: &Path) -> Result<PathBuf, String> {
         fs::remove_dir_all(&stage).map_err(|e| format!("cannot clear {}: {e}", stage.display()))?;
     }
     let boot = stage.join("boot");
-    fs::create_dir_all(boot.join("modules")).map_err(|e| format!("cannot create {}: {e}", boot.display()))?;
-    fs::copy(elf, boot.join("bareflow")).map_err(|e| format!("cannot copy kernel {}: {e}", elf.display()))?;
+    fs::create_dir_all(boot.join("modules"))
+        .map_err(|e| format!("cannot create {}: {e}", boot.display()))?;
+    fs::copy(elf, boot.join("bareflow"))
+        .map_err(|e| format!("cannot copy kernel {}: {e}", elf.display()))?;
     let mut names = Vec::new();
     for m in &spec.modules {
         let name = module_name(m)?;
-        fs::copy(m, boot.join("modules").join(&name)).map_err(|e| format!("cannot copy module {}: {e}", m.display()))?;
+        fs::copy(m, boot.join("modules").join(&name))
+            .map_err(|e| format!("cannot copy module {}: {e}", m.display()))?;
         names.push(name);
     }
     if let Some(parent) = spec.out.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     match spec.boot {
         Boot::Grub => {
@@ -224,9 +252,16 @@ pub fn make_iso(spec: &IsoSpec, elf: &Path) -> Result<PathBuf, String> {
                 return Err("grub-mkrescue not found: install grub-common, grub-pc-bin, grub-efi-amd64-bin, xorriso and mtools (./x does this)".into());
             }
             fs::create_dir_all(boot.join("grub")).map_err(|e| e.to_string())?;
-            fs::write(boot.join("grub").join("grub.cfg"), grub_cfg(&spec.cmdline, &names)).map_err(|e| e.to_string())?;
+            fs::write(
+                boot.join("grub").join("grub.cfg"),
+                grub_cfg(&spec.cmdline, &names),
+            )
+            .map_err(|e| e.to_string())?;
             run(
-                Command::new("grub-mkrescue").arg("-o").arg(&spec.out).arg(&stage),
+                Command::new("grub-mkrescue")
+                    .arg("-o")
+                    .arg(&spec.out)
+                    .arg(&stage),
                 "grub-mkrescue",
             )?;
         }
@@ -238,29 +273,52 @@ pub fn make_iso(spec: &IsoSpec, elf: &Path) -> Result<PathBuf, String> {
                 .map_err(|e| format!("cannot read {}: {e}", template_path.display()))?;
             let ldir = boot.join("limine");
             fs::create_dir_all(&ldir).map_err(|e| e.to_string())?;
-            fs::write(ldir.join("limine.conf"), limine_conf(&template, &spec.cmdline, &names)?).map_err(|e| e.to_string())?;
-            for f in ["limine-bios.sys", "limine-bios-cd.bin", "limine-uefi-cd.bin"] {
+            fs::write(
+                ldir.join("limine.conf"),
+                limine_conf(&template, &spec.cmdline, &names)?,
+            )
+            .map_err(|e| e.to_string())?;
+            for f in [
+                "limine-bios.sys",
+                "limine-bios-cd.bin",
+                "limine-uefi-cd.bin",
+            ] {
                 fs::copy(dir.join(f), ldir.join(f)).map_err(|e| format!("cannot copy {f}: {e}"))?;
             }
             let efi = stage.join("EFI").join("BOOT");
             fs::create_dir_all(&efi).map_err(|e| e.to_string())?;
-            fs::copy(dir.join("BOOTX64.EFI"), efi.join("BOOTX64.EFI")).map_err(|e| e.to_string())?;
+            fs::copy(dir.join("BOOTX64.EFI"), efi.join("BOOTX64.EFI"))
+                .map_err(|e| e.to_string())?;
             if !tool_exists("xorriso") {
                 return Err("xorriso not found: install it (./x does this)".into());
             }
             run(
                 Command::new("xorriso")
                     .args(["-as", "mkisofs", "-R", "-r", "-J"])
-                    .args(["-b", "boot/limine/limine-bios-cd.bin", "-no-emul-boot", "-boot-load-size", "4"])
+                    .args([
+                        "-b",
+                        "boot/limine/limine-bios-cd.bin",
+                        "-no-emul-boot",
+                        "-boot-load-size",
+                        "4",
+                    ])
                     .args(["-boot-info-table", "-hfsplus", "-apm-block-size", "2048"])
-                    .args(["--efi-boot", "boot/limine/limine-uefi-cd.bin", "-efi-boot-part", "--efi-boot-image"])
+                    .args([
+                        "--efi-boot",
+                        "boot/limine/limine-uefi-cd.bin",
+                        "-efi-boot-part",
+                        "--efi-boot-image",
+                    ])
                     .arg("--protective-msdos-label")
                     .arg(&stage)
                     .arg("-o")
                     .arg(&spec.out),
                 "xorriso",
             )?;
-            run(Command::new(&tool).arg("bios-install").arg(&spec.out), "limine bios-install")?;
+            run(
+                Command::new(&tool).arg("bios-install").arg(&spec.out),
+                "limine bios-install",
+            )?;
         }
     }
     Ok(spec.out.clone())
@@ -281,7 +339,8 @@ mod tests {
     fn bogus_limine_dir_is_a_clear_error() {
         let err = check_limine_dir(Path::new("/nonexistent/limine")).unwrap_err();
         assert!(err.contains("not a directory"), "{err}");
-        let empty = std::env::temp_dir().join(format!("bareflow-empty-limine-{}", std::process::id()));
+        let empty =
+            std::env::temp_dir().join(format!("bareflow-empty-limine-{}", std::process::id()));
         fs::create_dir_all(&empty).unwrap();
         let err = check_limine_dir(&empty).unwrap_err();
         assert!(err.contains("missing limine-bios.sys"), "{err}");
@@ -322,6 +381,10 @@ mod tests {
     #[test]
     fn boot_names() {
         assert_eq!(Boot::parse("grub"), Ok(Boot::Grub));
-        assert!(Boot::parse("syslinux").unwrap_err().contains("grub or limine"));
+        assert!(
+            Boot::parse("syslinux")
+                .unwrap_err()
+                .contains("grub or limine")
+        );
     }
 }

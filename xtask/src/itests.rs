@@ -68,23 +68,38 @@ fn check_contract(t: &Trace) -> Result<(), String> {
         let us = u64_of(e, "t_us")?;
         let cpu = u64_of(e, "cpu")?;
         let prev = last.insert(cpu, us).unwrap_or(0);
-        ensure(us >= prev, || format!("t_us went backwards on cpu{cpu} at `{name}` ({prev} -> {us})"))?;
+        ensure(us >= prev, || {
+            format!("t_us went backwards on cpu{cpu} at `{name}` ({prev} -> {us})")
+        })?;
     }
     Ok(())
 }
 
 fn check_boot(t: &Trace, mode: &str) -> Result<(), String> {
     let boot = t.one("boot")?;
-    ensure(str_of(boot, "loader")? == "multiboot2", || format!("loader is {:?}", boot["loader"]))?;
-    ensure(!str_of(boot, "loader_name")?.is_empty(), || "empty loader_name".into())?;
-    ensure(!str_of(boot, "version")?.is_empty(), || "empty version".into())?;
+    ensure(str_of(boot, "loader")? == "multiboot2", || {
+        format!("loader is {:?}", boot["loader"])
+    })?;
+    ensure(!str_of(boot, "loader_name")?.is_empty(), || {
+        "empty loader_name".into()
+    })?;
+    ensure(!str_of(boot, "version")?.is_empty(), || {
+        "empty version".into()
+    })?;
     let cmdline = str_of(boot, "cmdline")?;
-    ensure(cmdline.contains(&format!("bareflow.mode={mode}")), || format!("cmdline {cmdline:?}"))?;
+    ensure(cmdline.contains(&format!("bareflow.mode={mode}")), || {
+        format!("cmdline {cmdline:?}")
+    })?;
     let f = t.one("cpu_features")?;
     ensure(!str_of(f, "vendor")?.is_empty(), || "empty vendor".into())?;
     str_of(f, "model")?;
-    let feats: Vec<&str> = f["features"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    ensure(feats.contains(&"sse2") && feats.contains(&"nx"), || format!("features {feats:?} lack sse2/nx"))?;
+    let feats: Vec<&str> = f["features"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    ensure(feats.contains(&"sse2") && feats.contains(&"nx"), || {
+        format!("features {feats:?} lack sse2/nx")
+    })?;
     ensure(u64_of(f, "tsc_hz")? > 0, || "tsc_hz is 0".into())?;
     let m = t.one("mem")?;
     let usable = u64_of(m, "usable_bytes")?;
@@ -92,35 +107,63 @@ fn check_boot(t: &Trace, mode: &str) -> Result<(), String> {
     let pool = u64_of(m, "pool_bytes")?;
     ensure(heap >= 64 << 20, || format!("heap {heap} bytes < 64 MiB"))?;
     ensure(pool >= 16 << 20, || format!("pool {pool} bytes < 16 MiB"))?;
-    ensure(usable > heap + pool, || format!("usable {usable} <= heap {heap} + pool {pool}"))?;
+    ensure(usable > heap + pool, || {
+        format!("usable {usable} <= heap {heap} + pool {pool}")
+    })?;
     Ok(())
 }
 
 fn check_cpus(t: &Trace, cpus: usize) -> Result<(), String> {
     let online = t.all("cpu_online");
-    let ids: BTreeSet<u64> = online.iter().filter_map(|e| e.get("apic_id").and_then(Value::as_u64)).collect();
+    let ids: BTreeSet<u64> = online
+        .iter()
+        .filter_map(|e| e.get("apic_id").and_then(Value::as_u64))
+        .collect();
     ensure(online.len() == cpus && ids.len() == cpus, || {
-        format!("{} cpu_online events with APIC ids {ids:?}, expected {cpus} distinct", online.len())
+        format!(
+            "{} cpu_online events with APIC ids {ids:?}, expected {cpus} distinct",
+            online.len()
+        )
     })?;
-    ensure(online.iter().filter(|e| e["bsp"] == true).count() == 1, || "not exactly one BSP online".into())
+    ensure(
+        online.iter().filter(|e| e["bsp"] == true).count() == 1,
+        || "not exactly one BSP online".into(),
+    )
 }
 
 fn check_selftests(t: &Trace) -> Result<(), String> {
     let tests = t.all("selftest");
-    ensure(tests.len() >= 7, || format!("only {} selftest events", tests.len()))?;
+    ensure(tests.len() >= 7, || {
+        format!("only {} selftest events", tests.len())
+    })?;
     for e in &tests {
-        ensure(e["ok"] == true, || format!("selftest {} failed: {}", e["name"], e["detail"]))?;
+        ensure(e["ok"] == true, || {
+            format!("selftest {} failed: {}", e["name"], e["detail"])
+        })?;
     }
-    let pool = tests.iter().find(|e| e["name"] == "exec_pool").ok_or("no exec_pool selftest")?;
+    let pool = tests
+        .iter()
+        .find(|e| e["name"] == "exec_pool")
+        .ok_or("no exec_pool selftest")?;
     let detail = str_of(pool, "detail")?;
-    ensure(detail.contains("returned 42") && detail.contains("faulted (cr2"), || format!("exec_pool detail: {detail}"))
+    ensure(
+        detail.contains("returned 42") && detail.contains("faulted (cr2"),
+        || format!("exec_pool detail: {detail}"),
+    )
 }
 
 fn check_exit(t: &Trace, out: &QemuOutcome, want: ExitCode) -> Result<(), String> {
     let exit = t.one("exit")?;
-    ensure(u64_of(exit, "code")? == want.value() as u64, || format!("exit event {:?}, want {}", exit["code"], want.value()))?;
+    ensure(u64_of(exit, "code")? == want.value() as u64, || {
+        format!("exit event {:?}, want {}", exit["code"], want.value())
+    })?;
     ensure(out.exit_code() == Some(want), || {
-        format!("QEMU exit status {:?}, want {} ({})", out.status, want.qemu_status(), want.name())
+        format!(
+            "QEMU exit status {:?}, want {} ({})",
+            out.status,
+            want.qemu_status(),
+            want.name()
+        )
     })
 }
 
@@ -154,12 +197,22 @@ fn exception(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
     check_boot(t, "test-exception")?;
     check_cpus(t, 2)?;
     let e = t.one("exception")?;
-    ensure(u64_of(e, "vector")? == 6, || format!("vector {:?}, want 6 (#UD)", e["vector"]))?;
-    ensure(e["name"] == "invalid_opcode", || format!("name {:?}", e["name"]))?;
+    ensure(u64_of(e, "vector")? == 6, || {
+        format!("vector {:?}, want 6 (#UD)", e["vector"])
+    })?;
+    ensure(e["name"] == "invalid_opcode", || {
+        format!("name {:?}", e["name"])
+    })?;
     let rip = str_of(e, "rip")?;
-    ensure(rip.starts_with("0xffffffff8"), || format!("rip {rip} not in the kernel image"))?;
-    ensure(e["expected"] == true, || "exception not marked expected".into())?;
-    ensure(e["stack"].as_array().is_some_and(|s| !s.is_empty()), || "empty stack walk".into())?;
+    ensure(rip.starts_with("0xffffffff8"), || {
+        format!("rip {rip} not in the kernel image")
+    })?;
+    ensure(e["expected"] == true, || {
+        "exception not marked expected".into()
+    })?;
+    ensure(e["stack"].as_array().is_some_and(|s| !s.is_empty()), || {
+        "empty stack walk".into()
+    })?;
     check_exit(t, o, ExitCode::ExpectedException)
 }
 
@@ -171,23 +224,53 @@ fn malformed_cmdline(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
         .filter(|e| e["what"] == "cmdline")
         .filter_map(|e| e.get("token").and_then(Value::as_str))
         .collect();
-    let want: BTreeSet<&str> = ["bareflow.tiers=100,abc", "bareflow.mode=warp", "bareflow.bogus=1"].into();
-    ensure(warned == want, || format!("cmdline warnings for {warned:?}, want {want:?}"))?;
+    let want: BTreeSet<&str> = [
+        "bareflow.tiers=100,abc",
+        "bareflow.mode=warp",
+        "bareflow.bogus=1",
+    ]
+    .into();
+    ensure(warned == want, || {
+        format!("cmdline warnings for {warned:?}, want {want:?}")
+    })?;
     let p = t.one("params")?;
-    ensure(p["mode"] == "demo" && p["tiers"] == "100,1000,10000", || format!("params {p:?} are not the defaults"))?;
+    ensure(
+        p["mode"] == "demo" && p["tiers"] == "100,1000,10000",
+        || format!("params {p:?} are not the defaults"),
+    )?;
     check_cpus(t, 2)?;
     check_selftests(t)?;
     let jobs = t.all("demo_job");
-    ensure(jobs.iter().any(|j| j["on_cpu"] == 1 && j["primes"].as_u64().is_some_and(|n| n > 0)), || {
-        "no demo_job result from cpu 1".into()
-    })?;
+    ensure(
+        jobs.iter()
+            .any(|j| j["on_cpu"] == 1 && j["primes"].as_u64().is_some_and(|n| n > 0)),
+        || "no demo_job result from cpu 1".into(),
+    )?;
     check_exit(t, o, ExitCode::Success)
 }
 
 const CASES: &[Case] = &[
-    Case { name: "bios-selftest-smp2", cmdline: "bareflow.mode=selftest", smp: 2, uefi: false, check: selftest_smp2 },
-    Case { name: "bios-selftest-smp1", cmdline: "bareflow.mode=selftest", smp: 1, uefi: false, check: selftest_smp1 },
-    Case { name: "bios-test-exception", cmdline: "bareflow.mode=test-exception", smp: 2, uefi: false, check: exception },
+    Case {
+        name: "bios-selftest-smp2",
+        cmdline: "bareflow.mode=selftest",
+        smp: 2,
+        uefi: false,
+        check: selftest_smp2,
+    },
+    Case {
+        name: "bios-selftest-smp1",
+        cmdline: "bareflow.mode=selftest",
+        smp: 1,
+        uefi: false,
+        check: selftest_smp1,
+    },
+    Case {
+        name: "bios-test-exception",
+        cmdline: "bareflow.mode=test-exception",
+        smp: 2,
+        uefi: false,
+        check: exception,
+    },
     Case {
         name: "bios-malformed-cmdline",
         cmdline: "bareflow.tiers=100,abc bareflow.mode=warp bareflow.bogus=1",
@@ -195,10 +278,20 @@ const CASES: &[Case] = &[
         uefi: false,
         check: malformed_cmdline,
     },
-    Case { name: "uefi-selftest-smp2", cmdline: "bareflow.mode=selftest", smp: 2, uefi: true, check: selftest_smp2 },
+    Case {
+        name: "uefi-selftest-smp2",
+        cmdline: "bareflow.mode=selftest",
+        smp: 2,
+        uefi: true,
+        check: selftest_smp2,
+    },
 ];
 
-fn iso_for(elf: &Path, cmdline: &str, cache: &mut Vec<(String, PathBuf)>) -> Result<PathBuf, String> {
+fn iso_for(
+    elf: &Path,
+    cmdline: &str,
+    cache: &mut Vec<(String, PathBuf)>,
+) -> Result<PathBuf, String> {
     if let Some((_, p)) = cache.iter().find(|(c, _)| c == cmdline) {
         return Ok(p.clone());
     }
@@ -216,7 +309,10 @@ fn iso_for(elf: &Path, cmdline: &str, cache: &mut Vec<(String, PathBuf)>) -> Res
 }
 
 fn timeout() -> Duration {
-    let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
     Duration::from_secs(secs)
 }
 
@@ -225,17 +321,28 @@ pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize)
     let mut passed = 0;
     let mut failed = 0;
     let mut isos = Vec::new();
-    for case in CASES.iter().filter(|c| filter.is_none_or(|f| c.name.contains(f))) {
+    for case in CASES
+        .iter()
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+    {
         print!("qemu test {} ({}) ... ", case.name, accel.name());
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let result = (|| -> Result<String, String> {
             let iso = iso_for(elf, case.cmdline, &mut isos)?;
-            let cfg = QemuConfig { iso, smp: case.smp, mem_mib: 512, uefi: case.uefi, accel, timeout: timeout() };
+            let cfg = QemuConfig {
+                iso,
+                smp: case.smp,
+                mem_mib: 512,
+                uefi: case.uefi,
+                accel,
+                timeout: timeout(),
+            };
             let out = qemu::run(&cfg, |_| {})?;
             let summary = format!(
                 "{:.1} s, first event after {}",
                 out.elapsed.as_secs_f64(),
-                out.first_event.map_or("never".into(), |d| format!("{} ms", d.as_millis()))
+                out.first_event
+                    .map_or("never".into(), |d| format!("{} ms", d.as_millis()))
             );
             if out.timed_out {
                 return Err(format!(
@@ -244,8 +351,10 @@ pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize)
                     out.tail(25)
                 ));
             }
-            let t = Trace::from_lines(&out.lines).map_err(|e| format!("{e}\nserial tail:\n{}", out.tail(25)))?;
-            (case.check)(&t, &out).map_err(|e| format!("{e} ({summary}); serial tail:\n{}", out.tail(25)))?;
+            let t = Trace::from_lines(&out.lines)
+                .map_err(|e| format!("{e}\nserial tail:\n{}", out.tail(25)))?;
+            (case.check)(&t, &out)
+                .map_err(|e| format!("{e} ({summary}); serial tail:\n{}", out.tail(25)))?;
             Ok(summary)
         })();
         match result {

@@ -15,7 +15,9 @@ use std::process::Command;
 pub const LIMINE_VERSION: &str = "9.3.0";
 
 fn url() -> String {
-    format!("https://github.com/limine-bootloader/limine/archive/refs/tags/v{LIMINE_VERSION}-binary.tar.gz")
+    format!(
+        "https://github.com/limine-bootloader/limine/archive/refs/tags/v{LIMINE_VERSION}-binary.tar.gz"
+    )
 }
 
 fn sha256_of(path: &Path) -> Result<String, String> {
@@ -24,7 +26,10 @@ fn sha256_of(path: &Path) -> Result<String, String> {
         .output()
         .map_err(|e| format!("sha256sum: {e}"))?;
     if !out.status.success() {
-        return Err(format!("sha256sum failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "sha256sum failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
@@ -54,7 +59,13 @@ pub fn fetch(dest: Option<PathBuf>, digest: Option<String>) -> Result<PathBuf, S
     std::fs::create_dir_all(&dl_dir).map_err(|e| e.to_string())?;
     let tarball = dl_dir.join(format!("limine-{LIMINE_VERSION}-binary.tar.gz"));
     let status = Command::new("curl")
-        .args(["--fail", "--location", "--silent", "--show-error", "--output"])
+        .args([
+            "--fail",
+            "--location",
+            "--silent",
+            "--show-error",
+            "--output",
+        ])
         .arg(&tarball)
         .arg(url())
         .status()
@@ -73,7 +84,10 @@ pub fn fetch(dest: Option<PathBuf>, digest: Option<String>) -> Result<PathBuf, S
         }
         Some(want) if want != got => {
             let _ = std::fs::remove_file(&tarball);
-            return Err(format!("checksum mismatch for {}: got {got}, want {want}; file removed", url()));
+            return Err(format!(
+                "checksum mismatch for {}: got {got}, want {want}; file removed",
+                url()
+            ));
         }
         Some(_) => {}
     }

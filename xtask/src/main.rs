@@ -76,7 +76,9 @@ impl Args {
 
     fn number(&mut self, name: &str, default: u64) -> Result<u64, String> {
         match self.value(name)? {
-            Some(s) => s.parse().map_err(|_| format!("{name} expects a number, got '{s}'")),
+            Some(s) => s
+                .parse()
+                .map_err(|_| format!("{name} expects a number, got '{s}'")),
             None => Ok(default),
         }
     }
@@ -95,8 +97,14 @@ fn iso_spec(args: &mut Args) -> Result<iso::IsoSpec, String> {
         .value("--limine-dir")?
         .or_else(|| std::env::var("LIMINE_DIR").ok().filter(|s| !s.is_empty()))
         .map(PathBuf::from);
-    let cmdline = args.value("--cmdline")?.unwrap_or_else(|| "bareflow.mode=demo".into());
-    let mut modules: Vec<PathBuf> = args.values("--module")?.into_iter().map(PathBuf::from).collect();
+    let cmdline = args
+        .value("--cmdline")?
+        .unwrap_or_else(|| "bareflow.mode=demo".into());
+    let mut modules: Vec<PathBuf> = args
+        .values("--module")?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
     if !args.flag("--no-default-modules") {
         modules.extend(iso::default_modules());
     }
@@ -104,9 +112,18 @@ fn iso_spec(args: &mut Args) -> Result<iso::IsoSpec, String> {
         iso::Boot::Grub => "bareflow-grub.iso",
         iso::Boot::Limine => "bareflow-limine.iso",
     };
-    let out = args.value("--out")?.map(PathBuf::from).unwrap_or_else(|| paths::iso_dir().join(name));
+    let out = args
+        .value("--out")?
+        .map(PathBuf::from)
+        .unwrap_or_else(|| paths::iso_dir().join(name));
     iso::check_modules(&modules)?;
-    Ok(iso::IsoSpec { boot, limine_dir, cmdline, modules, out })
+    Ok(iso::IsoSpec {
+        boot,
+        limine_dir,
+        cmdline,
+        modules,
+        out,
+    })
 }
 
 fn cmd_run(mut args: Args) -> Result<bool, String> {
@@ -149,11 +166,20 @@ fn cmd_run(mut args: Args) -> Result<bool, String> {
         }
     })?;
     let saved = paths::iso_dir().join("last-trace.jsonl");
-    let events: Vec<&str> = out.lines.iter().filter_map(|l| trace::event_start(l)).collect();
+    let events: Vec<&str> = out
+        .lines
+        .iter()
+        .filter_map(|l| trace::event_start(l))
+        .collect();
     let _ = std::fs::write(&saved, events.join("\n") + "\n");
-    let first = out.first_event.map_or("no event".into(), |d| format!("first event after {} ms", d.as_millis()));
+    let first = out.first_event.map_or("no event".into(), |d| {
+        format!("first event after {} ms", d.as_millis())
+    });
     if out.timed_out {
-        return Err(format!("QEMU killed after {secs} s ({first}); trace saved to {}", saved.display()));
+        return Err(format!(
+            "QEMU killed after {secs} s ({first}); trace saved to {}",
+            saved.display()
+        ));
     }
     let code = out.exit_code();
     eprintln!(
@@ -192,7 +218,10 @@ fn cmd_test(mut args: Args) -> Result<bool, String> {
     }
     eprintln!("== kernel build");
     let elf = build::build_kernel()?;
-    eprintln!("== QEMU integration tests (accelerator {}, set BAREFLOW_ACCEL=kvm|tcg to choose)", accel.name());
+    eprintln!(
+        "== QEMU integration tests (accelerator {}, set BAREFLOW_ACCEL=kvm|tcg to choose)",
+        accel.name()
+    );
     let (passed, failed) = itests::run_all(&elf, accel, filter.as_deref());
     println!("{passed} passed, {failed} failed");
     Ok(failed == 0 && passed > 0)
@@ -202,7 +231,11 @@ fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() || argv[0] == "help" || argv[0] == "--help" || argv[0] == "-h" {
         println!("{USAGE}");
-        return if argv.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        return if argv.is_empty() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     let command = argv.remove(0);
     let mut args = Args { rest: argv };
@@ -232,7 +265,11 @@ fn main() -> ExitCode {
             let digest = args.value("--sha256")?;
             args.finish()?;
             let dir = limine_fetch::fetch(dest, digest)?;
-            println!("Limine {} ready in {}", limine_fetch::LIMINE_VERSION, dir.display());
+            println!(
+                "Limine {} ready in {}",
+                limine_fetch::LIMINE_VERSION,
+                dir.display()
+            );
             Ok(true)
         })(),
         other => Err(format!("unknown command '{other}'\n\n{USAGE}")),

@@ -22,7 +22,10 @@ pub fn kernel_target_dir() -> PathBuf {
 
 /// The kernel ELF after `build`.
 pub fn kernel_elf() -> PathBuf {
-    kernel_target_dir().join("x86_64-bareflow").join("release").join("bareflow")
+    kernel_target_dir()
+        .join("x86_64-bareflow")
+        .join("release")
+        .join("bareflow")
 }
 
 /// ISO staging and output directory.

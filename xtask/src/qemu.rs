@@ -1,7 +1,7 @@
 //! Running the ISO under QEMU: accelerator choice, firmware, serial capture
 //! with a hard timeout.
 
-use bareflow_boot_model::exit::{ExitCode, DEBUG_EXIT_PORT};
+use bareflow_boot_model::exit::{DEBUG_EXIT_PORT, ExitCode};
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -42,7 +42,9 @@ pub fn select_accel(explicit: Option<&str>) -> Result<Accel, String> {
                 Ok(Accel::Tcg)
             }
         },
-        other => Err(format!("unknown accelerator '{other}' (expected kvm, tcg or auto)")),
+        other => Err(format!(
+            "unknown accelerator '{other}' (expected kvm, tcg or auto)"
+        )),
     }
 }
 
@@ -63,22 +65,36 @@ pub fn kvm_status() -> Result<(), String> {
     if hw {
         Ok(())
     } else {
-        Err("/dev/kvm exists but the CPU shows no vmx/svm flag, so it is not hardware-assisted KVM".into())
+        Err(
+            "/dev/kvm exists but the CPU shows no vmx/svm flag, so it is not hardware-assisted KVM"
+                .into(),
+        )
     }
 }
 
 /// UEFI firmware: (code, vars template).
 pub fn find_ovmf() -> Result<(PathBuf, PathBuf), String> {
     let candidates = [
-        ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
-        ("/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"),
-        ("/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd"),
+        (
+            "/usr/share/OVMF/OVMF_CODE_4M.fd",
+            "/usr/share/OVMF/OVMF_VARS_4M.fd",
+        ),
+        (
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "/usr/share/OVMF/OVMF_VARS.fd",
+        ),
+        (
+            "/usr/share/edk2/ovmf/OVMF_CODE.fd",
+            "/usr/share/edk2/ovmf/OVMF_VARS.fd",
+        ),
     ];
     candidates
         .iter()
         .map(|(c, v)| (PathBuf::from(c), PathBuf::from(v)))
         .find(|(c, v)| c.is_file() && v.is_file())
-        .ok_or_else(|| "OVMF firmware not found (install the `ovmf` package; ./x does this)".to_string())
+        .ok_or_else(|| {
+            "OVMF firmware not found (install the `ovmf` package; ./x does this)".to_string()
+        })
 }
 
 /// One QEMU run.
@@ -142,13 +158,29 @@ pub fn command(cfg: &QemuConfig, vars: Option<&Path>) -> Result<Command, String>
     };
     c.arg("-smp").arg(cfg.smp.to_string());
     c.arg("-m").arg(format!("{}M", cfg.mem_mib));
-    c.args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"]);
-    c.arg("-device").arg(format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"));
+    c.args([
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+    ]);
+    c.arg("-device").arg(format!(
+        "isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"
+    ));
     if cfg.uefi {
         let (code, _) = find_ovmf()?;
         let vars = vars.ok_or("UEFI run needs an OVMF vars file")?;
-        c.arg("-drive").arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display()));
-        c.arg("-drive").arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
+        c.arg("-drive").arg(format!(
+            "if=pflash,format=raw,unit=0,readonly=on,file={}",
+            code.display()
+        ));
+        c.arg("-drive").arg(format!(
+            "if=pflash,format=raw,unit=1,file={}",
+            vars.display()
+        ));
     }
     c.arg("-cdrom").arg(&cfg.iso);
     Ok(c)
@@ -168,11 +200,13 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
         None
     };
     let mut cmd = command(cfg, vars_copy.as_deref())?;
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start qemu-system-x86_64: {e} (install qemu-system-x86; ./x does this)"))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        format!("cannot start qemu-system-x86_64: {e} (install qemu-system-x86; ./x does this)")
+    })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = mpsc::channel::<(Instant, String)>();
@@ -184,7 +218,9 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
             if n == 0 {
                 break;
             }
-            let line = String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string();
+            let line = String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
             if tx.send((Instant::now(), line)).is_err() {
                 break;
             }
@@ -281,7 +317,11 @@ mod tests {
     fn accel_override() {
         assert_eq!(select_accel(Some("tcg")).unwrap(), Accel::Tcg);
         assert_eq!(select_accel(Some("kvm")).unwrap(), Accel::Kvm);
-        assert!(select_accel(Some("hvf")).unwrap_err().contains("kvm, tcg or auto"));
+        assert!(
+            select_accel(Some("hvf"))
+                .unwrap_err()
+                .contains("kvm, tcg or auto")
+        );
     }
 
     #[test]
@@ -295,9 +335,15 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         let c = command(&cfg, None).unwrap();
-        let args: Vec<String> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let joined = args.join(" ");
-        assert!(joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"), "{joined}");
+        assert!(
+            joined.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"),
+            "{joined}"
+        );
         assert!(joined.contains("-serial stdio"));
         assert!(joined.contains("-smp 2"));
         assert!(joined.contains("-cpu max"));

@@ -7,7 +7,7 @@
 //! executable pool once, at boot, and keeps them for its whole life.
 
 use crate::fixed::FixedVec;
-use crate::memmap::{MemoryMap, Region, MAX_REGIONS, PAGE_SIZE};
+use crate::memmap::{MAX_REGIONS, MemoryMap, PAGE_SIZE, Region};
 
 /// Bump allocator over usable RAM.
 #[derive(Debug, Clone)]
@@ -64,7 +64,11 @@ impl FrameAllocator {
                 return Some(frame);
             }
             self.current += 1;
-            self.next = self.regions.as_slice().get(self.current).map_or(0, |r| r.start);
+            self.next = self
+                .regions
+                .as_slice()
+                .get(self.current)
+                .map_or(0, |r| r.start);
         }
     }
 
@@ -109,7 +113,10 @@ mod tests {
             assert!(seen.insert(f), "frame {f:#x} handed out twice");
             order.push(f);
         }
-        assert_eq!(order, [0x10_0000, 0x10_1000, 0x10_2000, 0x20_0000, 0x20_1000]);
+        assert_eq!(
+            order,
+            [0x10_0000, 0x10_1000, 0x10_2000, 0x20_0000, 0x20_1000]
+        );
         assert_eq!(fa.free_frames(), 0);
         assert_eq!(fa.allocate(), None);
     }

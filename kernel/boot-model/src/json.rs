@@ -45,7 +45,10 @@ pub struct Event<'w, W: Write> {
 impl<'w, W: Write> Event<'w, W> {
     /// Starts `{"ev":..,"t_us":..,"cpu":..`.
     pub fn begin(out: &'w mut W, ev: &str, t_us: u64, cpu: u32) -> Self {
-        let mut e = Event { out, result: Ok(()) };
+        let mut e = Event {
+            out,
+            result: Ok(()),
+        };
         e.result = e.out.write_str("{\"ev\":");
         e.quoted(ev);
         e.raw(format_args!(",\"t_us\":{t_us},\"cpu\":{cpu}"));
@@ -124,7 +127,11 @@ impl<'w, W: Write> Event<'w, W> {
     }
 
     /// A list of strings.
-    pub fn str_list<'s>(&mut self, key: &str, items: impl IntoIterator<Item = &'s str>) -> &mut Self {
+    pub fn str_list<'s>(
+        &mut self,
+        key: &str,
+        items: impl IntoIterator<Item = &'s str>,
+    ) -> &mut Self {
         self.key(key);
         self.raw(format_args!("["));
         for (i, s) in items.into_iter().enumerate() {

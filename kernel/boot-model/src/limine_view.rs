@@ -90,7 +90,9 @@ impl BootInfo {
         if memory.totals().usable_bytes == 0 {
             return Err(BootInfoError::NoUsableMemory);
         }
-        let (phys, virt) = view.executable_address.ok_or(BootInfoError::NoKernelAddress)?;
+        let (phys, virt) = view
+            .executable_address
+            .ok_or(BootInfoError::NoKernelAddress)?;
 
         let mut info = BootInfo {
             loader: Loader::Limine,
@@ -220,7 +222,11 @@ mod tests {
         let usable: Vec<_> = info.memory.usable().map(|r| (r.start, r.end)).collect();
         assert_eq!(
             usable,
-            [(0x1000, 0x9f000), (0x10_0000, 0x100_0000), (0x120_0000, 0x7f0_0000)]
+            [
+                (0x1000, 0x9f000),
+                (0x10_0000, 0x100_0000),
+                (0x120_0000, 0x7f0_0000)
+            ]
         );
         assert_eq!(info.modules.len(), 2);
         assert_eq!(info.modules.as_slice()[0].name.as_str(), "matmul.bfir");
@@ -245,7 +251,10 @@ mod tests {
         let mut mm_it = mm.iter().copied();
         let mut v = view(&mut mm_it, &mut mod_it, &mut cpu_it);
         v.memmap = None;
-        assert_eq!(BootInfo::from_limine(v).unwrap_err(), BootInfoError::NoMemoryMap);
+        assert_eq!(
+            BootInfo::from_limine(v).unwrap_err(),
+            BootInfoError::NoMemoryMap
+        );
 
         let mut mod_it = core::iter::empty();
         let mut cpu_it = core::iter::empty();
@@ -262,7 +271,10 @@ mod tests {
         let mut mod_it = core::iter::empty();
         let mut cpu_it = core::iter::empty();
         let v = view(&mut mm_it, &mut mod_it, &mut cpu_it);
-        assert_eq!(BootInfo::from_limine(v).unwrap_err(), BootInfoError::NoUsableMemory);
+        assert_eq!(
+            BootInfo::from_limine(v).unwrap_err(),
+            BootInfoError::NoUsableMemory
+        );
     }
 
     #[test]

@@ -109,7 +109,8 @@ impl MemoryMap {
                 raw.push(Region { start, end, kind })?;
             }
         }
-        raw.as_mut_slice().sort_unstable_by_key(|r| (r.start, r.end));
+        raw.as_mut_slice()
+            .sort_unstable_by_key(|r| (r.start, r.end));
 
         // Carve reserved ranges out of usable ones (firmware maps can overlap).
         let mut cut: FixedVec<Region, MAX_REGIONS> = FixedVec::new();
@@ -120,7 +121,11 @@ impl MemoryMap {
             }
             let mut pieces: FixedVec<Region, 8> = FixedVec::new();
             pieces.push(*r)?;
-            for other in raw.as_slice().iter().filter(|o| o.kind != RegionKind::Usable) {
+            for other in raw
+                .as_slice()
+                .iter()
+                .filter(|o| o.kind != RegionKind::Usable)
+            {
                 let mut next: FixedVec<Region, 8> = FixedVec::new();
                 for p in pieces.as_slice() {
                     for q in subtract(*p, other.start, other.end) {
@@ -140,7 +145,8 @@ impl MemoryMap {
                 cut.push(*p)?;
             }
         }
-        cut.as_mut_slice().sort_unstable_by_key(|r| (r.start, r.end));
+        cut.as_mut_slice()
+            .sort_unstable_by_key(|r| (r.start, r.end));
 
         let mut regions: FixedVec<Region, MAX_REGIONS> = FixedVec::new();
         for r in cut.as_slice() {
@@ -163,7 +169,9 @@ impl MemoryMap {
 
     /// Usable regions only.
     pub fn usable(&self) -> impl Iterator<Item = &Region> {
-        self.regions().iter().filter(|r| r.kind == RegionKind::Usable)
+        self.regions()
+            .iter()
+            .filter(|r| r.kind == RegionKind::Usable)
     }
 
     /// Whether `[start, end)` lies entirely in usable RAM.
@@ -206,7 +214,8 @@ fn subtract(r: Region, start: u64, end: u64) -> impl Iterator<Item = Region> {
 
 /// Rounds up to a page boundary (saturating at the top of the address space).
 pub fn align_up(x: u64) -> u64 {
-    x.checked_add(PAGE_SIZE - 1).map_or(u64::MAX & !(PAGE_SIZE - 1), |v| v & !(PAGE_SIZE - 1))
+    x.checked_add(PAGE_SIZE - 1)
+        .map_or(!(PAGE_SIZE - 1), |v| v & !(PAGE_SIZE - 1))
 }
 
 /// Rounds down to a page boundary.
@@ -240,11 +249,9 @@ mod tests {
 
     #[test]
     fn reserved_overlap_wins() {
-        let m = MemoryMap::from_entries([
-            (0x10_0000, 0x40_0000, Usable),
-            (0x20_0800, 0x800, AcpiNvs),
-        ])
-        .unwrap();
+        let m =
+            MemoryMap::from_entries([(0x10_0000, 0x40_0000, Usable), (0x20_0800, 0x800, AcpiNvs)])
+                .unwrap();
         let usable: std::vec::Vec<_> = m.usable().map(|r| (r.start, r.end)).collect();
         assert_eq!(usable, [(0x10_0000, 0x20_0000), (0x20_1000, 0x50_0000)]);
         assert!(m.is_usable(0x10_0000, 0x20_0000));

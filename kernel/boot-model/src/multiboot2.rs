@@ -56,10 +56,13 @@ impl BootInfo {
         if magic != BOOTLOADER_MAGIC {
             return Err(BootInfoError::BadMagic(magic));
         }
-        let total = u32_at(mbi, 0).ok_or(BootInfoError::Malformed("information structure too short"))?
+        let total = u32_at(mbi, 0)
+            .ok_or(BootInfoError::Malformed("information structure too short"))?
             as usize;
         if total < 16 || total > mbi.len() {
-            return Err(BootInfoError::Malformed("information structure size out of range"));
+            return Err(BootInfoError::Malformed(
+                "information structure size out of range",
+            ));
         }
         let mbi = &mbi[..total];
 
@@ -78,7 +81,8 @@ impl BootInfo {
         let mut off = 8usize;
         loop {
             let ty = u32_at(mbi, off).ok_or(BootInfoError::Malformed("tag header past the end"))?;
-            let size = u32_at(mbi, off + 4).ok_or(BootInfoError::Malformed("tag header past the end"))?
+            let size = u32_at(mbi, off + 4)
+                .ok_or(BootInfoError::Malformed("tag header past the end"))?
                 as usize;
             if size < 8 || off + size > total {
                 return Err(BootInfoError::Malformed("tag size out of range"));
@@ -89,8 +93,10 @@ impl BootInfo {
                 TAG_CMDLINE => info.cmdline = FixedStr::from_bytes_lossy(body),
                 TAG_LOADER_NAME => info.loader_name = FixedStr::from_bytes_lossy(body),
                 TAG_MODULE => {
-                    let start = u32_at(body, 0).ok_or(BootInfoError::Malformed("module tag too short"))?;
-                    let end = u32_at(body, 4).ok_or(BootInfoError::Malformed("module tag too short"))?;
+                    let start =
+                        u32_at(body, 0).ok_or(BootInfoError::Malformed("module tag too short"))?;
+                    let end =
+                        u32_at(body, 4).ok_or(BootInfoError::Malformed("module tag too short"))?;
                     if end < start {
                         return Err(BootInfoError::Malformed("module ends before it starts"));
                     }
@@ -106,7 +112,8 @@ impl BootInfo {
                 }
                 TAG_MMAP => {
                     saw_map = true;
-                    let entry_size = u32_at(body, 0).ok_or(BootInfoError::Malformed("mmap tag too short"))?
+                    let entry_size = u32_at(body, 0)
+                        .ok_or(BootInfoError::Malformed("mmap tag too short"))?
                         as usize;
                     if entry_size < 24 {
                         return Err(BootInfoError::Malformed("mmap entry size below 24"));
@@ -152,7 +159,11 @@ impl BootInfo {
         for m in info.modules.as_slice() {
             let _ = placed.push((m.phys_start, m.len, ours));
         }
-        let all = raw_map.as_slice().iter().chain(placed.as_slice().iter()).copied();
+        let all = raw_map
+            .as_slice()
+            .iter()
+            .chain(placed.as_slice().iter())
+            .copied();
         info.memory = MemoryMap::from_entries(all).map_err(|_| BootInfoError::MemoryMapTooLarge)?;
         if info.memory.totals().usable_bytes == 0 {
             return Err(BootInfoError::NoUsableMemory);
@@ -167,6 +178,7 @@ pub mod build {
     use std::vec::Vec;
 
     /// Tag-by-tag builder.
+    #[derive(Default)]
     pub struct Mbi(pub Vec<u8>);
 
     impl Mbi {
@@ -177,9 +189,10 @@ pub mod build {
         /// Appends a tag with the given body.
         pub fn tag(mut self, ty: u32, body: &[u8]) -> Self {
             self.0.extend_from_slice(&ty.to_le_bytes());
-            self.0.extend_from_slice(&((body.len() + 8) as u32).to_le_bytes());
+            self.0
+                .extend_from_slice(&((body.len() + 8) as u32).to_le_bytes());
             self.0.extend_from_slice(body);
-            while self.0.len() % 8 != 0 {
+            while !self.0.len().is_multiple_of(8) {
                 self.0.push(0);
             }
             self
@@ -234,8 +247,16 @@ mod tests {
         let mbi = Mbi::new()
             .tag(1, b"bareflow.mode=selftest\0")
             .tag(2, b"GRUB 2.06-13+deb12u1\0")
-            .tag(3, &module_body(0x80_0000, 0x80_1000, "/boot/modules/fib.bfir"))
-            .mmap(&[(0, 0x9fc00, 1), (0x9fc00, 0x400, 2), (0x10_0000, 0x1fee_0000, 1), (0x1ffe_0000, 0x2_0000, 2)])
+            .tag(
+                3,
+                &module_body(0x80_0000, 0x80_1000, "/boot/modules/fib.bfir"),
+            )
+            .mmap(&[
+                (0, 0x9fc00, 1),
+                (0x9fc00, 0x400, 2),
+                (0x10_0000, 0x1fee_0000, 1),
+                (0x1ffe_0000, 0x2_0000, 2),
+            ])
             .tag(14, &[0x52; 20])
             .finish();
         let info = BootInfo::from_multiboot2(BOOTLOADER_MAGIC, 0x9000, &mbi, PLACE).unwrap();
@@ -298,10 +319,8 @@ mod tests {
     #[test]
     fn same_bootinfo_shape_as_limine() {
         // The same machine described by both loaders gives the same usable RAM.
-        use crate::limine_view::{entry_type as t, LimineView, LimineModule};
-        let mbi = Mbi::new()
-            .mmap(&[(0x10_0000, 0x1000_0000, 1)])
-            .finish();
+        use crate::limine_view::{LimineModule, LimineView, entry_type as t};
+        let mbi = Mbi::new().mmap(&[(0x10_0000, 0x1000_0000, 1)]).finish();
         let mb = BootInfo::from_multiboot2(BOOTLOADER_MAGIC, 0x9000, &mbi, PLACE).unwrap();
         let lm = [
             (0x10_0000u64, 0x10_0000u64, t::USABLE),

@@ -86,10 +86,12 @@ impl PoolAllocator {
             return Err(PoolError::BadAlign);
         }
         let align = align.max(MIN_ALIGN);
-        let size = size.checked_next_multiple_of(MIN_ALIGN).ok_or(PoolError::OutOfSpace {
-            requested: size,
-            largest_free: self.largest_free(),
-        })?;
+        let size = size
+            .checked_next_multiple_of(MIN_ALIGN)
+            .ok_or(PoolError::OutOfSpace {
+                requested: size,
+                largest_free: self.largest_free(),
+            })?;
         let found = self.free.iter().find_map(|(&start, &len)| {
             let aligned = start.next_multiple_of(align);
             let pad = aligned - start;
@@ -118,7 +120,10 @@ impl PoolAllocator {
 
     /// Returns the allocation starting at `offset`; gives back its size.
     pub fn free(&mut self, offset: u64) -> Result<u64, PoolError> {
-        let size = self.live.remove(&offset).ok_or(PoolError::NotAllocated(offset))?;
+        let size = self
+            .live
+            .remove(&offset)
+            .ok_or(PoolError::NotAllocated(offset))?;
         let mut start = offset;
         let mut len = size;
         if let Some((&prev, &plen)) = self.free.range(..offset).next_back()

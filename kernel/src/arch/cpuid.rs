@@ -20,7 +20,13 @@ struct Bit {
 }
 
 const fn b(name: &'static str, leaf: u32, sub: u32, reg: u8, bit: u8) -> Bit {
-    Bit { name, leaf, sub, reg, bit }
+    Bit {
+        name,
+        leaf,
+        sub,
+        reg,
+        bit,
+    }
 }
 
 const BITS: &[Bit] = &[
@@ -124,7 +130,11 @@ impl CpuFeatures {
         let mut names = [""; MAX_FEATURES];
         let mut count = 0;
         for f in BITS {
-            let present_leaf = if f.leaf >= 0x8000_0000 { f.leaf <= max_ext } else { f.leaf <= max_leaf };
+            let present_leaf = if f.leaf >= 0x8000_0000 {
+                f.leaf <= max_ext
+            } else {
+                f.leaf <= max_leaf
+            };
             if !present_leaf {
                 continue;
             }
@@ -164,7 +174,9 @@ impl CpuFeatures {
     /// The brand string, trimmed (empty when the CPU has none).
     pub fn brand(&self) -> &str {
         let end = self.brand.iter().position(|&c| c == 0).unwrap_or(48);
-        core::str::from_utf8(&self.brand[..end]).unwrap_or("").trim()
+        core::str::from_utf8(&self.brand[..end])
+            .unwrap_or("")
+            .trim()
     }
 
     /// Names of the features present (and enabled, for AVX state).

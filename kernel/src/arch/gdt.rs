@@ -1,11 +1,11 @@
 //! Per-CPU GDT and TSS (with the interrupt stacks).
 
 use crate::percpu::{PerCpu, Selectors};
-use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
 use x86_64::structures::tss::TaskStateSegment;
-use x86_64::VirtAddr;
 
 /// IST slot (0-based) every exception handler runs on.
 pub const IST_EXCEPTION: u16 = 0;

@@ -13,9 +13,9 @@ use bareflow_boot_model::exit::ExitCode;
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Once;
+use x86_64::VirtAddr;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::InterruptDescriptorTable;
-use x86_64::VirtAddr;
 
 /// Vector of the IPI that wakes a parked CPU.
 pub const WAKE_VECTOR: u8 = 0xf0;
@@ -320,7 +320,7 @@ fn page_fault_detail(err: u64) -> &'static str {
 pub fn stack_walk(mut rbp: u64, out: &mut [u64; 12]) -> usize {
     let cpu = percpu::current();
     let mut n = 0;
-    while n < out.len() && rbp % 8 == 0 && cpu.stack_contains(rbp, 16) {
+    while n < out.len() && rbp.is_multiple_of(8) && cpu.stack_contains(rbp, 16) {
         // SAFETY: [rbp, rbp+16) lies inside this CPU's mapped kernel stack.
         let (next, ret) = unsafe { (*(rbp as *const u64), *((rbp + 8) as *const u64)) };
         if ret == 0 {
@@ -351,7 +351,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             let insn = unsafe { &probe_write_insn as *const u8 as u64 };
             if cpu.probe.armed.load(Ordering::SeqCst) && frame.rip == insn {
                 cpu.probe.cr2.store(Cr2::read_raw(), Ordering::SeqCst);
-                cpu.probe.error_code.store(frame.error_code, Ordering::SeqCst);
+                cpu.probe
+                    .error_code
+                    .store(frame.error_code, Ordering::SeqCst);
                 cpu.probe.hit.store(true, Ordering::SeqCst);
                 // SAFETY: as above.
                 frame.rip = unsafe { &probe_write_fixup as *const u8 as u64 };

@@ -1,14 +1,15 @@
 //! Limine boot protocol entry (base revision 3).
 
 use bareflow_boot_model::bootinfo::BootInfo;
-use bareflow_boot_model::limine_view::{entry_type, LimineModule, LimineView};
+use bareflow_boot_model::limine_view::{LimineModule, LimineView, entry_type};
+use limine::BaseRevision;
 use limine::memory_map::EntryType;
 use limine::request::{
     BootloaderInfoRequest, ExecutableAddressRequest, ExecutableCmdlineRequest, HhdmRequest,
-    MemoryMapRequest, ModuleRequest, MpRequest, RequestsEndMarker, RequestsStartMarker, RsdpRequest,
+    MemoryMapRequest, ModuleRequest, MpRequest, RequestsEndMarker, RequestsStartMarker,
+    RsdpRequest,
 };
 use limine::response::MpResponse;
-use limine::BaseRevision;
 
 #[used]
 #[unsafe(link_section = ".requests_start_marker")]
@@ -60,8 +61,14 @@ fn type_code(t: EntryType) -> u64 {
         (EntryType::ACPI_RECLAIMABLE, entry_type::ACPI_RECLAIMABLE),
         (EntryType::ACPI_NVS, entry_type::ACPI_NVS),
         (EntryType::BAD_MEMORY, entry_type::BAD_MEMORY),
-        (EntryType::BOOTLOADER_RECLAIMABLE, entry_type::BOOTLOADER_RECLAIMABLE),
-        (EntryType::EXECUTABLE_AND_MODULES, entry_type::EXECUTABLE_AND_MODULES),
+        (
+            EntryType::BOOTLOADER_RECLAIMABLE,
+            entry_type::BOOTLOADER_RECLAIMABLE,
+        ),
+        (
+            EntryType::EXECUTABLE_AND_MODULES,
+            entry_type::EXECUTABLE_AND_MODULES,
+        ),
         (EntryType::FRAMEBUFFER, entry_type::FRAMEBUFFER),
     ]
     .into_iter()
@@ -76,25 +83,36 @@ pub fn mp_response() -> Option<&'static MpResponse> {
 
 /// Reads every response into a `BootInfo`.
 fn boot_info() -> Result<BootInfo, bareflow_boot_model::bootinfo::BootInfoError> {
-    let mut memmap = MEMORY_MAP
+    let mut memmap = MEMORY_MAP.get_response().map(|r| {
+        r.entries()
+            .iter()
+            .map(|e| (e.base, e.length, type_code(e.entry_type)))
+    });
+    let mut modules = MODULES
         .get_response()
-        .map(|r| r.entries().iter().map(|e| (e.base, e.length, type_code(e.entry_type))));
-    let mut modules = MODULES.get_response().into_iter().flat_map(|r| r.modules().iter()).map(|f| {
-        LimineModule {
+        .into_iter()
+        .flat_map(|r| r.modules().iter())
+        .map(|f| LimineModule {
             path: f.path().to_bytes(),
             cmdline: f.string().to_bytes(),
             virt_addr: f.addr() as u64,
             size: f.size(),
-        }
+        });
+    let mut cpus = MP.get_response().map(|r| {
+        (
+            r.bsp_lapic_id(),
+            r.cpus().iter().map(|c| (c.id, c.lapic_id)),
+        )
     });
-    let mut cpus = MP
-        .get_response()
-        .map(|r| (r.bsp_lapic_id(), r.cpus().iter().map(|c| (c.id, c.lapic_id))));
     let view = LimineView {
         base_revision_supported: BASE_REVISION.is_supported(),
-        bootloader: BOOTLOADER_INFO.get_response().map(|r| (r.name(), r.version())),
+        bootloader: BOOTLOADER_INFO
+            .get_response()
+            .map(|r| (r.name(), r.version())),
         hhdm_offset: HHDM.get_response().map(|r| r.offset()),
-        memmap: memmap.as_mut().map(|m| m as &mut dyn Iterator<Item = (u64, u64, u64)>),
+        memmap: memmap
+            .as_mut()
+            .map(|m| m as &mut dyn Iterator<Item = (u64, u64, u64)>),
         executable_address: EXECUTABLE_ADDRESS
             .get_response()
             .map(|r| (r.physical_base(), r.virtual_base())),

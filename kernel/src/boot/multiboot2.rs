@@ -4,7 +4,7 @@
 
 use crate::arch::entry::{self, KERNEL_VMA};
 use bareflow_boot_model::bootinfo::BootInfo;
-use bareflow_boot_model::multiboot2::{total_size, KernelPlacement, BOOTLOADER_MAGIC};
+use bareflow_boot_model::multiboot2::{BOOTLOADER_MAGIC, KernelPlacement, total_size};
 
 /// Direct-map offset under multiboot2 (the same Limine uses by default).
 pub const HHDM_OFFSET: u64 = 0xffff_8000_0000_0000;

@@ -37,7 +37,11 @@ pub fn init(bytes: u64) -> Result<&'static ExecPool, VmError> {
     let pages = bytes.div_ceil(4096);
     let mut frames = Vec::with_capacity(pages as usize);
     paging::take_frames(pages, |f| frames.push(f))?;
-    paging::map_frames(POOL_RW_BASE, &frames, F::PRESENT | F::WRITABLE | F::NO_EXECUTE)?;
+    paging::map_frames(
+        POOL_RW_BASE,
+        &frames,
+        F::PRESENT | F::WRITABLE | F::NO_EXECUTE,
+    )?;
     paging::map_frames(POOL_RX_BASE, &frames, F::PRESENT)?;
     let bytes = pages * 4096;
     // SAFETY: the writable view was just mapped over `bytes` fresh frames.
@@ -66,7 +70,11 @@ impl ExecPool {
     pub fn free(&self, region: CodeRegion) {
         // SAFETY: the region is owned, so the range is ours to refill.
         unsafe {
-            core::ptr::write_bytes((POOL_RW_BASE + region.offset) as *mut u8, FILL, region.len as usize)
+            core::ptr::write_bytes(
+                (POOL_RW_BASE + region.offset) as *mut u8,
+                FILL,
+                region.len as usize,
+            )
         };
         // A CodeRegion always names a live allocation.
         let _ = self.alloc.lock().free(region.offset);

@@ -34,10 +34,18 @@ pub fn choose_size(free: u64, pool: u64, requested: u64) -> u64 {
 /// Maps `bytes` of heap and hands it to the allocator.
 pub fn init(bytes: u64) -> Result<(), VmError> {
     let pages = bytes / 4096;
-    paging::map_fresh(HEAP_BASE, pages, F::PRESENT | F::WRITABLE | F::NO_EXECUTE, |_| {})?;
+    paging::map_fresh(
+        HEAP_BASE,
+        pages,
+        F::PRESENT | F::WRITABLE | F::NO_EXECUTE,
+        |_| {},
+    )?;
     // SAFETY: [HEAP_BASE, HEAP_BASE + pages*4096) was just mapped writable,
     // belongs to nobody else, and `init` runs once.
-    unsafe { HEAP.lock().init(HEAP_BASE as *mut u8, (pages * 4096) as usize) };
+    unsafe {
+        HEAP.lock()
+            .init(HEAP_BASE as *mut u8, (pages * 4096) as usize)
+    };
     SIZE.store(pages * 4096, Ordering::SeqCst);
     Ok(())
 }

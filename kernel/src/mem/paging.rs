@@ -10,8 +10,8 @@ use spin::Mutex;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr3, Cr3Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags};
 use x86_64::structures::paging::{
-    FrameAllocator as X86FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as F,
-    PhysFrame, Size2MiB, Size4KiB,
+    FrameAllocator as X86FrameAllocator, Mapper, OffsetPageTable, Page, PageTable,
+    PageTableFlags as F, PhysFrame, Size2MiB, Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -25,7 +25,9 @@ struct Frames<'a>(&'a mut FrameAllocator);
 // once and never a frame outside the usable map.
 unsafe impl X86FrameAllocator<Size4KiB> for Frames<'_> {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        self.0.allocate().map(|a| PhysFrame::containing_address(PhysAddr::new(a)))
+        self.0
+            .allocate()
+            .map(|a| PhysFrame::containing_address(PhysAddr::new(a)))
     }
 }
 
@@ -117,7 +119,10 @@ pub fn init(info: &BootInfo, has_nx: bool) -> Result<(), VmError> {
 
     let mut frames = FrameAllocator::new(&info.memory, LOW_LIMIT);
     let pml4_phys = frames.allocate().ok_or(VmError::OutOfFrames)?;
-    assert!(pml4_phys < 1 << 32, "PML4 must sit below 4 GiB for the AP trampoline");
+    assert!(
+        pml4_phys < 1 << 32,
+        "PML4 must sit below 4 GiB for the AP trampoline"
+    );
     // SAFETY: the frame is fresh usable RAM, reachable through the loader's
     // direct map at the same offset, and nothing else refers to it.
     let pml4: &'static mut PageTable = unsafe { &mut *((hhdm + pml4_phys) as *mut PageTable) };
@@ -144,7 +149,13 @@ pub fn init(info: &BootInfo, has_nx: bool) -> Result<(), VmError> {
     };
     let phys = |v: u64| v - info.kernel_virt_base + info.kernel_phys_base;
     map_range_4k(&mut vm, start, phys(start), text_end - start, F::PRESENT)?;
-    map_range_4k(&mut vm, text_end, phys(text_end), ro_end - text_end, F::PRESENT | F::NO_EXECUTE)?;
+    map_range_4k(
+        &mut vm,
+        text_end,
+        phys(text_end),
+        ro_end - text_end,
+        F::PRESENT | F::NO_EXECUTE,
+    )?;
     map_range_4k(
         &mut vm,
         ro_end,
@@ -195,7 +206,12 @@ pub fn init(info: &BootInfo, has_nx: bool) -> Result<(), VmError> {
     // SAFETY: the new tables map the running code, its stack (kernel .bss or
     // loader memory in the direct map), all data and the direct map at the
     // same addresses as before.
-    unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4_phys)), flags | Cr3Flags::empty()) };
+    unsafe {
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(pml4_phys)),
+            flags | Cr3Flags::empty(),
+        )
+    };
     *VM.lock() = Some(vm);
     Ok(())
 }
@@ -207,7 +223,12 @@ pub fn pml4_phys() -> u64 {
 
 /// Maps `pages` fresh frames at `virt` with `flags`; returns their physical
 /// addresses to `each` in order.
-pub fn map_fresh(virt: u64, pages: u64, flags: F, mut each: impl FnMut(u64)) -> Result<(), VmError> {
+pub fn map_fresh(
+    virt: u64,
+    pages: u64,
+    flags: F,
+    mut each: impl FnMut(u64),
+) -> Result<(), VmError> {
     let mut guard = VM.lock();
     let vm = guard.as_mut().ok_or(VmError::NotReady)?;
     for i in 0..pages {
