@@ -347,3 +347,109 @@ impl CodeGen {
         self.finish(NS_TRAMP, 0, isa)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    /// The Cranelift IR of a function as lowered for `tier` (before Cranelift's own passes).
+    fn clif(src: &str, name: &str, tier: Tier, features: CpuFeatures) -> String {
+        let m = crate::parse_module("t.bfir", src).expect("parse");
+        let fi = m.funcs.iter().position(|f| f.name == name).expect("function");
+        let mut cg = CodeGen::new(features, 512).expect("codegen");
+        let opts = cg.opts(tier);
+        let isa = cg.isa(tier);
+        cg.ctx.clear();
+        cg.ctx.func = Function::with_name_signature(UserFuncName::user(0, 0), lower::native_sig(&m.funcs[fi]));
+        lower::lower_function(&mut cg.ctx.func, &mut cg.fctx, &m, fi, &[], opts, isa.frontend_config());
+        format!("{}", cg.ctx.func.display())
+    }
+
+    const SRC: &str = r#"
+#[reassoc]
+fn dot(a: &[f32], b: &[f32], n: i32) -> f32 {
+    let acc: f32 = 0.0;
+    for i in 0..n { acc += a[i] * b[i]; }
+    return acc;
+}
+fn dot_exact(a: &[f32], b: &[f32], n: i32) -> f32 {
+    let acc: f32 = 0.0;
+    for i in 0..n { acc += a[i] * b[i]; }
+    return acc;
+}
+fn axpy(x: &[f32], y: &mut [f32], s: f32, n: i32) {
+    for i in 0..n { y[i] = s * x[i] + y[i]; }
+}
+fn prefix(a: &mut [f32], n: i32) {
+    for i in 1..n { a[i] = a[i - 1] + a[i]; }
+}
+fn hist(d: &[i32], h: &mut [i32], n: i32) {
+    for i in 0..n { h[d[i]] += 1; }
+}
+"#;
+
+    fn count(s: &str, pat: &str) -> usize {
+        s.matches(pat).count()
+    }
+
+    #[test]
+    fn t1_keeps_every_check_t2_versions_loops() {
+        let t1 = clif(SRC, "dot", Tier::T1, CpuFeatures::all());
+        let t2 = clif(SRC, "dot", Tier::T2, CpuFeatures::all());
+        // T1: one bounds check per access in the only loop copy
+        assert_eq!(count(&t1, "icmp uge"), 2, "{t1}");
+        // T2: the checked copy keeps its 2 checks, the fast copy has none; the entry test
+        // compares first and last index of both accesses (4 unsigned compares)
+        assert_eq!(count(&t2, "icmp uge"), 2, "{t2}");
+        assert_eq!(count(&t2, "icmp ult"), 4, "{t2}");
+        assert!(!t2.contains("f32x4"), "{t2}");
+    }
+
+    #[test]
+    fn t3_vectorizes_reassoc_reduction_with_fma() {
+        let t3 = clif(SRC, "dot", Tier::T3, CpuFeatures::all());
+        assert!(count(&t3, "load.f32x4") >= 4, "{t3}");
+        assert!(count(&t3, "= fma ") >= 2, "{t3}");
+        // without FMA hardware: vector mul+add instead
+        let t3b = clif(SRC, "dot", Tier::T3, CpuFeatures::baseline());
+        assert!(t3b.contains("load.f32x4") && !t3b.contains("fma"), "{t3b}");
+    }
+
+    #[test]
+    fn t3_never_reassociates_without_the_attribute() {
+        let t3 = clif(SRC, "dot_exact", Tier::T3, CpuFeatures::all());
+        assert!(!t3.contains("f32x4"), "{t3}");
+    }
+
+    #[test]
+    fn t3_vectorizes_exact_maps_but_not_dependences() {
+        let t3 = clif(SRC, "axpy", Tier::T3, CpuFeatures::all());
+        assert!(count(&t3, "load.f32x4") >= 4 && !t3.contains("fma"), "{t3}");
+        let p = clif(SRC, "prefix", Tier::T3, CpuFeatures::all());
+        assert!(!p.contains("f32x4"), "{p}");
+    }
+
+    #[test]
+    fn data_dependent_index_stays_checked() {
+        let t2 = clif(SRC, "hist", Tier::T2, CpuFeatures::all());
+        // both evaluations of d[i] are hoisted (2 compares each at entry); h[d[i]] is
+        // checked in each copy (load + store)
+        assert_eq!(count(&t2, "icmp ult"), 4, "{t2}");
+        assert!(count(&t2, "icmp uge") >= 3, "{t2}");
+    }
+
+    #[test]
+    fn specialization_turns_args_into_constants() {
+        let m = crate::parse_module("t.bfir", SRC).expect("parse");
+        let fi = m.funcs.iter().position(|f| f.name == "axpy").expect("axpy");
+        let mut cg = CodeGen::new(CpuFeatures::all(), 512).expect("codegen");
+        let opts = cg.opts(Tier::T3);
+        let isa = cg.isa(Tier::T3);
+        cg.ctx.clear();
+        cg.ctx.func = Function::with_name_signature(UserFuncName::user(0, 0), lower::native_sig(&m.funcs[fi]));
+        lower::lower_function(&mut cg.ctx.func, &mut cg.fctx, &m, fi, &[(3, 1000)], opts, isa.frontend_config());
+        let s = format!("{}", cg.ctx.func.display());
+        assert!(s.contains("iconst.i32 1000"), "{s}");
+    }
+}

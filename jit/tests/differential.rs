@@ -1,0 +1,374 @@
+//! Every compiled tier against T0 on randomized inputs for small programs that exercise
+//! the T2/T3 transformations (versioned loops, strength reduction, unrolling, f32x4 maps
+//! and reductions), including inputs that trap part-way.
+
+mod common;
+use common::*;
+use jit::{Arg, CpuFeatures, Engine, Tier, Trap, Value};
+
+const PROGRAMS: &str = r#"
+/// dot product, reassociation allowed: vectorized reduction at T3
+#[reassoc]
+fn dot_r(a: &[f32], b: &[f32], n: i32) -> f32 {
+    let acc: f32 = 0.0;
+    for i in 0..n { acc += a[i] * b[i]; }
+    return acc;
+}
+
+/// the same without #[reassoc]: must stay bit-exact
+fn dot(a: &[f32], b: &[f32], n: i32) -> f32 {
+    let acc = 0.0;
+    for i in 0..n { acc = fma(a[i], b[i], acc); }
+    return acc;
+}
+
+/// map: lane-wise exact, vectorized even without reassoc
+fn saxpy(alpha: f32, x: &[f32], y: &mut [f32], n: i32) {
+    for i in 0..n { y[i] = alpha * x[i] + y[i]; }
+}
+
+fn scale_off(x: &[f32], y: &mut [f32], lo: i32, hi: i32, off: i32) {
+    for i in lo..hi {
+        let t = x[i + off] * 2.0;
+        y[i] = sqrt(abs(t)) + min(t, 1.0) - max(x[i], 0.5) / 3.0;
+    }
+}
+
+fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: i32, n: i32, k: i32) {
+    for i in 0..m {
+        for j in 0..n {
+            let acc: f32 = 0.0;
+            for p in 0..k { acc = fma(a[i * k + p], b[p * n + j], acc); }
+            c[i * n + j] = acc;
+        }
+    }
+}
+
+#[reassoc]
+fn matmul_ipj(a: &[f32], b: &[f32], c: &mut [f32], m: i32, n: i32, k: i32) {
+    for i in 0..m {
+        for j in 0..n { c[i * n + j] = 0.0; }
+        for p in 0..k {
+            let av = a[i * k + p];
+            for j in 0..n { c[i * n + j] += av * b[p * n + j]; }
+        }
+    }
+}
+
+#[reassoc]
+fn matvec(w: &[f32], x: &[f32], y: &mut [f32], rows: i32, cols: i32) {
+    for r in 0..rows {
+        let acc: f32 = 0.0;
+        for c in 0..cols { acc += w[r * cols + c] * x[c]; }
+        y[r] = acc;
+    }
+}
+
+fn stencil(a: &[f32], b: &mut [f32], n: i32) {
+    for i in 1..n - 1 { b[i] = (a[i - 1] + a[i] + a[i + 1]) / 3.0; }
+}
+
+fn prefix(a: &mut [i32], n: i32) {
+    for i in 1..n { a[i] = a[i - 1] + a[i]; }
+}
+
+fn prefix_f(a: &mut [f32], n: i32) {
+    for i in 1..n { a[i] = a[i - 1] + a[i]; }
+}
+
+fn reverse(a: &[i32], b: &mut [i32], n: i32) {
+    for i in 0..n { b[n - 1 - i] = a[i] * 3 - i; }
+}
+
+fn strided(a: &[f64], lo: i32, hi: i32, s: i32) -> f64 {
+    let acc = 0.0f64;
+    for i in lo..hi step s { acc += a[2 * i + 1] - a[i]; }
+    return acc;
+}
+
+fn hist(d: &[u8], h: &mut [i32], n: i32) {
+    for i in 0..n { h[d[i] & 15] += 1; }
+}
+
+fn bytes(s: &[u8], out: &mut [u8], n: i32) -> i32 {
+    let count = 0;
+    for i in 0..n {
+        let c = s[i];
+        if c >= 97 && c <= 122 { out[i] = c - 32; count += 1; continue; }
+        out[i] = c ^ 0x1ff;
+    }
+    return count;
+}
+
+fn find(a: &[i64], key: i64) -> i32 {
+    for i in 0..len(a) {
+        if a[i] == key { return i; }
+    }
+    return -1;
+}
+
+fn find_break(a: &[i32], key: i32) -> i32 {
+    let at = -1;
+    for i in 0..len(a) {
+        if a[i] > key { at = i; break; }
+    }
+    return at;
+}
+
+fn wide_loop(a: &[i64], n: i64) -> i64 {
+    let s = 0i64;
+    for i in 0i64..n { s = s * 31 + a[i] / (i - 3); }
+    return s;
+}
+
+fn collatz(n: i64) -> i32 {
+    let steps = 0;
+    let x = n;
+    while x != 1 && x > 0 {
+        if x % 2 == 0 { x = x / 2; } else { x = 3 * x + 1; }
+        steps += 1;
+    }
+    return steps;
+}
+
+fn sum_slice(a: &[i32]) -> i64 {
+    if len(a) == 0 { return 0i64; }
+    if len(a) == 1 { return a[0] as i64; }
+    let mid = len(a) / 2;
+    return sum_slice(a[0..mid]) + sum_slice(a[mid..len(a)]);
+}
+
+fn fill_sub(a: &mut [i32], lo: i32, hi: i32) -> i64 {
+    fill(a[lo..hi], lo);
+    return sum_slice(a);
+}
+
+fn fill(a: &mut [i32], base: i32) {
+    for i in 0..len(a) { a[i] = base + i * i; }
+}
+
+fn mixed(a: &[f32], out: &mut [f64], n: i32) -> i32 {
+    let neg = 0;
+    for i in 0..n {
+        let x = a[i] as f64;
+        out[i] = exp(x * 0.01) + ln(abs(x) + 1.0) + floor(x) + tanh(x) + pow(abs(x), 0.5) + x % 0.7;
+        if a[i] < 0.0 { neg += 1; }
+    }
+    return neg + (n / (n - 5));
+}
+"#;
+
+/// xorshift64*
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn int(&mut self, lo: i32, hi: i32) -> i32 {
+        lo + (self.next() % ((hi - lo + 1) as u64)) as i32
+    }
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
+    }
+    fn vf32(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+/// Owned argument values, so each tier gets a fresh copy.
+#[derive(Clone, Debug)]
+enum A {
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F32s(Vec<f32>),
+    F32m(Vec<f32>),
+    F64s(Vec<f64>),
+    F64m(Vec<f64>),
+    I32s(Vec<i32>),
+    I32m(Vec<i32>),
+    I64s(Vec<i64>),
+    U8s(Vec<u8>),
+    U8m(Vec<u8>),
+}
+
+fn run(e: &Engine, f: jit::FuncId, t: Tier, args: &[A]) -> (Result<Value, Trap>, Vec<A>) {
+    let mut owned: Vec<A> = args.to_vec();
+    let r = {
+        let mut xs: Vec<Arg> = owned
+            .iter_mut()
+            .map(|a| match a {
+                A::I32(v) => Arg::I32(*v),
+                A::I64(v) => Arg::I64(*v),
+                A::F32(v) => Arg::F32(*v),
+                A::F32s(v) => Arg::F32s(v),
+                A::F32m(v) => Arg::F32sMut(v),
+                A::F64s(v) => Arg::F64s(v),
+                A::F64m(v) => Arg::F64sMut(v),
+                A::I32s(v) => Arg::I32s(v),
+                A::I32m(v) => Arg::I32sMut(v),
+                A::I64s(v) => Arg::I64s(v),
+                A::U8s(v) => Arg::U8s(v),
+                A::U8m(v) => Arg::U8sMut(v),
+            })
+            .collect();
+        e.call_at(f, t, &mut xs)
+    };
+    (r, owned)
+}
+
+fn close(a: f32, b: f32, scale: f32) -> bool {
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-4 * scale.max(1.0)
+}
+
+/// Compares a tier's outcome with T0's: bit-exact, or within the reassociation tolerance.
+fn same(name: &str, reassoc: bool, t0: &(Result<Value, Trap>, Vec<A>), tn: &(Result<Value, Trap>, Vec<A>)) -> Result<(), String> {
+    match (&t0.0, &tn.0) {
+        (Ok(a), Ok(b)) => {
+            let ok = a.bits_eq(b)
+                || (reassoc && matches!((a, b), (Value::F32(x), Value::F32(y)) if close(*x, *y, x.abs())));
+            if !ok {
+                return Err(format!("{name}: result {a:?} vs {b:?}"));
+            }
+        }
+        (Err(a), Err(b)) if a.kind == b.kind => {}
+        (a, b) => return Err(format!("{name}: {a:?} vs {b:?}")),
+    }
+    for (x, y) in t0.1.iter().zip(&tn.1) {
+        let ok = match (x, y) {
+            (A::F32m(p), A::F32m(q)) => {
+                let scale = p.iter().fold(0f32, |m, v| m.max(v.abs()));
+                p.iter().zip(q).all(|(u, v)| u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan()) || (reassoc && close(*u, *v, scale)))
+            }
+            (A::F64m(p), A::F64m(q)) => p.iter().zip(q).all(|(u, v)| u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan())),
+            (A::I32m(p), A::I32m(q)) => p == q,
+            (A::U8m(p), A::U8m(q)) => p == q,
+            _ => true,
+        };
+        if !ok {
+            return Err(format!("{name}: buffer differs: {x:?} vs {y:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
+    let n = r.int(0, 40);
+    // sometimes ask for more elements than the buffers hold: the kernel traps part-way
+    let over = if r.int(0, 4) == 0 { r.int(1, 5) } else { 0 };
+    let k = n + over;
+    match name {
+        "dot_r" | "dot" => {
+            let extra = r.int(0, 3) as usize;
+            vec![A::F32s(r.vf32(n as usize)), A::F32s(r.vf32(n as usize + extra)), A::I32(k)]
+        }
+        "saxpy" => vec![A::F32(r.f32()), A::F32s(r.vf32(n as usize)), A::F32m(r.vf32(n as usize)), A::I32(k)],
+        "scale_off" => {
+            let lo = r.int(-2, 5);
+            vec![A::F32s(r.vf32(n as usize + 3)), A::F32m(r.vf32(n as usize)), A::I32(lo), A::I32(k), A::I32(r.int(-1, 3))]
+        }
+        "matmul" | "matmul_ipj" => {
+            let (m, nn, kk) = (r.int(0, 9), r.int(0, 19), r.int(0, 11));
+            let extra = if over > 0 { 1 } else { 0 };
+            vec![
+                A::F32s(r.vf32((m * kk) as usize)),
+                A::F32s(r.vf32((kk * nn) as usize)),
+                A::F32m(vec![0.0; (m * nn) as usize]),
+                A::I32(m),
+                A::I32(nn),
+                A::I32(kk + extra),
+            ]
+        }
+        "matvec" => {
+            let (rows, cols) = (r.int(0, 7), r.int(0, 37));
+            vec![A::F32s(r.vf32((rows * cols) as usize)), A::F32s(r.vf32(cols as usize)), A::F32m(vec![0.0; rows as usize]), A::I32(rows), A::I32(cols + over)]
+        }
+        "stencil" => vec![A::F32s(r.vf32(n as usize)), A::F32m(vec![0.0; n as usize]), A::I32(k)],
+        "prefix" => vec![A::I32m((0..n).map(|_| r.int(-100, 100)).collect()), A::I32(k)],
+        "prefix_f" => vec![A::F32m(r.vf32(n as usize)), A::I32(k)],
+        "reverse" => vec![A::I32s((0..n).map(|_| r.int(-1000, 1000)).collect()), A::I32m(vec![0; n as usize]), A::I32(k)],
+        "strided" => {
+            let lo = r.int(-1, 3);
+            let s = r.int(-1, 4);
+            vec![A::F64s((0..2 * n + 2).map(|i| i as f64 * 0.5 - 3.0).collect()), A::I32(lo), A::I32(k), A::I32(s)]
+        }
+        "hist" => vec![A::U8s((0..n).map(|_| r.int(0, 255) as u8).collect()), A::I32m(vec![0; r.int(8, 16) as usize]), A::I32(k)],
+        "bytes" => vec![A::U8s((0..n).map(|_| r.int(32, 126) as u8).collect()), A::U8m(vec![0; n as usize]), A::I32(k)],
+        "find" => {
+            let v: Vec<i64> = (0..n).map(|_| r.int(0, 20) as i64).collect();
+            let key = r.int(0, 25) as i64;
+            vec![A::I64s(v), A::I64(key)]
+        }
+        "find_break" => vec![A::I32s((0..n).map(|_| r.int(0, 100)).collect()), A::I32(r.int(50, 101))],
+        "wide_loop" => vec![A::I64s((0..n).map(|_| r.int(-50, 50) as i64).collect()), A::I64(k as i64)],
+        "collatz" => vec![A::I64(r.int(-2, 10000) as i64)],
+        "sum_slice" => vec![A::I32s((0..n).map(|_| r.int(-1000, 1000)).collect())],
+        "fill_sub" => {
+            let lo = r.int(-1, n + 1);
+            let hi = r.int(lo - 1, n + 1);
+            vec![A::I32m(vec![0; n as usize]), A::I32(lo), A::I32(hi)]
+        }
+        "mixed" => vec![A::F32s(r.vf32(n as usize)), A::F64m(vec![0.0; n as usize]), A::I32(k)],
+        _ => unreachable!("{name}"),
+    }
+}
+
+fn differential(features: CpuFeatures, seed: u64, rounds: usize) {
+    let e = engine_with(features);
+    let m = load(&e, PROGRAMS);
+    let mut rng = Rng(seed);
+    let names = [
+        ("dot_r", true),
+        ("dot", false),
+        ("saxpy", false),
+        ("scale_off", false),
+        ("matmul", false),
+        ("matmul_ipj", true),
+        ("matvec", true),
+        ("stencil", false),
+        ("prefix", false),
+        ("prefix_f", false),
+        ("reverse", false),
+        ("strided", false),
+        ("hist", false),
+        ("bytes", false),
+        ("find", false),
+        ("find_break", false),
+        ("wide_loop", false),
+        ("collatz", false),
+        ("sum_slice", false),
+        ("fill_sub", false),
+        ("mixed", false),
+    ];
+    let mut traps = 0;
+    for (name, reassoc) in names {
+        let f = e.func(m, name).unwrap();
+        for round in 0..rounds {
+            let args = make_args(name, &mut rng);
+            let t0 = run(&e, f, Tier::T0, &args);
+            if t0.0.is_err() {
+                traps += 1;
+            }
+            for t in [Tier::T1, Tier::T2, Tier::T3] {
+                let tn = run(&e, f, t, &args);
+                if let Err(msg) = same(name, reassoc, &t0, &tn) {
+                    panic!("{t} round {round}: {msg}\nargs: {args:?}");
+                }
+            }
+        }
+    }
+    assert!(traps > rounds / 2, "trap cases exercised: {traps}");
+}
+
+#[test]
+fn tiers_match_t0_host_features() {
+    differential(CpuFeatures::detect_host(), 0x9E37_79B9_7F4A_7C15, 60);
+}
+
+#[test]
+fn tiers_match_t0_baseline_features() {
+    differential(CpuFeatures::baseline(), 0xD1B5_4A32_D192_ED03, 30);
+}
