@@ -55,6 +55,10 @@ pub const LIMINE_FILES: &[&str] = &[
     "BOOTX64.EFI",
 ];
 
+/// Error when `--boot limine` comes without a release directory.
+pub const LIMINE_DIR_MISSING: &str = "--boot limine needs --limine-dir DIR (or LIMINE_DIR) naming a Limine \
+     binary release directory; Limine binaries are not bundled (see `cargo xtask limine-fetch`)";
+
 /// The IR modules shipped by default (`ir-modules/*.bfir`).
 pub fn default_modules() -> Vec<PathBuf> {
     let dir = paths::root().join("ir-modules");
@@ -212,10 +216,7 @@ pub fn make_iso(spec: &IsoSpec, elf: &Path) -> Result<PathBuf, String> {
     check_modules(&spec.modules)?;
     let limine_tool = match spec.boot {
         Boot::Limine => {
-            let dir = spec.limine_dir.as_deref().ok_or(
-                "--boot limine needs --limine-dir DIR (or LIMINE_DIR) naming a Limine binary release \
-                 directory; Limine binaries are not bundled (see `cargo xtask limine-fetch`)",
-            )?;
+            let dir = spec.limine_dir.as_deref().ok_or(LIMINE_DIR_MISSING)?;
             Some(check_limine_dir(dir)?)
         }
         Boot::Grub => None,

@@ -117,6 +117,15 @@ fn iso_spec(args: &mut Args) -> Result<iso::IsoSpec, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| paths::iso_dir().join(name));
     iso::check_modules(&modules)?;
+    // Check the loader inputs before the (slow) kernel build.
+    if boot == iso::Boot::Limine {
+        match &limine_dir {
+            Some(dir) => {
+                iso::check_limine_dir(dir)?;
+            }
+            None => return Err(iso::LIMINE_DIR_MISSING.into()),
+        }
+    }
     Ok(iso::IsoSpec {
         boot,
         limine_dir,
