@@ -32,6 +32,13 @@ pub fn run(params: &BootParams) -> ! {
             // exits, so execution never continues past it.
             unsafe { core::arch::asm!("ud2", options(nomem, nostack, noreturn)) }
         }
+        Mode::TestPanic => {
+            let requested = params.tiers.0[0];
+            trace::emit("test_panic", |e| {
+                e.str("detail", "deliberate panic; expect a panic event");
+            });
+            panic!("deliberate test panic (tiers start at {requested})")
+        }
         Mode::Demo => {
             let ok = selftest::run_all();
             demo();

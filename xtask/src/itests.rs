@@ -216,6 +216,24 @@ fn exception(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
     check_exit(t, o, ExitCode::ExpectedException)
 }
 
+fn panic_path(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+    check_contract(t)?;
+    check_boot(t, "test-panic")?;
+    let p = t.one("panic")?;
+    let msg = str_of(p, "message")?;
+    ensure(msg.starts_with("deliberate test panic"), || {
+        format!("panic message {msg:?}")
+    })?;
+    let loc = str_of(p, "location")?;
+    ensure(loc.contains("modes.rs:"), || {
+        format!("panic location {loc:?}")
+    })?;
+    ensure(str_of(p, "rip")?.starts_with("0xffffffff8"), || {
+        format!("panic rip {:?}", p["rip"])
+    })?;
+    check_exit(t, o, ExitCode::Panic)
+}
+
 fn malformed_cmdline(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
     check_contract(t)?;
     let warned: BTreeSet<&str> = t
@@ -270,6 +288,13 @@ const CASES: &[Case] = &[
         smp: 2,
         uefi: false,
         check: exception,
+    },
+    Case {
+        name: "bios-test-panic",
+        cmdline: "bareflow.mode=test-panic",
+        smp: 2,
+        uefi: false,
+        check: panic_path,
     },
     Case {
         name: "bios-malformed-cmdline",

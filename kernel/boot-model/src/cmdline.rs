@@ -17,6 +17,8 @@ pub enum Mode {
     Selftest,
     /// Deliberately raise an exception (for the exception-path test).
     TestException,
+    /// Deliberately panic (for the panic-path test).
+    TestPanic,
 }
 
 impl Mode {
@@ -27,6 +29,7 @@ impl Mode {
             "bench" => Some(Mode::Bench),
             "selftest" => Some(Mode::Selftest),
             "test-exception" => Some(Mode::TestException),
+            "test-panic" => Some(Mode::TestPanic),
             _ => None,
         }
     }
@@ -38,6 +41,7 @@ impl Mode {
             Mode::Bench => "bench",
             Mode::Selftest => "selftest",
             Mode::TestException => "test-exception",
+            Mode::TestPanic => "test-panic",
         }
     }
 }
@@ -81,7 +85,10 @@ impl Default for BootParams {
 
 /// Every parameter the kernel knows, with the form it takes.
 pub const KNOWN: &[(&str, &str)] = &[
-    ("bareflow.mode", "demo|bench|selftest|test-exception"),
+    (
+        "bareflow.mode",
+        "demo|bench|selftest|test-exception|test-panic",
+    ),
     ("bareflow.tiers", "T1,T2,T3 (increasing call counts)"),
     ("bareflow.pool_mib", "1..=1024"),
     ("bareflow.heap_mib", "0 (auto) or 16..=65536"),
@@ -150,7 +157,7 @@ impl BootParams {
             let result: Result<(), &'static str> = match key {
                 "bareflow.mode" => Mode::from_name(value)
                     .map(|m| p.mode = m)
-                    .ok_or("unknown mode (demo|bench|selftest|test-exception)"),
+                    .ok_or("unknown mode (demo|bench|selftest|test-exception|test-panic)"),
                 "bareflow.tiers" => parse_tiers(value).map(|t| p.tiers = t),
                 "bareflow.pool_mib" => in_range(value, 1, 1024, false).map(|v| p.pool_mib = v),
                 "bareflow.heap_mib" => in_range(value, 16, 65536, true).map(|v| p.heap_mib = v),
@@ -223,5 +230,14 @@ mod tests {
         let (p, w) = parse("bareflow.mode=bench bareflow.mode=test-exception");
         assert!(w.is_empty());
         assert_eq!(p.mode, Mode::TestException);
+        for m in [
+            Mode::Demo,
+            Mode::Bench,
+            Mode::Selftest,
+            Mode::TestException,
+            Mode::TestPanic,
+        ] {
+            assert_eq!(Mode::from_name(m.name()), Some(m));
+        }
     }
 }
