@@ -40,12 +40,26 @@ fn check(k: &'static Kernel, features: CpuFeatures) {
         k.name,
         engine.call_count(f)
     );
+    assert_eq!(
+        engine.deopt_count(f),
+        0,
+        "{}: guard missed on stable arguments",
+        k.name
+    );
     for seed in 1..4 {
         let mut w = Workload::new(k, other, seed);
         run_counted(&mut w, "changed arguments (guard miss)");
         let mut w = Workload::new(k, stable, seed);
         run_counted(&mut w, "stable sizes, new data");
     }
+    // The size argument changed, so the specialized entry's guard must have missed
+    // (and T2 ran instead, correctly, as checked above).
+    assert!(
+        engine.deopt_count(f) >= 3,
+        "{}: the changed arguments never missed the guard ({} misses)",
+        k.name,
+        engine.deopt_count(f)
+    );
     run_counted(&mut stable_w, "stable arguments again");
 }
 
