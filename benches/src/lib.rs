@@ -244,3 +244,33 @@ impl Runner<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every available variant of every kernel builds a runner whose outputs match T0
+    /// (checked inside `Harness::runner`), and survives repeated calls with resets.
+    #[test]
+    fn every_variant_runs_and_matches_t0_at_a_small_size() {
+        let h = Harness::new().unwrap();
+        for k in modules::CATALOG {
+            let size = k.test_sizes[k.test_sizes.len() / 2];
+            let reference = h.reference(k, size, 0).unwrap();
+            for v in Variant::ALL {
+                if v == Variant::CraneliftJit || (v == Variant::AotNative && !native_supported()) {
+                    continue;
+                }
+                let mut r = h
+                    .runner(k, size, v, &reference)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                for _ in 0..3 {
+                    if r.needs_reset() {
+                        r.reset();
+                    }
+                    r.call();
+                }
+            }
+        }
+    }
+}
