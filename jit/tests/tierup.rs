@@ -1,0 +1,202 @@
+//! Tiering through slots: thresholds, events, specialization with guard misses, and many
+//! threads calling while a kernel climbs T0 -> T3 (inline and background compilation).
+
+mod common;
+use common::*;
+use jit::{Arg, CpuFeatures, Engine, EngineConfig, Event, HostExecMemory, StdClock, Tier, TraceSink, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+const SRC: &str = r#"
+/// weighted sum with a stable length argument (specialized at T3)
+fn wsum(a: &[i32], w: i32, n: i32) -> i64 {
+    let s = 0i64;
+    for i in 0..n { s += (a[i] * w + i) as i64; }
+    return s;
+}
+
+#[reassoc]
+fn dotf(a: &[f32], b: &[f32], n: i32) -> f32 {
+    let acc: f32 = 0.0;
+    for i in 0..n { acc += a[i] * b[i]; }
+    return acc;
+}
+"#;
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Event>>);
+impl TraceSink for Recorder {
+    fn event(&self, ev: &Event) {
+        self.0.lock().unwrap().push(ev.clone());
+    }
+}
+
+fn engine_rec(background: bool, thresholds: [u64; 3]) -> (Engine, Arc<Recorder>) {
+    let rec = Arc::new(Recorder::default());
+    let cfg = EngineConfig { thresholds, features: CpuFeatures::detect_host(), background_compile: background, ..EngineConfig::default() };
+    let e = Engine::new(cfg, Box::new(HostExecMemory::default()), Arc::new(StdClock::new()), rec.clone());
+    (e, rec)
+}
+
+fn expected(a: &[i32], w: i32, n: i32) -> i64 {
+    (0..n as usize).map(|i| (a[i].wrapping_mul(w).wrapping_add(i as i32)) as i64).sum()
+}
+
+#[test]
+fn single_thread_climbs_with_events() {
+    let (e, rec) = engine_rec(false, [3, 6, 10]);
+    let m = load(&e, SRC);
+    let f = e.func(m, "wsum").unwrap();
+    let a: Vec<i32> = (0..64).map(|i| i * 7 - 100).collect();
+    let mut seen = vec![];
+    for call in 1..=20u64 {
+        let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(50)]);
+        assert_eq!(i64v(r), expected(&a, 3, 50));
+        seen.push(e.current_tier(f));
+        assert_eq!(e.call_count(f), call);
+    }
+    assert_eq!(&seen[..3], &[Tier::T0, Tier::T0, Tier::T1]);
+    assert_eq!(seen[5], Tier::T2);
+    assert_eq!(seen[9], Tier::T3);
+    let evs = rec.0.lock().unwrap().clone();
+    let ups: Vec<(Tier, Tier, u64)> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::TierUp { from, to, calls, code_bytes, .. } => {
+                assert!(*code_bytes > 0);
+                Some((*from, *to, *calls))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ups, vec![(Tier::T0, Tier::T1, 3), (Tier::T1, Tier::T2, 6), (Tier::T2, Tier::T3, 10)]);
+    let mut json = String::new();
+    evs[0].write_json_fields(&mut json).unwrap();
+    assert!(json.starts_with("\"kernel\":\"wsum\",\"from\":\"T0\",\"to\":\"T1\",\"calls\":3,"), "{json}");
+    // T3 is specialized on w and n: other values miss the guard, run T2 and report a deopt
+    let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(64)]);
+    assert_eq!(i64v(r), expected(&a, 3, 64));
+    let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(-5), Arg::I32(10)]);
+    assert_eq!(i64v(r), expected(&a, -5, 10));
+    assert_eq!(e.deopt_count(f), 2);
+    assert!(rec.0.lock().unwrap().iter().any(|e| matches!(e, Event::Deopt { tier: Tier::T3, .. })));
+    // traps still come back as values at T3 (through the guard miss path too)
+    let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(65)]);
+    assert_eq!(r.unwrap_err().kind, jit::TrapKind::OutOfBounds);
+    let r = e.call(f, &mut [Arg::I32s(&a[..10]), Arg::I32(3), Arg::I32(50)]);
+    assert_eq!(r.unwrap_err().kind, jit::TrapKind::OutOfBounds);
+    // code_owner finds the published code
+    assert!(e.pool_stats().used > 0);
+}
+
+#[test]
+fn max_tier_and_demotion() {
+    let rec = Arc::new(Recorder::default());
+    let cfg = EngineConfig { thresholds: [1, 2, 3], max_tier: Tier::T2, ..EngineConfig::default() };
+    let e = Engine::new(cfg, Box::new(HostExecMemory::default()), Arc::new(StdClock::new()), rec.clone());
+    let f = func(&e, SRC, "wsum");
+    let a = [1, 2, 3];
+    for _ in 0..10 {
+        assert_eq!(i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(3)])), 15);
+    }
+    assert_eq!(e.current_tier(f), Tier::T2);
+    e.demote_to_t0(f, "test");
+    for _ in 0..10 {
+        assert_eq!(i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(3)])), 15);
+    }
+    assert_eq!(e.current_tier(f), Tier::T0);
+}
+
+fn hammer(background: bool) {
+    let (e, rec) = engine_rec(background, [50, 200, 600]);
+    let e = Arc::new(e);
+    let m = load(&e, SRC);
+    let f = e.func(m, "wsum").unwrap();
+    let g = e.func(m, "dotf").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let compiler = background.then(|| {
+        let e = e.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Acquire) {
+                n += e.service_compile_queue();
+                std::thread::yield_now();
+            }
+            n + e.service_compile_queue()
+        })
+    });
+    let a: Arc<Vec<i32>> = Arc::new((0..256).map(|i| (i * 37 % 101) - 50).collect());
+    let x: Arc<Vec<f32>> = Arc::new((0..256).map(|i| (i % 7) as f32 * 0.25).collect());
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let (e, a, x) = (e.clone(), a.clone(), x.clone());
+            std::thread::spawn(move || {
+                let mut tiers = std::collections::BTreeSet::new();
+                for i in 0..3000 {
+                    // mostly a stable n (so T3 specializes), sometimes another one (guard misses)
+                    let n = if i % 500 == 499 { 100 + t } else { 200 };
+                    let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(n)]);
+                    assert_eq!(i64v(r), expected(&a, 3, n), "thread {t} call {i}");
+                    let r = e.call(g, &mut [Arg::F32s(&x), Arg::F32s(&x), Arg::I32(203)]);
+                    let want: f32 = x[..203].iter().map(|v| v * v).sum();
+                    let got = f32v(r);
+                    assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "{got} vs {want}");
+                    tiers.insert(e.current_tier(f));
+                    if background && i > 2500 && e.current_tier(f) < Tier::T3 {
+                        std::thread::yield_now();
+                    }
+                }
+                tiers
+            })
+        })
+        .collect();
+    let mut tiers = std::collections::BTreeSet::new();
+    for w in workers {
+        tiers.extend(w.join().expect("worker"));
+    }
+    stop.store(true, Ordering::Release);
+    if let Some(c) = compiler {
+        let n = c.join().expect("compiler");
+        assert!(n >= 3, "compiled {n}");
+    }
+    // keep calling until the last queued request is served (background mode)
+    for _ in 0..100 {
+        if e.current_tier(f) == Tier::T3 {
+            break;
+        }
+        e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(200)]).unwrap();
+        e.service_compile_queue();
+    }
+    assert_eq!(e.current_tier(f), Tier::T3);
+    assert_eq!(e.current_tier(g), Tier::T3);
+    assert!(tiers.len() >= 2, "{tiers:?}");
+    let evs = rec.0.lock().unwrap();
+    let ups: Vec<(Tier, Tier)> = evs
+        .iter()
+        .filter_map(|e| match e {
+            Event::TierUp { kernel, from, to, .. } if kernel == "wsum" => Some((*from, *to)),
+            _ => None,
+        })
+        .collect();
+    // each tier is published once, in order (background mode may skip a tier when the
+    // calls crossed two thresholds before the compiler thread got to the request)
+    assert!(!ups.is_empty() && ups.len() <= 3, "{ups:?}");
+    assert!(ups.windows(2).all(|w| w[0].1 == w[1].0) && ups.iter().all(|(a, b)| a < b), "{ups:?}");
+    if !background {
+        assert_eq!(ups.len(), 3, "{ups:?}");
+    }
+    assert!(!evs.iter().any(|e| matches!(e, Event::CompileError { .. })));
+    assert!(e.deopt_count(f) > 0);
+    let _ = Value::Unit;
+}
+
+#[test]
+fn threads_call_while_tiering_up_inline() {
+    hammer(false);
+}
+
+#[test]
+fn threads_call_while_tiering_up_background() {
+    hammer(true);
+}
