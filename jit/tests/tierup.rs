@@ -134,8 +134,9 @@ fn hammer(background: bool) {
             std::thread::spawn(move || {
                 let mut tiers = std::collections::BTreeSet::new();
                 for i in 0..3000 {
-                    // mostly a stable n (so T3 specializes), sometimes another one (guard misses)
-                    let n = if i % 500 == 499 { 100 + t } else { 200 };
+                    // a stable n until T3 is published (so it specializes), then sometimes another
+                    // one (guard misses)
+                    let n = if i % 500 == 499 && e.current_tier(f) == Tier::T3 { 100 + t } else { 200 };
                     let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(n)]);
                     assert_eq!(i64v(r), expected(&a, 3, n), "thread {t} call {i}");
                     let r = e.call(g, &mut [Arg::F32s(&x), Arg::F32s(&x), Arg::I32(203)]);
@@ -179,13 +180,11 @@ fn hammer(background: bool) {
             _ => None,
         })
         .collect();
-    // each tier is published once, in order (background mode may skip a tier when the
-    // calls crossed two thresholds before the compiler thread got to the request)
+    // each tier is published at most once, in order (a tier is skipped when the calls
+    // crossed two thresholds while the previous compilation was running)
     assert!(!ups.is_empty() && ups.len() <= 3, "{ups:?}");
     assert!(ups.windows(2).all(|w| w[0].1 == w[1].0) && ups.iter().all(|(a, b)| a < b), "{ups:?}");
-    if !background {
-        assert_eq!(ups.len(), 3, "{ups:?}");
-    }
+
     assert!(!evs.iter().any(|e| matches!(e, Event::CompileError { .. })));
     if !background {
         // T3 was compiled while n was stable (specialized), then n changed: guard misses
