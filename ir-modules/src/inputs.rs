@@ -359,7 +359,7 @@ pub fn trap_cases(kernel: &'static Kernel, seed: u64) -> Vec<TrapCase> {
             ));
             v.push(case(
                 kernel,
-                "negative index from huge n",
+                "n so large that b[p * n + j] is past the end",
                 s,
                 seed,
                 OutOfBounds,
@@ -587,5 +587,37 @@ pub fn trap_cases(kernel: &'static Kernel, seed: u64) -> Vec<TrapCase> {
         }
         _ => {}
     }
+    // One buffer a single element short: the trap comes at the very last access, after
+    // (possibly vectorized, bounds-hoisted) loops have written everything before it.
+    let short: &[(usize, &'static str)] = match kernel.name {
+        "matmul" => &[(1, "b one element short")],
+        "gemm_tile" => &[(2, "c one element short")],
+        "matvec" => &[(0, "w one element short")],
+        "attention" => &[(2, "v one element short")],
+        "rmsnorm" => &[(1, "w one element short")],
+        "swiglu" => &[(1, "up one element short")],
+        "fft" => &[(1, "im one element short")],
+        "physics_step" => &[(3, "py one element short")],
+        "sha256" => &[(4, "schedule w one word short")],
+        _ => &[],
+    };
+    let short_size = if kernel.name == "fft" { 8 } else { s };
+    for &(idx, what) in short {
+        v.push(case(kernel, what, short_size, seed, OutOfBounds, |p| {
+            if let Some(Param::In(d) | Param::Out(d)) = p.get_mut(idx) {
+                shorten(d);
+            }
+        }));
+    }
     v
+}
+
+fn shorten(d: &mut Data) {
+    match d {
+        Data::U8(v) => v.truncate(v.len().saturating_sub(1)),
+        Data::I32(v) => v.truncate(v.len().saturating_sub(1)),
+        Data::I64(v) => v.truncate(v.len().saturating_sub(1)),
+        Data::F32(v) => v.truncate(v.len().saturating_sub(1)),
+        Data::F64(v) => v.truncate(v.len().saturating_sub(1)),
+    }
 }
