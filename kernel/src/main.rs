@@ -121,6 +121,7 @@ pub fn kernel_main(info: BootInfo) -> ! {
     let pool_bytes = params.pool_mib as u64 * mem::MIB;
     let heap_bytes = heap::choose_size(
         paging::free_frames() * PAGE_SIZE,
+        paging::largest_contiguous_frames() * PAGE_SIZE,
         pool_bytes,
         params.heap_mib as u64 * mem::MIB,
     );
@@ -153,6 +154,7 @@ pub fn kernel_main(info: BootInfo) -> ! {
     trace::emit("mem", |e| {
         e.u64("usable_bytes", totals.usable_bytes)
             .u64("heap_bytes", heap::size())
+            .hex("heap_base", heap::base())
             .u64("pool_bytes", pool.bytes())
             .u64("reserved_bytes", totals.reserved_bytes)
             .u64("regions", totals.regions as u64)

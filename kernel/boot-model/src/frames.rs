@@ -18,6 +18,7 @@ pub struct FrameAllocator {
     /// Next free frame in that region.
     next: u64,
     allocated: u64,
+    skipped: u64,
     total: u64,
 }
 
@@ -49,6 +50,7 @@ impl FrameAllocator {
             current: 0,
             next,
             allocated: 0,
+            skipped: 0,
             total,
         }
     }
@@ -72,9 +74,61 @@ impl FrameAllocator {
         }
     }
 
+    /// `count` physically contiguous frames (lowest address first), or
+    /// `None` if no region has that many left. Frames left at the end of a
+    /// region that is passed over stay unused (counted in `skipped`).
+    pub fn allocate_contiguous(&mut self, count: u64) -> Option<u64> {
+        let bytes = count.checked_mul(PAGE_SIZE)?;
+        if count == 0 {
+            return None;
+        }
+        let regions = self.regions.as_slice();
+        let mut idx = self.current;
+        let mut next = self.next;
+        while let Some(r) = regions.get(idx) {
+            if next.checked_add(bytes).is_some_and(|end| end <= r.end) {
+                // Frames passed over in earlier regions are lost to allocation.
+                for skipped in &regions[self.current..idx] {
+                    let from = if skipped.start <= self.next && self.next <= skipped.end {
+                        self.next
+                    } else {
+                        skipped.start
+                    };
+                    self.skipped += (skipped.end - from) / PAGE_SIZE;
+                }
+                self.current = idx;
+                self.next = next + bytes;
+                self.allocated += count;
+                return Some(next);
+            }
+            idx += 1;
+            next = regions.get(idx).map_or(0, |r| r.start);
+        }
+        None
+    }
+
+    /// Longest run of frames `allocate_contiguous` could still return.
+    pub fn largest_contiguous(&self) -> u64 {
+        let regions = self.regions.as_slice();
+        regions
+            .iter()
+            .enumerate()
+            .skip(self.current)
+            .map(|(i, r)| {
+                let start = if i == self.current {
+                    self.next
+                } else {
+                    r.start
+                };
+                r.end.saturating_sub(start) / PAGE_SIZE
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Frames still available.
     pub fn free_frames(&self) -> u64 {
-        self.total - self.allocated
+        self.total - self.allocated - self.skipped
     }
 
     /// Counters.
@@ -126,6 +180,28 @@ mod tests {
         let mut fa = FrameAllocator::new(&map(), 0x10_1800);
         assert_eq!(fa.allocate(), Some(0x10_2000));
         assert_eq!(fa.stats().total_frames, 3);
+    }
+
+    #[test]
+    fn contiguous_runs_skip_short_regions() {
+        let mut fa = FrameAllocator::new(&map(), 0x10_0000);
+        assert_eq!(fa.allocate(), Some(0x10_0000));
+        assert_eq!(fa.largest_contiguous(), 2);
+        // Two frames fit at 0x10_1000.
+        assert_eq!(fa.allocate_contiguous(2), Some(0x10_1000));
+        // The next region (0x20_0000, 2 frames) is the only one left.
+        assert_eq!(fa.allocate_contiguous(3), None);
+        assert_eq!(fa.allocate_contiguous(2), Some(0x20_0000));
+        assert_eq!(fa.allocate(), None);
+        assert_eq!(fa.free_frames(), 0);
+        assert_eq!(fa.allocate_contiguous(0), None);
+
+        // Passing over a region counts its remainder as skipped.
+        let mut fa2 = FrameAllocator::new(&map(), 0x10_0000);
+        assert_eq!(fa2.allocate_contiguous(2), Some(0x10_0000));
+        assert_eq!(fa2.allocate_contiguous(2), Some(0x20_0000));
+        assert_eq!(fa2.free_frames(), 0, "the frame at 0x10_2000 was skipped");
+        assert_eq!(fa2.allocate(), None);
     }
 
     #[test]

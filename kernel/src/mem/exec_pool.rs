@@ -60,8 +60,9 @@ pub fn get() -> Option<&'static ExecPool> {
 impl ExecPool {
     /// Reserves `len` bytes aligned to `align` (at least 16).
     pub fn alloc(&self, len: u64, align: u64) -> Result<CodeRegion, PoolError> {
-        let offset = self.alloc.lock().alloc(len, align)?;
-        let len = self.alloc.lock().size_of(offset).unwrap_or(len);
+        let mut a = self.alloc.lock();
+        let offset = a.alloc(len, align)?;
+        let len = a.size_of(offset).unwrap_or(len);
         Ok(CodeRegion { offset, len })
     }
 

@@ -1,15 +1,17 @@
-//! The kernel heap: `linked_list_allocator` over its own mapped range.
+//! The kernel heap: `linked_list_allocator` over one physically contiguous
+//! run of RAM, used through the direct map (2 MiB pages, RW, NX): no extra
+//! page tables, few TLB entries.
 
+use super::MIB;
 use super::paging::{self, VmError};
-use super::{HEAP_BASE, MIB};
 use core::sync::atomic::{AtomicU64, Ordering};
 use linked_list_allocator::LockedHeap;
-use x86_64::structures::paging::PageTableFlags as F;
 
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 
 static SIZE: AtomicU64 = AtomicU64::new(0);
+static BASE: AtomicU64 = AtomicU64::new(0);
 
 /// Frames kept back from the heap for page tables, stacks and later needs.
 const RESERVE: u64 = 16 * MIB;
@@ -20,9 +22,10 @@ const MAX_AUTO: u64 = 4096 * MIB;
 
 /// Chooses the heap size: `requested` bytes if non-zero, else half of the
 /// free memory but at least [`MIN_TARGET`] and at most 4 GiB; never more
-/// than what is free minus `pool` and a reserve.
-pub fn choose_size(free: u64, pool: u64, requested: u64) -> u64 {
-    let room = free.saturating_sub(pool + RESERVE);
+/// than what is free minus `pool` and a reserve, nor than the longest
+/// contiguous run `contiguous`.
+pub fn choose_size(free: u64, contiguous: u64, pool: u64, requested: u64) -> u64 {
+    let room = free.saturating_sub(pool + RESERVE).min(contiguous);
     let want = if requested != 0 {
         requested
     } else {
@@ -31,23 +34,23 @@ pub fn choose_size(free: u64, pool: u64, requested: u64) -> u64 {
     want.min(room) & !0xfff
 }
 
-/// Maps `bytes` of heap and hands it to the allocator.
+/// Takes `bytes` of contiguous RAM and hands it to the allocator.
 pub fn init(bytes: u64) -> Result<(), VmError> {
     let pages = bytes / 4096;
-    paging::map_fresh(
-        HEAP_BASE,
-        pages,
-        F::PRESENT | F::WRITABLE | F::NO_EXECUTE,
-        |_| {},
-    )?;
-    // SAFETY: [HEAP_BASE, HEAP_BASE + pages*4096) was just mapped writable,
-    // belongs to nobody else, and `init` runs once.
-    unsafe {
-        HEAP.lock()
-            .init(HEAP_BASE as *mut u8, (pages * 4096) as usize)
-    };
+    let phys = paging::take_contiguous(pages)?;
+    let base = paging::phys_to_virt(phys);
+    // SAFETY: the frames [phys, phys + pages*4096) were just taken from the
+    // frame allocator (nobody else owns them) and the direct map maps them
+    // writable at `base`; `init` runs once.
+    unsafe { HEAP.lock().init(base as *mut u8, (pages * 4096) as usize) };
+    BASE.store(base, Ordering::SeqCst);
     SIZE.store(pages * 4096, Ordering::SeqCst);
     Ok(())
+}
+
+/// Virtual address of the heap's first byte.
+pub fn base() -> u64 {
+    BASE.load(Ordering::Relaxed)
 }
 
 /// Heap size in bytes.

@@ -5,8 +5,8 @@
 //!
 //! | range start              | what                                          |
 //! |--------------------------|-----------------------------------------------|
-//! | `hhdm_offset`            | all physical memory, 2 MiB pages, RW, NX      |
-//! | `0xffff_c000_0000_0000`  | kernel heap, RW, NX                           |
+//! | `hhdm_offset`            | all physical memory, 2 MiB pages, RW, NX; the |
+//! |                          | heap is one contiguous run of RAM in it       |
 //! | `0xffff_c800_0000_0000`  | executable pool, writable view, RW, NX        |
 //! | `0xffff_d000_0000_0000`  | executable pool, executable view, R, X        |
 //! | `0xffff_d800_0000_0000`  | CPU stacks, each below an unmapped guard page |
@@ -17,8 +17,6 @@ pub mod exec_pool;
 pub mod heap;
 pub mod paging;
 
-/// Start of the kernel heap.
-pub const HEAP_BASE: u64 = 0xffff_c000_0000_0000;
 /// Start of the pool's writable (non-executable) view.
 pub const POOL_RW_BASE: u64 = 0xffff_c800_0000_0000;
 /// Start of the pool's executable (read-only) view.

@@ -245,10 +245,13 @@ pub fn map_fresh(
                     &mut Frames(&mut vm.frames),
                 )
                 .map_err(|_| VmError::MapFailed)?
-                .flush();
+                .ignore();
         }
         each(frame);
     }
+    // The pages were not present before, so no TLB holds them; one full
+    // flush still drops any paging-structure cache entries of the range.
+    x86_64::instructions::tlb::flush_all();
     Ok(())
 }
 
@@ -268,10 +271,25 @@ pub fn map_frames(virt: u64, frames: &[u64], flags: F) -> Result<(), VmError> {
                     &mut Frames(&mut vm.frames),
                 )
                 .map_err(|_| VmError::MapFailed)?
-                .flush();
+                .ignore();
         }
     }
+    x86_64::instructions::tlb::flush_all();
     Ok(())
+}
+
+/// Takes `n` physically contiguous frames; returns the first one's address.
+pub fn take_contiguous(n: u64) -> Result<u64, VmError> {
+    let mut guard = VM.lock();
+    let vm = guard.as_mut().ok_or(VmError::NotReady)?;
+    vm.frames.allocate_contiguous(n).ok_or(VmError::OutOfFrames)
+}
+
+/// Longest run of contiguous frames still free.
+pub fn largest_contiguous_frames() -> u64 {
+    VM.lock()
+        .as_ref()
+        .map_or(0, |vm| vm.frames.largest_contiguous())
 }
 
 /// Takes `n` frames for the caller to map.
