@@ -4,6 +4,17 @@
 //! (serial, descriptor tables, TSC) -> `BootInfo` -> `kernel_main`: CPU
 //! features, boot parameters, page tables, heap, executable pool, local
 //! APIC, application processors -> the boot mode.
+//!
+//! Services for the rest of BareFlow (the JIT runtime):
+//! - `trace::emit(name, |e| ...)`: one JSON event line, from any CPU.
+//! - `smp::run_on(cpu, closure) -> Job<R>`: run work on a parked CPU;
+//!   `Job::join` / `join_timeout` return its result.
+//! - `mem::exec_pool::get()`: the W^X executable pool (`alloc`, `CodeRegion::write`,
+//!   `finish_writes`, `exec_addr`, `free`, `stats`).
+//! - `features()`: CPUID feature set (`has("avx")`, `has("fma")`, ...), with AVX
+//!   state already enabled in XCR0 when present.
+//! - `params()`: the typed boot parameters (mode, tier thresholds, sizes).
+//! - the global allocator: a heap of at least 64 MiB when RAM allows.
 
 #![no_std]
 #![no_main]
