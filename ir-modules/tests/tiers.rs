@@ -123,3 +123,64 @@ fn every_catalog_kernel_has_differential_tests() {
         );
     }
 }
+
+/// Every i32 scalar argument of every kernel, one at a time, set to edge values
+/// (negative sizes, 0, i32::MIN/MAX, one past the buffers...): whatever T0 does (return
+/// or trap), every compiled tier does the same, with the same buffers left behind.
+#[test]
+fn perturbed_scalar_arguments() {
+    use jit::Tier;
+    use modules::Param;
+    use modules::run::run_at_keep;
+    let engine = common::engine();
+    let cat = common::load(&engine);
+    let mut cases = 0;
+    let mut traps = 0;
+    for k in modules::CATALOG {
+        let f = common::entry(&cat, k);
+        common::require_compiled(&engine, f);
+        let size = k.test_sizes[3.min(k.test_sizes.len() - 1)];
+        let base = Workload::new(k, size, 3);
+        let n = size as i32;
+        for (idx, p) in base.params.iter().enumerate() {
+            if !matches!(p, Param::I32(_)) {
+                continue;
+            }
+            for v in [
+                -1,
+                0,
+                1,
+                2,
+                -n,
+                n + 1,
+                2 * n + 3,
+                i32::MIN,
+                i32::MAX,
+                i32::MIN + 1,
+            ] {
+                let mut w = base.clone();
+                w.set_param(idx, Param::I32(v));
+                let (r0, o0) = run_at_keep(&engine, f, Tier::T0, &mut w);
+                cases += 1;
+                traps += usize::from(r0.is_err());
+                for tier in [Tier::T1, Tier::T2, Tier::T3] {
+                    let (r, o) = run_at_keep(&engine, f, tier, &mut w);
+                    let what = format!("{} size {size}, parameter {idx} = {v}, {tier}", k.name);
+                    match (&r0, &r) {
+                        (Ok(_), Ok(_)) => {}
+                        (Err(a), Err(b)) => assert_eq!(a.kind, b.kind, "{what}: trap kind"),
+                        _ => panic!("{what}: T0 gave {r0:?}, {tier} gave {r:?}"),
+                    }
+                    if let Err(m) = o0.compare(&o, k.tolerance) {
+                        panic!("{what}: {m}");
+                    }
+                }
+            }
+        }
+    }
+    // Both outcomes must be exercised: normal returns and traps.
+    assert!(
+        cases > 300 && traps > 50 && cases - traps > 50,
+        "{cases} cases, {traps} traps"
+    );
+}
