@@ -5,9 +5,9 @@
 
 mod common;
 
-use jit::{CpuFeatures, Tier};
-use modules::run::{call_counted, run_at};
-use modules::{CATALOG, Kernel, Workload};
+use jit::{CpuFeatures, Tier, Value};
+use modules::run::{call_counted, run_at, run_at_keep};
+use modules::{CATALOG, Kernel, Param, Workload};
 
 fn check(k: &'static Kernel, features: CpuFeatures) {
     // Low thresholds so the test reaches T3 quickly: T1 at 2 calls, T2 at 4, T3 at 8.
@@ -61,6 +61,34 @@ fn check(k: &'static Kernel, features: CpuFeatures) {
         engine.deopt_count(f)
     );
     run_counted(&mut stable_w, "stable arguments again");
+
+    // Edge values of each scalar through the specialized slot: same return or trap
+    // kind, and same buffers, as T0.
+    let n = stable as i32;
+    for (idx, p) in stable_w.params.clone().iter().enumerate() {
+        if !matches!(p, Param::I32(_)) {
+            continue;
+        }
+        for v in [-1, 0, 1, n + 1, i32::MIN, i32::MAX] {
+            let mut w = stable_w.clone();
+            w.set_param(idx, Param::I32(v));
+            w.reset();
+            let got = call_counted(&engine, f, &mut w);
+            let got_out = w.outputs(*got.as_ref().unwrap_or(&Value::Unit));
+            let (want, want_out) = run_at_keep(&reference, rf, Tier::T0, &mut w);
+            let what = format!("{} parameter {idx} = {v} through the T3 slot", k.name);
+            match (&want, &got) {
+                (Ok(_), Ok(_)) => {}
+                (Err(a), Err(b)) => assert_eq!(a.kind, b.kind, "{what}"),
+                _ => panic!("{what}: T0 gave {want:?}, the slot gave {got:?}"),
+            }
+            if let Err(m) = want_out.compare(&got_out, k.tolerance) {
+                panic!("{what}: {m}");
+            }
+        }
+    }
+    run_counted(&mut stable_w, "stable arguments after the edge values");
+    assert_eq!(engine.current_tier(f), Tier::T3, "{}: left T3", k.name);
 }
 
 #[test]
