@@ -11,7 +11,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-const MAX_DEPTH: u32 = 128;
+/// Limit on syntactic nesting (blocks, parentheses, unary operators, operator chains):
+/// every later pass recurses over the tree, so this bounds their stack use too.
+const MAX_DEPTH: u32 = 100;
 
 pub struct Parser {
     toks: Vec<Token>,
@@ -28,9 +30,6 @@ impl Parser {
 
     fn peek(&self) -> &Tok {
         &self.toks[self.i.min(self.toks.len() - 1)].tok
-    }
-    fn peek_at(&self, k: usize) -> &Tok {
-        &self.toks[(self.i + k).min(self.toks.len() - 1)].tok
     }
     fn pos(&self) -> Pos {
         self.toks[self.i.min(self.toks.len() - 1)].pos
@@ -312,50 +311,62 @@ impl Parser {
         r
     }
 
-    fn binop_at(&self, level: u8) -> Option<ABinOp> {
-        let t = self.peek();
-        let op = match (level, t) {
-            (4, Tok::Star) => ABinOp::Mul,
-            (4, Tok::Slash) => ABinOp::Div,
-            (4, Tok::Percent) => ABinOp::Rem,
-            (5, Tok::Plus) => ABinOp::Add,
-            (5, Tok::Minus) => ABinOp::Sub,
-            (6, Tok::Shl) => ABinOp::Shl,
-            (6, Tok::Shr) => ABinOp::Shr,
-            (6, Tok::UShr) => ABinOp::UShr,
-            (7, Tok::Amp) => ABinOp::And,
-            (8, Tok::Caret) => ABinOp::Xor,
-            (9, Tok::Pipe) => ABinOp::Or,
-            (10, Tok::EqEq) => ABinOp::Eq,
-            (10, Tok::Ne) => ABinOp::Ne,
-            (10, Tok::Lt) => ABinOp::Lt,
-            (10, Tok::Le) => ABinOp::Le,
-            (10, Tok::Gt) => ABinOp::Gt,
-            (10, Tok::Ge) => ABinOp::Ge,
-            (11, Tok::AndAnd) => ABinOp::LAnd,
-            (12, Tok::OrOr) => ABinOp::LOr,
+    /// The binary operator at the cursor and its precedence level (4 binds tightest).
+    fn binop(&self) -> Option<(ABinOp, u8)> {
+        Some(match self.peek() {
+            Tok::Star => (ABinOp::Mul, 4),
+            Tok::Slash => (ABinOp::Div, 4),
+            Tok::Percent => (ABinOp::Rem, 4),
+            Tok::Plus => (ABinOp::Add, 5),
+            Tok::Minus => (ABinOp::Sub, 5),
+            Tok::Shl => (ABinOp::Shl, 6),
+            Tok::Shr => (ABinOp::Shr, 6),
+            Tok::UShr => (ABinOp::UShr, 6),
+            Tok::Amp => (ABinOp::And, 7),
+            Tok::Caret => (ABinOp::Xor, 8),
+            Tok::Pipe => (ABinOp::Or, 9),
+            Tok::EqEq => (ABinOp::Eq, 10),
+            Tok::Ne => (ABinOp::Ne, 10),
+            Tok::Lt => (ABinOp::Lt, 10),
+            Tok::Le => (ABinOp::Le, 10),
+            Tok::Gt => (ABinOp::Gt, 10),
+            Tok::Ge => (ABinOp::Ge, 10),
+            Tok::AndAnd => (ABinOp::LAnd, 11),
+            Tok::OrOr => (ABinOp::LOr, 12),
             _ => return None,
-        };
-        Some(op)
+        })
     }
 
-    fn binary(&mut self, level: u8) -> R<AExpr> {
-        if level <= 3 {
-            return self.cast();
-        }
-        let mut lhs = self.binary(level - 1)?;
-        while let Some(op) = self.binop_at(level) {
-            let pos = self.pos();
-            self.next();
-            let rhs = self.binary(level - 1)?;
-            lhs = AExpr { pos, kind: AExprKind::Binary(op, Box::new(lhs), Box::new(rhs)) };
-            if level == 10 {
-                if self.binop_at(10).is_some() {
-                    return err(self.pos(), "comparison operators cannot be chained (use parentheses)");
-                }
+    /// Precedence climbing: parses operators of level `<= max` (left-associative; one
+    /// recursion per operator of tighter level, none per operand of the same level).
+    fn binary(&mut self, max: u8) -> R<AExpr> {
+        let mut lhs = self.cast()?;
+        let mut chain = 0;
+        while let Some((op, level)) = self.binop() {
+            if level > max {
                 break;
             }
+            // every operator deepens the tree: count it against the nesting limit
+            if let Err(e) = self.enter() {
+                self.depth -= chain;
+                return Err(e);
+            }
+            chain += 1;
+            let pos = self.pos();
+            self.next();
+            let rhs = match self.binary(level - 1) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.depth -= chain;
+                    return Err(e);
+                }
+            };
+            lhs = AExpr { pos, kind: AExprKind::Binary(op, Box::new(lhs), Box::new(rhs)) };
+            if level == 10 && matches!(self.binop(), Some((_, 10))) {
+                return err(self.pos(), "comparison operators cannot be chained (use parentheses)");
+            }
         }
+        self.depth -= chain;
         Ok(lhs)
     }
 

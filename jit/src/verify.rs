@@ -511,7 +511,14 @@ impl FnCx<'_> {
                 }
             },
             AStmt::Expr(e) => {
-                if !matches!(&e.kind, AExprKind::Call { name, .. } if self.g.sigs.iter().any(|(n, _)| n == name)) {
+                let is_call = match &e.kind {
+                    AExprKind::Call { name, .. } => {
+                        self.g.sigs.iter().any(|(n, _)| n == name)
+                            || (name != "len" && Intrinsic::from_name(name).is_none())
+                    }
+                    _ => false,
+                };
+                if !is_call {
                     return err(e.pos, "only a function call can be used as a statement");
                 }
                 let x = self.expr_any(e, None)?;
