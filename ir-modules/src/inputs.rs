@@ -69,6 +69,21 @@ pub fn matvec(size: usize, seed: u64) -> Vec<Param> {
     ]
 }
 
+/// matvec_ffn: the feed-forward shape of llama-style models, rows = size,
+/// cols = size * 11 / 4 (2048 x 5632 at the report size).
+pub fn matvec_ffn(size: usize, seed: u64) -> Vec<Param> {
+    let mut rng = mixed(seed);
+    let rows = size;
+    let cols = size * 11 / 4;
+    vec![
+        Param::In(f32s(&mut rng, rows * cols, -1.0, 1.0)),
+        Param::In(f32s(&mut rng, cols, -1.0, 1.0)),
+        Param::Out(zeros(rows)),
+        i(rows),
+        i(cols),
+    ]
+}
+
 /// The head dimension of an attention workload: 64 from seq 32 on, else 1..=13.
 pub fn attention_head_dim(size: usize, seed: u64) -> usize {
     if size >= 32 {
@@ -385,7 +400,7 @@ pub fn trap_cases(kernel: &'static Kernel, seed: u64) -> Vec<TrapCase> {
                 set(4, i(s + 1)),
             ));
         }
-        "matvec" => {
+        "matvec" | "matvec_ffn" => {
             v.push(case(
                 kernel,
                 "rows one past y",
@@ -395,7 +410,9 @@ pub fn trap_cases(kernel: &'static Kernel, seed: u64) -> Vec<TrapCase> {
                 set(3, i(s + 1)),
             ));
             v.push(case(kernel, "cols one past x", s, seed, OutOfBounds, |p| {
-                p[4] = i(s + (seed % 3) as usize + 1)
+                if let Param::I32(cols) = p[4] {
+                    p[4] = Param::I32(cols + 1);
+                }
             }));
         }
         "attention" => {
@@ -592,7 +609,7 @@ pub fn trap_cases(kernel: &'static Kernel, seed: u64) -> Vec<TrapCase> {
     let short: &[(usize, &'static str)] = match kernel.name {
         "matmul" => &[(1, "b one element short")],
         "gemm_tile" => &[(2, "c one element short")],
-        "matvec" => &[(0, "w one element short")],
+        "matvec" | "matvec_ffn" => &[(0, "w one element short")],
         "attention" => &[(2, "v one element short")],
         "rmsnorm" => &[(1, "w one element short")],
         "swiglu" => &[(1, "up one element short")],

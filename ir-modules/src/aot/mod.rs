@@ -134,7 +134,7 @@ pub fn run(name: &str, params: &mut [Param]) -> Result<Value, AotError> {
             ],
         ) => unit(gemm_tile(a, b, c, *m, *n, *k, *t)),
         (
-            "matvec",
+            "matvec" | "matvec_ffn",
             [
                 In(F32(w)),
                 In(F32(x)),
@@ -226,9 +226,9 @@ pub fn run(name: &str, params: &mut [Param]) -> Result<Value, AotError> {
             ],
         ) => int(strops(t, p, o, *n, *m)),
         (
-            "matmul" | "gemm_tile" | "matvec" | "attention" | "rmsnorm" | "softmax" | "rope"
-            | "silu" | "swiglu" | "fft" | "sha256" | "regex_dfa" | "physics_step" | "quicksort"
-            | "primes" | "fibonacci" | "strops",
+            "matmul" | "gemm_tile" | "matvec" | "matvec_ffn" | "attention" | "rmsnorm" | "softmax"
+            | "rope" | "silu" | "swiglu" | "fft" | "sha256" | "regex_dfa" | "physics_step"
+            | "quicksort" | "primes" | "fibonacci" | "strops",
             _,
         ) => Err(SHAPE),
         _ => Err(AotError::UnknownKernel),
