@@ -345,6 +345,22 @@ fn timeout() -> Duration {
 pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize) {
     let mut passed = 0;
     let mut failed = 0;
+    if filter.is_none_or(|f| "kernel-image".contains(f)) {
+        print!("image test kernel-image ... ");
+        match std::fs::read(elf)
+            .map_err(|e| format!("cannot read {}: {e}", elf.display()))
+            .and_then(|b| crate::image::check(&b))
+        {
+            Ok(summary) => {
+                passed += 1;
+                println!("ok ({summary})");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAILED\n{e}");
+            }
+        }
+    }
     let mut isos = Vec::new();
     for case in CASES
         .iter()

@@ -3,6 +3,7 @@
 #[allow(dead_code)] // wired to `cargo xtask bench` by the runtime work (issue 5)
 mod bench_report;
 mod build;
+mod image;
 mod iso;
 mod itests;
 mod limine_fetch;
