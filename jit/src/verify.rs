@@ -85,6 +85,9 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
         if Intrinsic::from_name(&f.name).is_some() || f.name == "len" {
             return err(f.pos, format!("`{}` is an intrinsic name", f.name));
         }
+        if f.params.len() > 32 {
+            return err(f.pos, format!("function `{}` has {} parameters (at most 32)", f.name, f.params.len()));
+        }
         g.sigs.push((f.name.clone(), Sig { params: f.params.iter().map(|p| p.ty).collect(), ret: f.ret }));
     }
     let mut funcs = Vec::new();

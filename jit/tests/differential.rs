@@ -45,6 +45,24 @@ fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: i32, n: i32, k: i32) {
 }
 
 #[reassoc]
+fn matmul_r(a: &[f32], b: &[f32], c: &mut [f32], m: i32, n: i32, k: i32) {
+    for i in 0..m {
+        for j in 0..n {
+            let acc: f32 = 0.0;
+            for p in 0..k { acc = fma(a[i * k + p], b[p * n + j], acc); }
+            c[i * n + j] = acc;
+        }
+    }
+}
+
+#[reassoc]
+fn sumsq64(a: &[f64], n: i32) -> f64 {
+    let s = 0.0f64;
+    for i in 0..n { s = s + a[i] * a[i]; }
+    return s;
+}
+
+#[reassoc]
 fn matmul_ipj(a: &[f32], b: &[f32], c: &mut [f32], m: i32, n: i32, k: i32) {
     for i in 0..m {
         for j in 0..n { c[i * n + j] = 0.0; }
@@ -229,7 +247,8 @@ fn same(name: &str, reassoc: bool, t0: &(Result<Value, Trap>, Vec<A>), tn: &(Res
     match (&t0.0, &tn.0) {
         (Ok(a), Ok(b)) => {
             let ok = a.bits_eq(b)
-                || (reassoc && matches!((a, b), (Value::F32(x), Value::F32(y)) if close(*x, *y, x.abs())));
+                || (reassoc && matches!((a, b), (Value::F32(x), Value::F32(y)) if close(*x, *y, x.abs())))
+                || (reassoc && matches!((a, b), (Value::F64(x), Value::F64(y)) if (x - y).abs() <= 1e-12 * x.abs().max(1.0)));
             if !ok {
                 return Err(format!("{name}: result {a:?} vs {b:?}"));
             }
@@ -270,7 +289,8 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             let lo = r.int(-2, 5);
             vec![A::F32s(r.vf32(n as usize + 3)), A::F32m(r.vf32(n as usize)), A::I32(lo), A::I32(k), A::I32(r.int(-1, 3))]
         }
-        "matmul" | "matmul_ipj" => {
+        "sumsq64" => vec![A::F64s((0..n).map(|i| (i as f64).sin()).collect()), A::I32(k)],
+        "matmul" | "matmul_ipj" | "matmul_r" => {
             let (m, nn, kk) = (r.int(0, 9), r.int(0, 19), r.int(0, 11));
             let extra = if over > 0 { 1 } else { 0 };
             vec![
@@ -327,6 +347,8 @@ fn differential(features: CpuFeatures, seed: u64, rounds: usize) {
         ("scale_off", false),
         ("matmul", false),
         ("matmul_ipj", true),
+        ("matmul_r", true),
+        ("sumsq64", true),
         ("matvec", true),
         ("stencil", false),
         ("prefix", false),

@@ -34,6 +34,10 @@ pub struct Opts {
     pub depth_limit: u32,
 }
 
+/// f32x4 vectors per statement in one trip of a vectorized loop, and lanes per trip.
+const PARTS: usize = 4;
+const LANES: usize = 4 * PARTS;
+
 /// User external name namespaces: functions of the compiled unit, and libcalls.
 pub const NS_FUNC: u32 = 0;
 pub const NS_LIB: u32 = 1;
@@ -86,6 +90,8 @@ struct L<'a, 'b> {
     libs: HashMap<u32, FuncRef>,
     fast: Option<FastCtx>,
     depth: Value,
+    /// Locals redirected to other variables (the extra accumulators of an unrolled reduction).
+    alias: Vec<(u32, Variable)>,
 }
 
 /// Lowers function `fi` of `m` into `func` (whose signature must be `native_sig`).
@@ -120,6 +126,7 @@ pub fn lower_function(
         libs: HashMap::new(),
         fast: None,
         depth: params[0],
+        alias: Vec::new(),
     };
     // every local starts defined (zero) so the SSA builder never sees an undefined use
     for (i, t) in f.locals.iter().enumerate() {
@@ -174,6 +181,13 @@ impl Const {
 }
 
 impl L<'_, '_> {
+    fn var_of(&self, l: u32) -> Variable {
+        match self.alias.iter().rev().find(|a| a.0 == l) {
+            Some(a) => a.1,
+            None => self.vars[l as usize],
+        }
+    }
+
     fn terminated(&self) -> bool {
         match self.b.current_block() {
             None => true,
@@ -347,7 +361,8 @@ impl L<'_, '_> {
         match s {
             Stmt::Set(l, e) => {
                 let v = self.expr(e);
-                self.b.def_var(self.vars[*l as usize], v);
+                let var = self.var_of(*l);
+                self.b.def_var(var, v);
             }
             Stmt::Store(r, idx, v) => {
                 let elem = self.elem_of(*r);
@@ -613,7 +628,15 @@ impl L<'_, '_> {
         if step.is_none() && self.o.vectorize {
             self.try_vector_loop(fl, li, end, &bumps);
         }
-        if step.is_none() && self.o.unroll && !analysis::has_break_continue(&fl.body) && analysis::stmt_count(&fl.body) <= 24 {
+        // unrolling pays when iterations are independent or reductions may use separate
+        // accumulators; a float chain that must stay in order (no #[reassoc]) gains nothing
+        let serial = !self.f.reassoc && serial_float_chain(fl);
+        if step.is_none()
+            && self.o.unroll
+            && !serial
+            && !analysis::has_break_continue(&fl.body)
+            && analysis::stmt_count(&fl.body) <= 24
+        {
             self.unrolled(fl, end, &bumps);
         }
         // the scalar fast loop (or the remainder after vector/unrolled parts)
@@ -631,9 +654,21 @@ impl L<'_, '_> {
         self.plain_loop(fl, end, step, exit, &[]);
     }
 
-    /// Runs whole groups of 4 iterations with the body copied 4 times (T3).
+    /// Runs whole groups of 4 iterations with the body copied 4 times (T3). In a
+    /// `#[reassoc]` function each float reduction (`acc += e`, `acc = fma(x, y, acc)`) gets
+    /// one accumulator per copy, which breaks the dependence chain; they are summed after.
     fn unrolled(&mut self, fl: &ForLoop, end: Value, bumps: &[(Variable, Value)]) {
         let var = self.vars[fl.var as usize];
+        let reds = if self.f.reassoc { scalar_reductions(fl) } else { Vec::new() };
+        let mut extra: Vec<(u32, [Variable; 3])> = Vec::new();
+        for &(acc, t) in &reds {
+            let vs = [0; 3].map(|_| self.b.declare_var(clty(t)));
+            for v in vs {
+                let z = self.zero(t);
+                self.b.def_var(v, z);
+            }
+            extra.push((acc, vs));
+        }
         let head = self.b.create_block();
         let body = self.b.create_block();
         let done = self.b.create_block();
@@ -646,8 +681,15 @@ impl L<'_, '_> {
         let c = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, v4, e64);
         self.b.ins().brif(c, body, &[], done, &[]);
         self.b.switch_to_block(body);
-        for _ in 0..4 {
+        for copy in 0..4 {
+            let mark = self.alias.len();
+            if copy > 0 {
+                for (acc, vs) in &extra {
+                    self.alias.push((*acc, vs[copy - 1]));
+                }
+            }
             self.block(&fl.body);
+            self.alias.truncate(mark);
             if self.terminated() {
                 self.fresh();
             }
@@ -662,10 +704,21 @@ impl L<'_, '_> {
         }
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(done);
+        for (acc, vs) in extra {
+            let main = self.vars[acc as usize];
+            let a = self.b.use_var(main);
+            let x = self.b.use_var(vs[0]);
+            let y = self.b.use_var(vs[1]);
+            let z = self.b.use_var(vs[2]);
+            let ax = self.b.ins().fadd(a, x);
+            let yz = self.b.ins().fadd(y, z);
+            let total = self.b.ins().fadd(ax, yz);
+            self.b.def_var(main, total);
+        }
     }
 
-    /// f32x4 version of a map/reduction loop, 8 iterations per trip (two vectors per
-    /// statement, two accumulators per reduction). Leaves `var` and the pointer variables
+    /// f32x4 version of a map/reduction loop, 16 iterations per trip (four vectors per
+    /// statement, four accumulators per reduction). Leaves `var` and the pointer variables
     /// at the first iteration not done, for the scalar remainder.
     fn try_vector_loop(&mut self, fl: &ForLoop, li: &LoopInfo, end: Value, bumps: &[(Variable, Value)]) {
         let fast = self.fast.as_ref().map(|f| f.ptrs.iter().map(|p| (p.0, p.3)).collect::<Vec<_>>()).unwrap_or_default();
@@ -687,18 +740,19 @@ impl L<'_, '_> {
         let var = self.vars[fl.var as usize];
         let v4 = types::F32X4;
         // accumulators
-        let mut accs: Vec<(u32, [Variable; 2])> = Vec::new();
+        let mut accs: Vec<(u32, [Variable; PARTS])> = Vec::new();
         for v in &vs {
             if let VStmt::Reduce { acc, .. } = v {
                 let a = self.b.use_var(self.vars[*acc as usize]);
                 let z = self.b.ins().f32const(0.0);
                 let zv = self.b.ins().splat(v4, z);
                 let first = self.b.ins().insertlane(zv, a, 0);
-                let va = self.b.declare_var(v4);
-                let vb = self.b.declare_var(v4);
-                self.b.def_var(va, first);
-                self.b.def_var(vb, zv);
-                accs.push((*acc, [va, vb]));
+                let vs = [0; PARTS].map(|_| self.b.declare_var(v4));
+                self.b.def_var(vs[0], first);
+                for v in &vs[1..] {
+                    self.b.def_var(*v, zv);
+                }
+                accs.push((*acc, vs));
             }
         }
         let head = self.b.create_block();
@@ -709,11 +763,11 @@ impl L<'_, '_> {
         self.b.switch_to_block(head);
         let v = self.b.use_var(var);
         let v64 = self.b.ins().sextend(types::I64, v);
-        let v8 = self.b.ins().iadd_imm_s(v64, 8);
+        let v8 = self.b.ins().iadd_imm_s(v64, LANES as i64);
         let c = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, v8, e64);
         self.b.ins().brif(c, body, &[], done, &[]);
         self.b.switch_to_block(body);
-        for part in 0..2u32 {
+        for part in 0..PARTS as u32 {
             let mut temps: Vec<(u32, Value)> = Vec::new();
             for vst in &vs {
                 match vst {
@@ -754,20 +808,21 @@ impl L<'_, '_> {
         }
         for &(pv, stride) in bumps {
             let p = self.b.use_var(pv);
-            let s8 = self.b.ins().imul_imm_s(stride, 8);
+            let s8 = self.b.ins().imul_imm_s(stride, LANES as i64);
             let p2 = self.b.ins().iadd(p, s8);
             self.b.def_var(pv, p2);
         }
         let v = self.b.use_var(var);
-        let v1 = self.b.ins().iadd_imm_s(v, 8);
+        let v1 = self.b.ins().iadd_imm_s(v, LANES as i64);
         self.b.def_var(var, v1);
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(done);
         // fold the vector accumulators back into the scalar ones
-        for (acc, [va, vb]) in accs {
-            let a = self.b.use_var(va);
-            let b2 = self.b.use_var(vb);
-            let s = self.b.ins().fadd(a, b2);
+        for (acc, vs) in accs {
+            let parts: Vec<Value> = vs.iter().map(|v| self.b.use_var(*v)).collect();
+            let ab = self.b.ins().fadd(parts[0], parts[1]);
+            let cd = self.b.ins().fadd(parts[2], parts[3]);
+            let s = self.b.ins().fadd(ab, cd);
             let l0 = self.b.ins().extractlane(s, 0);
             let l1 = self.b.ins().extractlane(s, 1);
             let l2 = self.b.ins().extractlane(s, 2);
@@ -809,6 +864,19 @@ impl L<'_, '_> {
                 let x = self.vexpr(a, part, temps);
                 self.b.ins().fneg(x)
             }
+            ExprKind::Binary(BinOp::Add, a, b)
+                if self.f.reassoc
+                    && self.o.hw_fma
+                    && (matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..)) || matches!(b.kind, ExprKind::Binary(BinOp::Mul, ..))) =>
+            {
+                // `x*y + z` contracted to one fused multiply-add (allowed by #[reassoc])
+                let (prod, other) = if matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..)) { (a, b) } else { (b, a) };
+                let ExprKind::Binary(_, x, y) = &prod.kind else { unreachable!("checked above") };
+                let xv = self.vexpr(x, part, temps);
+                let yv = self.vexpr(y, part, temps);
+                let zv = self.vexpr(other, part, temps);
+                self.b.ins().fma(xv, yv, zv)
+            }
             ExprKind::Binary(op, a, b) => {
                 let x = self.vexpr(a, part, temps);
                 let y = self.vexpr(b, part, temps);
@@ -838,7 +906,10 @@ impl L<'_, '_> {
     fn expr(&mut self, e: &Expr) -> Value {
         match &e.kind {
             ExprKind::Const(c) => self.konst(*c),
-            ExprKind::Local(l) => self.b.use_var(self.vars[*l as usize]),
+            ExprKind::Local(l) => {
+                let var = self.var_of(*l);
+                self.b.use_var(var)
+            }
             ExprKind::Unary(op, a) => {
                 let x = self.expr(a);
                 match op {
@@ -1111,6 +1182,96 @@ impl L<'_, '_> {
         self.b.ins().brif(status, prop, &[BlockArg::Value(status)], cont, &[]);
         self.b.switch_to_block(cont);
         if callee.ret == Ty::Unit { status } else { res[1] }
+    }
+}
+
+/// Float reductions of a loop body that can use separate accumulators: top-level
+/// `acc = acc + e`, `acc = e + acc` or `acc = fma(x, y, acc)` on a local declared outside
+/// the loop that the body reads nowhere else. Returns (local, type).
+fn scalar_reductions(fl: &ForLoop) -> Vec<(u32, Ty)> {
+    let mut out: Vec<(u32, Ty)> = Vec::new();
+    for s in &fl.body {
+        let Stmt::Set(acc, e) = s else { continue };
+        if *acc > fl.var || !e.ty.is_float() {
+            continue;
+        }
+        let is_acc = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == *acc);
+        let reduction = match &e.kind {
+            ExprKind::Binary(BinOp::Add, a, b) => is_acc(a) || is_acc(b),
+            ExprKind::Intrinsic(Intrinsic::Fma, xs) => is_acc(&xs[2]),
+            _ => false,
+        };
+        if !reduction {
+            continue;
+        }
+        if out.iter().any(|o| o.0 == *acc) {
+            out.retain(|o| o.0 != *acc);
+            continue;
+        }
+        // the accumulator must not be read anywhere else in the body
+        let mut uses = 0;
+        let mut count = |x: &Expr| {
+            x.visit(&mut |n| {
+                if matches!(n.kind, ExprKind::Local(l) if l == *acc) {
+                    uses += 1;
+                }
+            })
+        };
+        visit_body_exprs(&fl.body, &mut count);
+        // exactly one read: the one in its own update
+        if uses == 1 {
+            out.push((*acc, e.ty));
+        }
+    }
+    out
+}
+
+/// True when the body updates a float local declared outside the loop from its own value.
+fn serial_float_chain(fl: &ForLoop) -> bool {
+    let mut found = false;
+    let mut asg = Vec::new();
+    analysis::assigned(&fl.body, &mut asg);
+    for s in &fl.body {
+        if let Stmt::Set(l, e) = s {
+            if *l < fl.var && e.ty.is_float() {
+                e.visit(&mut |n| {
+                    if matches!(n.kind, ExprKind::Local(x) if x == *l) {
+                        found = true;
+                    }
+                });
+            }
+        }
+    }
+    found
+}
+
+fn visit_body_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
+    for s in stmts {
+        match s {
+            Stmt::Set(_, e) | Stmt::Eval(e) | Stmt::Return(Some(e)) => f(e),
+            Stmt::Store(_, i, v) => {
+                f(i);
+                f(v);
+            }
+            Stmt::If(c, a, b) => {
+                f(c);
+                visit_body_exprs(a, f);
+                visit_body_exprs(b, f);
+            }
+            Stmt::While(c, b) => {
+                f(c);
+                visit_body_exprs(b, f);
+            }
+            Stmt::For(fl) => {
+                f(&fl.start);
+                f(&fl.end);
+                if let Some(st) = &fl.step {
+                    f(st);
+                }
+                visit_body_exprs(&fl.body, f);
+            }
+            _ => {}
+        }
     }
 }
 
