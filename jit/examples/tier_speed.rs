@@ -56,11 +56,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn time(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
-    median((0..reps).map(|_| {
-        let t = Instant::now();
-        f();
-        t.elapsed().as_secs_f64() * 1e6
-    }).collect())
+    median(
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect(),
+    )
 }
 
 #[inline(never)]
@@ -80,12 +84,19 @@ fn aot_matmul_ipj(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: us
 #[inline(never)]
 fn aot_matvec(w: &[f32], x: &[f32], y: &mut [f32], rows: usize, cols: usize) {
     for r in 0..rows {
-        y[r] = w[r * cols..r * cols + cols].iter().zip(x).map(|(a, b)| a * b).sum();
+        y[r] = w[r * cols..r * cols + cols]
+            .iter()
+            .zip(x)
+            .map(|(a, b)| a * b)
+            .sum();
     }
 }
 
 fn main() {
-    let e = Engine::host(EngineConfig { features: CpuFeatures::detect_host(), ..EngineConfig::default() });
+    let e = Engine::host(EngineConfig {
+        features: CpuFeatures::detect_host(),
+        ..EngineConfig::default()
+    });
     let m = e.load(parse_module("speed.bfir", SRC).unwrap()).unwrap();
     let n = 128usize;
     let a: Vec<f32> = (0..n * n).map(|i| (i % 13) as f32 * 0.1).collect();
@@ -96,7 +107,19 @@ fn main() {
         for t in Tier::ALL {
             let reps = if t == Tier::T0 { 3 } else { 15 };
             let us = time(reps, || {
-                e.call_at(f, t, &mut [Arg::F32s(&a), Arg::F32s(&b), Arg::F32sMut(&mut c), Arg::I32(n as i32), Arg::I32(n as i32), Arg::I32(n as i32)]).unwrap();
+                e.call_at(
+                    f,
+                    t,
+                    &mut [
+                        Arg::F32s(&a),
+                        Arg::F32s(&b),
+                        Arg::F32sMut(&mut c),
+                        Arg::I32(n as i32),
+                        Arg::I32(n as i32),
+                        Arg::I32(n as i32),
+                    ],
+                )
+                .unwrap();
             });
             println!("{name} 128x128 {t}: {us:.0} us");
         }
@@ -111,7 +134,18 @@ fn main() {
     for t in Tier::ALL {
         let reps = if t == Tier::T0 { 3 } else { 15 };
         let us = time(reps, || {
-            e.call_at(f, t, &mut [Arg::F32s(&w), Arg::F32s(&x), Arg::F32sMut(&mut y), Arg::I32(rows as i32), Arg::I32(cols as i32)]).unwrap();
+            e.call_at(
+                f,
+                t,
+                &mut [
+                    Arg::F32s(&w),
+                    Arg::F32s(&x),
+                    Arg::F32sMut(&mut y),
+                    Arg::I32(rows as i32),
+                    Arg::I32(cols as i32),
+                ],
+            )
+            .unwrap();
         });
         println!("matvec 2048x2048 {t}: {us:.0} us");
     }

@@ -61,11 +61,35 @@ pub enum ATarget {
 
 #[derive(Debug, Clone)]
 pub enum AStmt {
-    Let { name: String, pos: Pos, ty: Option<Ty>, init: AExpr },
-    Assign { target: ATarget, op: Option<BinTok>, value: AExpr, pos: Pos },
-    If { cond: AExpr, then: Vec<AStmt>, els: Option<Vec<AStmt>> },
-    While { cond: AExpr, body: Vec<AStmt> },
-    For { var: String, pos: Pos, start: AExpr, end: AExpr, step: Option<AExpr>, body: Vec<AStmt> },
+    Let {
+        name: String,
+        pos: Pos,
+        ty: Option<Ty>,
+        init: AExpr,
+    },
+    Assign {
+        target: ATarget,
+        op: Option<BinTok>,
+        value: AExpr,
+        pos: Pos,
+    },
+    If {
+        cond: AExpr,
+        then: Vec<AStmt>,
+        els: Option<Vec<AStmt>>,
+    },
+    While {
+        cond: AExpr,
+        body: Vec<AStmt>,
+    },
+    For {
+        var: String,
+        pos: Pos,
+        start: AExpr,
+        end: AExpr,
+        step: Option<AExpr>,
+        body: Vec<AStmt>,
+    },
     Break(Pos),
     Continue(Pos),
     Return(Pos, Option<AExpr>),
@@ -127,13 +151,30 @@ pub struct AExpr {
 
 #[derive(Debug, Clone)]
 pub enum AExprKind {
-    Int { value: u128, radix_bits: bool, suffix: Option<String> },
-    Float { text: String, suffix: Option<String> },
+    Int {
+        value: u128,
+        radix_bits: bool,
+        suffix: Option<String>,
+    },
+    Float {
+        text: String,
+        suffix: Option<String>,
+    },
     Bool(bool),
     Name(String),
-    Call { name: String, args: Vec<AExpr> },
-    Index { buf: String, index: Box<AExpr> },
-    Slice { buf: String, lo: Box<AExpr>, hi: Box<AExpr> },
+    Call {
+        name: String,
+        args: Vec<AExpr>,
+    },
+    Index {
+        buf: String,
+        index: Box<AExpr>,
+    },
+    Slice {
+        buf: String,
+        lo: Box<AExpr>,
+        hi: Box<AExpr>,
+    },
     Unary(AUnOp, Box<AExpr>),
     Binary(ABinOp, Box<AExpr>, Box<AExpr>),
     Cast(Box<AExpr>, Ty),

@@ -31,148 +31,632 @@ pub enum CastOp {
 /// One instruction. `d` is the destination slot, `a`/`b`/`c` source slots, `t` a jump target.
 #[derive(Clone, Copy, Debug)]
 pub enum Op {
-    Mov { d: S, s: S },
+    Mov {
+        d: S,
+        s: S,
+    },
     // i32
-    I32Add { d: S, a: S, b: S },
-    I32AddImm { d: S, a: S, imm: i32 },
-    I32Sub { d: S, a: S, b: S },
-    I32Mul { d: S, a: S, b: S },
-    I32Div { d: S, a: S, b: S },
-    I32Rem { d: S, a: S, b: S },
-    I32Udiv { d: S, a: S, b: S },
-    I32Urem { d: S, a: S, b: S },
-    I32And { d: S, a: S, b: S },
-    I32Or { d: S, a: S, b: S },
-    I32Xor { d: S, a: S, b: S },
-    I32Shl { d: S, a: S, b: S },
-    I32Shr { d: S, a: S, b: S },
-    I32UShr { d: S, a: S, b: S },
-    I32Rotl { d: S, a: S, b: S },
-    I32Rotr { d: S, a: S, b: S },
-    I32Min { d: S, a: S, b: S },
-    I32Max { d: S, a: S, b: S },
-    I32Eq { d: S, a: S, b: S },
-    I32Ne { d: S, a: S, b: S },
-    I32Lt { d: S, a: S, b: S },
-    I32Le { d: S, a: S, b: S },
-    I32Ult { d: S, a: S, b: S },
-    I32Ule { d: S, a: S, b: S },
-    I32Neg { d: S, a: S },
-    I32Not { d: S, a: S },
-    I32Abs { d: S, a: S },
-    I32Popcnt { d: S, a: S },
-    I32Clz { d: S, a: S },
-    I32Ctz { d: S, a: S },
+    I32Add {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32AddImm {
+        d: S,
+        a: S,
+        imm: i32,
+    },
+    I32Sub {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Mul {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Div {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Rem {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Udiv {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Urem {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32And {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Or {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Xor {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Shl {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Shr {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32UShr {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Rotl {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Rotr {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Min {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Max {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Eq {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Ne {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Lt {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Le {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Ult {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Ule {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I32Neg {
+        d: S,
+        a: S,
+    },
+    I32Not {
+        d: S,
+        a: S,
+    },
+    I32Abs {
+        d: S,
+        a: S,
+    },
+    I32Popcnt {
+        d: S,
+        a: S,
+    },
+    I32Clz {
+        d: S,
+        a: S,
+    },
+    I32Ctz {
+        d: S,
+        a: S,
+    },
     // i64
-    I64Add { d: S, a: S, b: S },
-    I64Sub { d: S, a: S, b: S },
-    I64Mul { d: S, a: S, b: S },
-    I64Div { d: S, a: S, b: S },
-    I64Rem { d: S, a: S, b: S },
-    I64Udiv { d: S, a: S, b: S },
-    I64Urem { d: S, a: S, b: S },
-    I64And { d: S, a: S, b: S },
-    I64Or { d: S, a: S, b: S },
-    I64Xor { d: S, a: S, b: S },
-    I64Shl { d: S, a: S, b: S },
-    I64Shr { d: S, a: S, b: S },
-    I64UShr { d: S, a: S, b: S },
-    I64Rotl { d: S, a: S, b: S },
-    I64Rotr { d: S, a: S, b: S },
-    I64Min { d: S, a: S, b: S },
-    I64Max { d: S, a: S, b: S },
-    I64Eq { d: S, a: S, b: S },
-    I64Ne { d: S, a: S, b: S },
-    I64Lt { d: S, a: S, b: S },
-    I64Le { d: S, a: S, b: S },
-    I64Ult { d: S, a: S, b: S },
-    I64Ule { d: S, a: S, b: S },
-    I64Neg { d: S, a: S },
-    I64Not { d: S, a: S },
-    I64Abs { d: S, a: S },
-    I64Popcnt { d: S, a: S },
-    I64Clz { d: S, a: S },
-    I64Ctz { d: S, a: S },
+    I64Add {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Sub {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Mul {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Div {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Rem {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Udiv {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Urem {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64And {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Or {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Xor {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Shl {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Shr {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64UShr {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Rotl {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Rotr {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Min {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Max {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Eq {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Ne {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Lt {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Le {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Ult {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Ule {
+        d: S,
+        a: S,
+        b: S,
+    },
+    I64Neg {
+        d: S,
+        a: S,
+    },
+    I64Not {
+        d: S,
+        a: S,
+    },
+    I64Abs {
+        d: S,
+        a: S,
+    },
+    I64Popcnt {
+        d: S,
+        a: S,
+    },
+    I64Clz {
+        d: S,
+        a: S,
+    },
+    I64Ctz {
+        d: S,
+        a: S,
+    },
     // f32
-    F32Add { d: S, a: S, b: S },
-    F32Sub { d: S, a: S, b: S },
-    F32Mul { d: S, a: S, b: S },
-    F32Div { d: S, a: S, b: S },
-    F32Eq { d: S, a: S, b: S },
-    F32Ne { d: S, a: S, b: S },
-    F32Lt { d: S, a: S, b: S },
-    F32Le { d: S, a: S, b: S },
-    F32Min { d: S, a: S, b: S },
-    F32Max { d: S, a: S, b: S },
-    F32Copysign { d: S, a: S, b: S },
-    F32Fma { d: S, a: S, b: S, c: S },
-    F32Neg { d: S, a: S },
-    F32Abs { d: S, a: S },
-    F32Sqrt { d: S, a: S },
+    F32Add {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Sub {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Mul {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Div {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Eq {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Ne {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Lt {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Le {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Min {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Max {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Copysign {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F32Fma {
+        d: S,
+        a: S,
+        b: S,
+        c: S,
+    },
+    F32Neg {
+        d: S,
+        a: S,
+    },
+    F32Abs {
+        d: S,
+        a: S,
+    },
+    F32Sqrt {
+        d: S,
+        a: S,
+    },
     // f64
-    F64Add { d: S, a: S, b: S },
-    F64Sub { d: S, a: S, b: S },
-    F64Mul { d: S, a: S, b: S },
-    F64Div { d: S, a: S, b: S },
-    F64Eq { d: S, a: S, b: S },
-    F64Ne { d: S, a: S, b: S },
-    F64Lt { d: S, a: S, b: S },
-    F64Le { d: S, a: S, b: S },
-    F64Min { d: S, a: S, b: S },
-    F64Max { d: S, a: S, b: S },
-    F64Copysign { d: S, a: S, b: S },
-    F64Fma { d: S, a: S, b: S, c: S },
-    F64Neg { d: S, a: S },
-    F64Abs { d: S, a: S },
-    F64Sqrt { d: S, a: S },
+    F64Add {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Sub {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Mul {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Div {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Eq {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Ne {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Lt {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Le {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Min {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Max {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Copysign {
+        d: S,
+        a: S,
+        b: S,
+    },
+    F64Fma {
+        d: S,
+        a: S,
+        b: S,
+        c: S,
+    },
+    F64Neg {
+        d: S,
+        a: S,
+    },
+    F64Abs {
+        d: S,
+        a: S,
+    },
+    F64Sqrt {
+        d: S,
+        a: S,
+    },
     /// A libm-backed float routine (unary, binary by `b`), shared with compiled code.
-    Math1 { d: S, a: S, f: crate::libcalls::Libcall },
-    Math2 { d: S, a: S, b: S, f: crate::libcalls::Libcall },
+    Math1 {
+        d: S,
+        a: S,
+        f: crate::libcalls::Libcall,
+    },
+    Math2 {
+        d: S,
+        a: S,
+        b: S,
+        f: crate::libcalls::Libcall,
+    },
     // bool
-    BoolNot { d: S, a: S },
-    BoolEq { d: S, a: S, b: S },
-    BoolNe { d: S, a: S, b: S },
-    BoolAnd { d: S, a: S, b: S },
-    BoolOr { d: S, a: S, b: S },
-    BoolXor { d: S, a: S, b: S },
-    Cast { d: S, a: S, op: CastOp },
-    Select { d: S, c: S, a: S, b: S },
+    BoolNot {
+        d: S,
+        a: S,
+    },
+    BoolEq {
+        d: S,
+        a: S,
+        b: S,
+    },
+    BoolNe {
+        d: S,
+        a: S,
+        b: S,
+    },
+    BoolAnd {
+        d: S,
+        a: S,
+        b: S,
+    },
+    BoolOr {
+        d: S,
+        a: S,
+        b: S,
+    },
+    BoolXor {
+        d: S,
+        a: S,
+        b: S,
+    },
+    Cast {
+        d: S,
+        a: S,
+        op: CastOp,
+    },
+    Select {
+        d: S,
+        c: S,
+        a: S,
+        b: S,
+    },
     // memory
-    LoadU8 { d: S, buf: S, i: S },
-    LoadI32 { d: S, buf: S, i: S },
-    LoadI64 { d: S, buf: S, i: S },
-    LoadF32 { d: S, buf: S, i: S },
-    LoadF64 { d: S, buf: S, i: S },
-    StoreU8 { buf: S, i: S, v: S },
-    StoreI32 { buf: S, i: S, v: S },
-    StoreI64 { buf: S, i: S, v: S },
-    StoreF32 { buf: S, i: S, v: S },
-    StoreF64 { buf: S, i: S, v: S },
-    Len { d: S, buf: S },
+    LoadU8 {
+        d: S,
+        buf: S,
+        i: S,
+    },
+    LoadI32 {
+        d: S,
+        buf: S,
+        i: S,
+    },
+    LoadI64 {
+        d: S,
+        buf: S,
+        i: S,
+    },
+    LoadF32 {
+        d: S,
+        buf: S,
+        i: S,
+    },
+    LoadF64 {
+        d: S,
+        buf: S,
+        i: S,
+    },
+    StoreU8 {
+        buf: S,
+        i: S,
+        v: S,
+    },
+    StoreI32 {
+        buf: S,
+        i: S,
+        v: S,
+    },
+    StoreI64 {
+        buf: S,
+        i: S,
+        v: S,
+    },
+    StoreF32 {
+        buf: S,
+        i: S,
+        v: S,
+    },
+    StoreF64 {
+        buf: S,
+        i: S,
+        v: S,
+    },
+    Len {
+        d: S,
+        buf: S,
+    },
     // control
-    Jmp { t: S },
-    JmpIf { c: S, t: S },
-    JmpIfNot { c: S, t: S },
+    Jmp {
+        t: S,
+    },
+    JmpIf {
+        c: S,
+        t: S,
+    },
+    JmpIfNot {
+        c: S,
+        t: S,
+    },
     /// `if !(a < b) goto t` (signed), the for-loop entry test.
-    I32JmpGe { a: S, b: S, t: S },
-    I64JmpGe { a: S, b: S, t: S },
+    I32JmpGe {
+        a: S,
+        b: S,
+        t: S,
+    },
+    I64JmpGe {
+        a: S,
+        b: S,
+        t: S,
+    },
     /// Step-1 loop latch: `v += 1; if v < end goto t`.
-    I32Next1 { v: S, end: S, t: S },
-    I64Next1 { v: S, end: S, t: S },
+    I32Next1 {
+        v: S,
+        end: S,
+        t: S,
+    },
+    I64Next1 {
+        v: S,
+        end: S,
+        t: S,
+    },
     /// General loop latch: `if v < lim { v += step; goto t }` (lim = end - step, or MIN).
-    I32Next { v: S, lim: S, step: S, t: S },
-    I64Next { v: S, lim: S, step: S, t: S },
+    I32Next {
+        v: S,
+        lim: S,
+        step: S,
+        t: S,
+    },
+    I64Next {
+        v: S,
+        lim: S,
+        step: S,
+        t: S,
+    },
     /// Loop entry: checks `step > 0` (else BadStep) and computes `lim` into `lim`.
-    I32StepLim { end: S, step: S, lim: S },
-    I64StepLim { end: S, step: S, lim: S },
-    Trap { kind: TrapKind },
+    I32StepLim {
+        end: S,
+        step: S,
+        lim: S,
+    },
+    I64StepLim {
+        end: S,
+        step: S,
+        lim: S,
+    },
+    Trap {
+        kind: TrapKind,
+    },
     // calls
-    PushBuf { buf: S },
+    PushBuf {
+        buf: S,
+    },
     /// Pushes `buf[lo..hi]` (bounds checked, same unsigned trick as indices).
-    PushSlice { buf: S, lo: S, hi: S, shift: u32 },
+    PushSlice {
+        buf: S,
+        lo: S,
+        hi: S,
+        shift: u32,
+    },
     /// Calls `f` with scalar arguments in slots `args..`; the result goes to `d`.
-    Call { f: S, args: S, d: S },
-    Ret { s: S },
+    Call {
+        f: S,
+        args: S,
+        d: S,
+    },
+    Ret {
+        s: S,
+    },
     RetVoid,
 }
 
@@ -188,7 +672,6 @@ pub struct BcFunc {
     pub consts: Vec<(S, u64)>,
     /// Module tables pushed as buffers `nbufs..` at frame entry.
     pub tables: Vec<u32>,
-    pub ret: Ty,
 }
 
 struct Cx<'m> {
@@ -220,8 +703,18 @@ fn compile_func(m: &Module, f: &Function) -> BcFunc {
         loops: Vec::new(),
     };
     cx.block(&f.body);
-    cx.code.push(if f.ret == Ty::Unit { Op::RetVoid } else { Op::Trap { kind: TrapKind::BadArguments } });
-    let nscalars = f.param_slots.iter().filter(|p| matches!(p, ParamSlot::Local(_))).count() as u32;
+    cx.code.push(if f.ret == Ty::Unit {
+        Op::RetVoid
+    } else {
+        Op::Trap {
+            kind: TrapKind::BadArguments,
+        }
+    });
+    let nscalars = f
+        .param_slots
+        .iter()
+        .filter(|p| matches!(p, ParamSlot::Local(_)))
+        .count() as u32;
     BcFunc {
         code: cx.code,
         nslots: cx.max.max(1),
@@ -229,7 +722,6 @@ fn compile_func(m: &Module, f: &Function) -> BcFunc {
         nbufs: f.bufs.len() as u32,
         consts: cx.consts,
         tables: cx.tables,
-        ret: f.ret,
     }
 }
 
@@ -397,16 +889,38 @@ impl Cx<'_> {
         });
         // the step slot must survive the body: keep `next` above it
         let entry = self.here();
-        self.code.push(if wide { Op::I64JmpGe { a: v, b: end, t: 0 } } else { Op::I32JmpGe { a: v, b: end, t: 0 } });
+        self.code.push(if wide {
+            Op::I64JmpGe { a: v, b: end, t: 0 }
+        } else {
+            Op::I32JmpGe { a: v, b: end, t: 0 }
+        });
         let body = self.here();
         self.loops.push((Vec::new(), Vec::new()));
         self.block(&fl.body);
         let latch = self.here();
         self.code.push(match (step, wide) {
-            (None, false) => Op::I32Next1 { v, end, t: body as S },
-            (None, true) => Op::I64Next1 { v, end, t: body as S },
-            (Some(s), false) => Op::I32Next { v, lim, step: s, t: body as S },
-            (Some(s), true) => Op::I64Next { v, lim, step: s, t: body as S },
+            (None, false) => Op::I32Next1 {
+                v,
+                end,
+                t: body as S,
+            },
+            (None, true) => Op::I64Next1 {
+                v,
+                end,
+                t: body as S,
+            },
+            (Some(s), false) => Op::I32Next {
+                v,
+                lim,
+                step: s,
+                t: body as S,
+            },
+            (Some(s), true) => Op::I64Next {
+                v,
+                lim,
+                step: s,
+                t: body as S,
+            },
         });
         let exit = self.here();
         self.patch(entry, exit);
@@ -472,9 +986,15 @@ impl Cx<'_> {
             }
             ExprKind::Binary(op, x, y) => {
                 let t = x.ty;
-                if let (BinOp::Add | BinOp::Sub, Ty::I32, ExprKind::Const(Const::I32(k))) = (op, t, &y.kind) {
+                if let (BinOp::Add | BinOp::Sub, Ty::I32, ExprKind::Const(Const::I32(k))) =
+                    (op, t, &y.kind)
+                {
                     let a = self.expr(x);
-                    let imm = if *op == BinOp::Add { *k } else { k.wrapping_neg() };
+                    let imm = if *op == BinOp::Add {
+                        *k
+                    } else {
+                        k.wrapping_neg()
+                    };
                     self.code.push(Op::I32AddImm { d, a, imm });
                     return;
                 }
@@ -487,7 +1007,11 @@ impl Cx<'_> {
                 let t = self.temp();
                 self.expr_into(x, t);
                 let j = self.here();
-                self.code.push(if is_and { Op::JmpIfNot { c: t, t: 0 } } else { Op::JmpIf { c: t, t: 0 } });
+                self.code.push(if is_and {
+                    Op::JmpIfNot { c: t, t: 0 }
+                } else {
+                    Op::JmpIf { c: t, t: 0 }
+                });
                 self.expr_into(y, t);
                 let end = self.here();
                 self.patch(j, end);
@@ -535,7 +1059,11 @@ impl Cx<'_> {
             }
             ExprKind::Call(fi, args) => {
                 let callee = &self.m.funcs[*fi as usize];
-                let nscalar = callee.param_slots.iter().filter(|p| matches!(p, ParamSlot::Local(_))).count() as S;
+                let nscalar = callee
+                    .param_slots
+                    .iter()
+                    .filter(|p| matches!(p, ParamSlot::Local(_)))
+                    .count() as S;
                 // reserve the contiguous argument block first, then fill it
                 // (a call without scalar arguments names slot 0, which is always in the frame)
                 let base = if nscalar == 0 { 0 } else { self.next };
@@ -558,11 +1086,20 @@ impl Cx<'_> {
                             let h = self.expr(hi);
                             let buf = self.buf(*r);
                             let shift = self.elem_of(*r).shift();
-                            self.code.push(Op::PushSlice { buf, lo: l, hi: h, shift });
+                            self.code.push(Op::PushSlice {
+                                buf,
+                                lo: l,
+                                hi: h,
+                                shift,
+                            });
                         }
                     }
                 }
-                self.code.push(Op::Call { f: *fi, args: base, d });
+                self.code.push(Op::Call {
+                    f: *fi,
+                    args: base,
+                    d,
+                });
             }
             ExprKind::Intrinsic(intr, args) => self.intrinsic(*intr, args, e.ty, d),
         }
@@ -576,9 +1113,18 @@ impl Cx<'_> {
         let a = s[0];
         let b = s.get(1).copied().unwrap_or(a);
         let f64_ = t == Ty::F64;
-        let m1 = |f32c: L, f64c: L| Op::Math1 { d, a, f: if f64_ { f64c } else { f32c } };
+        let m1 = |f32c: L, f64c: L| Op::Math1 {
+            d,
+            a,
+            f: if f64_ { f64c } else { f32c },
+        };
         let op = match (intr, t) {
-            (Select, _) => Op::Select { d, c: s[0], a: s[1], b: s[2] },
+            (Select, _) => Op::Select {
+                d,
+                c: s[0],
+                a: s[1],
+                b: s[2],
+            },
             (Sqrt, Ty::F32) => Op::F32Sqrt { d, a },
             (Sqrt, _) => Op::F64Sqrt { d, a },
             (Abs, Ty::I32) => Op::I32Abs { d, a },
@@ -594,7 +1140,12 @@ impl Cx<'_> {
             (Sin, _) => m1(L::SinF32, L::SinF64),
             (Cos, _) => m1(L::CosF32, L::CosF64),
             (Tanh, _) => m1(L::TanhF32, L::TanhF64),
-            (Pow, _) => Op::Math2 { d, a, b, f: if f64_ { L::PowF64 } else { L::PowF32 } },
+            (Pow, _) => Op::Math2 {
+                d,
+                a,
+                b,
+                f: if f64_ { L::PowF64 } else { L::PowF32 },
+            },
             (Fma, Ty::F32) => Op::F32Fma { d, a, b, c: s[2] },
             (Fma, _) => Op::F64Fma { d, a, b, c: s[2] },
             (Min, Ty::I32) => Op::I32Min { d, a, b },
@@ -675,7 +1226,12 @@ fn binary_op(op: BinOp, t: Ty, d: S, a: S, b: S) -> Op {
         (Ty::F32, BinOp::Sub) => Op::F32Sub { d, a, b },
         (Ty::F32, BinOp::Mul) => Op::F32Mul { d, a, b },
         (Ty::F32, BinOp::Div) => Op::F32Div { d, a, b },
-        (Ty::F32, BinOp::Rem) => Op::Math2 { d, a, b, f: L::FmodF32 },
+        (Ty::F32, BinOp::Rem) => Op::Math2 {
+            d,
+            a,
+            b,
+            f: L::FmodF32,
+        },
         (Ty::F32, BinOp::Eq) => Op::F32Eq { d, a, b },
         (Ty::F32, BinOp::Ne) => Op::F32Ne { d, a, b },
         (Ty::F32, BinOp::Lt) => Op::F32Lt { d, a, b },
@@ -686,7 +1242,12 @@ fn binary_op(op: BinOp, t: Ty, d: S, a: S, b: S) -> Op {
         (Ty::F64, BinOp::Sub) => Op::F64Sub { d, a, b },
         (Ty::F64, BinOp::Mul) => Op::F64Mul { d, a, b },
         (Ty::F64, BinOp::Div) => Op::F64Div { d, a, b },
-        (Ty::F64, BinOp::Rem) => Op::Math2 { d, a, b, f: L::FmodF64 },
+        (Ty::F64, BinOp::Rem) => Op::Math2 {
+            d,
+            a,
+            b,
+            f: L::FmodF64,
+        },
         (Ty::F64, BinOp::Eq) => Op::F64Eq { d, a, b },
         (Ty::F64, BinOp::Ne) => Op::F64Ne { d, a, b },
         (Ty::F64, BinOp::Lt) => Op::F64Lt { d, a, b },
@@ -941,7 +1502,10 @@ pub fn validate(f: &BcFunc, nfuncs: usize) -> bool {
         }
     }
     // the code must end in an instruction that does not fall through
-    matches!(f.code.last(), Some(Op::RetVoid | Op::Ret { .. } | Op::Trap { .. } | Op::Jmp { .. }))
+    matches!(
+        f.code.last(),
+        Some(Op::RetVoid | Op::Ret { .. } | Op::Trap { .. } | Op::Jmp { .. })
+    )
 }
 
 /// Compiles every function of a module and validates the result.
@@ -950,4 +1514,3 @@ pub fn build(m: &Module) -> Vec<BcFunc> {
     debug_assert!(fs.iter().all(|f| validate(f, m.funcs.len())));
     fs
 }
-

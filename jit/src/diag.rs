@@ -14,7 +14,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.reason)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.reason
+        )
     }
 }
 
@@ -36,5 +40,8 @@ pub struct PosError {
 }
 
 pub fn err<T>(pos: Pos, reason: impl Into<String>) -> Result<T, PosError> {
-    Err(PosError { pos, reason: reason.into() })
+    Err(PosError {
+        pos,
+        reason: reason.into(),
+    })
 }

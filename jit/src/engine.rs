@@ -10,7 +10,7 @@ use crate::cpu::CpuFeatures;
 use crate::events::{Clock, Event, TraceSink};
 use crate::interp::Program;
 use crate::ir::Module;
-use crate::mem::{ExecMemError, ExecMemory, PoolStats};
+use crate::mem::{CodeSync, ExecMemError, ExecMemory, PoolStats};
 use crate::sync::SpinLock;
 use crate::types::{ParamTy, Ty};
 use crate::values::{Arg, Tier, Trap, TrapKind, Value, marshal};
@@ -20,7 +20,9 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 /// Engine configuration.
 #[derive(Clone, Debug)]
@@ -136,7 +138,9 @@ struct Slot {
     last: Vec<AtomicU64>,
     streak: Vec<AtomicU32>,
     deopts: AtomicU64,
-    /// Owns every code object ever published for this slot.
+    /// Owns every code object ever published for this slot (boxed: slots and callers
+    /// hold raw pointers to them, which must stay valid when the vector grows).
+    #[allow(clippy::vec_box)]
     owned: SpinLock<Vec<Box<Code>>>,
 }
 
@@ -159,11 +163,19 @@ pub struct Engine {
     load_lock: SpinLock<()>,
     codegen: SpinLock<Option<CodeGen>>,
     queue: SpinLock<VecDeque<(u32, u64)>>,
+    code_sync: Option<Arc<dyn CodeSync>>,
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig, mem: Box<dyn ExecMemory>, clock: Arc<dyn Clock>, sink: Arc<dyn TraceSink>) -> Engine {
-        let slots = (0..MAX_FUNCS).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect();
+    pub fn new(
+        config: EngineConfig,
+        mem: Box<dyn ExecMemory>,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn TraceSink>,
+    ) -> Engine {
+        let slots = (0..MAX_FUNCS)
+            .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+            .collect();
         Engine {
             config,
             mem: SpinLock::new(mem),
@@ -175,7 +187,15 @@ impl Engine {
             load_lock: SpinLock::new(()),
             codegen: SpinLock::new(None),
             queue: SpinLock::new(VecDeque::new()),
+            code_sync: None,
         }
+    }
+
+    /// Installs the embedder's cross-modifying-code hook, called before every entry into
+    /// compiled code (see [`CodeSync`]).
+    pub fn with_code_sync(mut self, sync: Arc<dyn CodeSync>) -> Engine {
+        self.code_sync = Some(sync);
+        self
     }
 
     /// An engine on the host: mmap W^X pool, monotonic clock, no-op sink.
@@ -200,7 +220,8 @@ impl Engine {
         if n + module.funcs.len() > MAX_FUNCS {
             return Err(LoadError::TooManyFunctions);
         }
-        let program = Program::new(&module).ok_or_else(|| LoadError::Internal("bytecode validation failed".into()))?;
+        let program = Program::new(&module)
+            .ok_or_else(|| LoadError::Internal("bytecode validation failed".into()))?;
         let loaded = Arc::new(Loaded { module, program });
         let mut mods = self.modules.lock();
         let mid = mods.len() as u32;
@@ -229,7 +250,8 @@ impl Engine {
             self.slots[n + i].store(Box::into_raw(slot), Ordering::Release);
         }
         // slot ids are dense: module `mid` owns ids n..n+len
-        self.nslots.store(n + loaded.module.funcs.len(), Ordering::Release);
+        self.nslots
+            .store(n + loaded.module.funcs.len(), Ordering::Release);
         let _ = mid;
         Ok(ModuleId(mid))
     }
@@ -266,23 +288,32 @@ impl Engine {
     }
 
     pub fn current_tier(&self, f: FuncId) -> Tier {
-        self.slot(f).and_then(|s| Tier::from_index(s.current.load(Ordering::Acquire) as usize)).unwrap_or(Tier::T0)
+        self.slot(f)
+            .and_then(|s| Tier::from_index(s.current.load(Ordering::Acquire) as usize))
+            .unwrap_or(Tier::T0)
     }
 
     pub fn call_count(&self, f: FuncId) -> u64 {
-        self.slot(f).map(|s| s.calls.load(Ordering::Relaxed)).unwrap_or(0)
+        self.slot(f)
+            .map(|s| s.calls.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
 
     /// Number of guard misses of the function's specialized T3 code.
     pub fn deopt_count(&self, f: FuncId) -> u64 {
-        self.slot(f).map(|s| s.deopts.load(Ordering::Relaxed)).unwrap_or(0)
+        self.slot(f)
+            .map(|s| s.deopts.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
 
     /// Through the slot: counts the call, records the argument profile, tiers up at the
     /// thresholds (inline, or by queueing a request when background_compile is set).
     pub fn call(&self, f: FuncId, args: &mut [Arg]) -> Result<Value, Trap> {
         let Some(slot) = self.slot(f) else {
-            return Err(Trap { kind: TrapKind::BadArguments, tier: Tier::T0 });
+            return Err(Trap {
+                kind: TrapKind::BadArguments,
+                tier: Tier::T0,
+            });
         };
         let mut raw = [0u64; MAX_RAW];
         let n = self.marshal(slot, args, &mut raw)?;
@@ -302,7 +333,10 @@ impl Engine {
     /// At a forced tier (compiled on first use), no counting, no tier-up: for tests and benches.
     pub fn call_at(&self, f: FuncId, tier: Tier, args: &mut [Arg]) -> Result<Value, Trap> {
         let Some(slot) = self.slot(f) else {
-            return Err(Trap { kind: TrapKind::BadArguments, tier });
+            return Err(Trap {
+                kind: TrapKind::BadArguments,
+                tier,
+            });
         };
         let mut raw = [0u64; MAX_RAW];
         let n = self.marshal(slot, args, &mut raw)?;
@@ -312,8 +346,15 @@ impl Engine {
         let code = match self.ensure(slot, tier) {
             Ok((c, _)) => c,
             Err(e) => {
-                self.sink.event(&Event::CompileError { kernel: slot.name.clone(), tier, reason: e.to_string() });
-                return Err(Trap { kind: TrapKind::BadArguments, tier });
+                self.sink.event(&Event::CompileError {
+                    kernel: slot.name.clone(),
+                    tier,
+                    reason: e.to_string(),
+                });
+                return Err(Trap {
+                    kind: TrapKind::BadArguments,
+                    tier,
+                });
             }
         };
         self.run_entry(slot, code as *mut Code, &raw[..n])
@@ -321,9 +362,15 @@ impl Engine {
 
     /// Compiles a function at a tier (if not already compiled) without publishing it.
     pub fn compile(&self, f: FuncId, tier: Tier) -> Result<CompileStats, CompileError> {
-        let slot = self.slot(f).ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
+        let slot = self
+            .slot(f)
+            .ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
         if tier == Tier::T0 {
-            return Ok(CompileStats { tier, compile_ns: 0, code_bytes: 0 });
+            return Ok(CompileStats {
+                tier,
+                compile_ns: 0,
+                code_bytes: 0,
+            });
         }
         let (_, stats) = self.ensure(slot, tier)?;
         Ok(stats)
@@ -339,7 +386,9 @@ impl Engine {
             let f = FuncId(fi);
             let Some(slot) = self.slot(f) else { continue };
             let target = self.target_tier(slot, slot.calls.load(Ordering::Relaxed).max(calls));
-            if target as u8 > slot.current.load(Ordering::Acquire) && self.tier_up(slot, target, calls) {
+            if target as u8 > slot.current.load(Ordering::Acquire)
+                && self.tier_up(slot, target, calls)
+            {
                 done += 1;
             }
             slot.queued.store(false, Ordering::Release);
@@ -367,9 +416,14 @@ impl Engine {
     pub fn demote_to_t0(&self, f: FuncId, reason: &str) {
         let Some(slot) = self.slot(f) else { return };
         slot.cap.store(0, Ordering::Release);
-        let from = Tier::from_index(slot.current.swap(0, Ordering::AcqRel) as usize).unwrap_or(Tier::T0);
+        let from =
+            Tier::from_index(slot.current.swap(0, Ordering::AcqRel) as usize).unwrap_or(Tier::T0);
         slot.entry.store(core::ptr::null_mut(), Ordering::Release);
-        self.sink.event(&Event::Deopt { kernel: slot.name.clone(), tier: from, reason: reason.to_string() });
+        self.sink.event(&Event::Deopt {
+            kernel: slot.name.clone(),
+            tier: from,
+            reason: reason.to_string(),
+        });
     }
 
     pub fn pool_stats(&self) -> PoolStats {
@@ -378,10 +432,18 @@ impl Engine {
 
     // ---- internals
 
-    fn marshal(&self, slot: &Slot, args: &mut [Arg], raw: &mut [u64; MAX_RAW]) -> Result<usize, Trap> {
+    fn marshal(
+        &self,
+        slot: &Slot,
+        args: &mut [Arg],
+        raw: &mut [u64; MAX_RAW],
+    ) -> Result<usize, Trap> {
         let mut v = Vec::new();
         if !marshal(&slot.params, args, &mut v) || v.len() > MAX_RAW {
-            return Err(Trap { kind: TrapKind::BadArguments, tier: Tier::T0 });
+            return Err(Trap {
+                kind: TrapKind::BadArguments,
+                tier: Tier::T0,
+            });
         }
         raw[..v.len()].copy_from_slice(&v);
         Ok(v.len())
@@ -414,7 +476,10 @@ impl Engine {
         } else {
             0
         };
-        let cap = slot.cap.load(Ordering::Relaxed).min(self.config.max_tier as u8);
+        let cap = slot
+            .cap
+            .load(Ordering::Relaxed)
+            .min(self.config.max_tier as u8);
         Tier::from_index(want.min(cap) as usize).unwrap_or(Tier::T0)
     }
 
@@ -433,10 +498,15 @@ impl Engine {
 
     /// Compiles `target` (and T2 under a T3) and publishes it. Returns success.
     fn tier_up(&self, slot: &Slot, target: Tier, calls: u64) -> bool {
-        let from = Tier::from_index(slot.current.load(Ordering::Acquire) as usize).unwrap_or(Tier::T0);
+        let from =
+            Tier::from_index(slot.current.load(Ordering::Acquire) as usize).unwrap_or(Tier::T0);
         let t0 = self.clock.now_ns();
         let c0 = self.clock.cycles();
-        let spec = if target == Tier::T3 { self.stable_args(slot, calls) } else { Vec::new() };
+        let spec = if target == Tier::T3 {
+            self.stable_args(slot, calls)
+        } else {
+            Vec::new()
+        };
         let result = self.build(slot, target, &spec);
         match result {
             Ok((code, bytes)) => {
@@ -459,7 +529,8 @@ impl Engine {
             }
             Err(e) => {
                 // never retry this tier: cap the function below it
-                slot.cap.store((target as u8).saturating_sub(1), Ordering::Release);
+                slot.cap
+                    .store((target as u8).saturating_sub(1), Ordering::Release);
                 match &e {
                     CompileError::Pool(ExecMemError::Exhausted { requested, free }) => {
                         self.sink.event(&Event::PoolExhausted {
@@ -485,7 +556,9 @@ impl Engine {
         let need = (self.config.thresholds[2] / 4).clamp(2, 256) as u32;
         let mut v = Vec::new();
         for (i, p) in slot.params.iter().enumerate() {
-            if matches!(p, ParamTy::Scalar(Ty::I32 | Ty::I64 | Ty::Bool)) && slot.streak[i].load(Ordering::Relaxed) >= need {
+            if matches!(p, ParamTy::Scalar(Ty::I32 | Ty::I64 | Ty::Bool))
+                && slot.streak[i].load(Ordering::Relaxed) >= need
+            {
                 v.push((i, slot.last[i].load(Ordering::Relaxed)));
             }
         }
@@ -498,15 +571,34 @@ impl Engine {
         if !existing.is_null() {
             // SAFETY: published code objects live until the engine drops.
             let c = unsafe { &*existing };
-            return Ok((existing, CompileStats { tier, compile_ns: 0, code_bytes: c.compiled.code_bytes }));
+            return Ok((
+                existing,
+                CompileStats {
+                    tier,
+                    compile_ns: 0,
+                    code_bytes: c.compiled.code_bytes,
+                },
+            ));
         }
         let t0 = self.clock.now_ns();
         let (code, bytes) = self.build(slot, tier, &[])?;
-        Ok((code, CompileStats { tier, compile_ns: self.clock.now_ns().saturating_sub(t0), code_bytes: bytes }))
+        Ok((
+            code,
+            CompileStats {
+                tier,
+                compile_ns: self.clock.now_ns().saturating_sub(t0),
+                code_bytes: bytes,
+            },
+        ))
     }
 
     /// Compiles a tier (T3 also ensures T2 for its guard fallback) and records it in the slot.
-    fn build(&self, slot: &Slot, tier: Tier, spec: &[(usize, u64)]) -> Result<(*const Code, usize), CompileError> {
+    fn build(
+        &self,
+        slot: &Slot,
+        tier: Tier,
+        spec: &[(usize, u64)],
+    ) -> Result<(*const Code, usize), CompileError> {
         let mut fallback: *const Code = core::ptr::null();
         let mut extra = 0;
         if tier == Tier::T3 && !spec.is_empty() {
@@ -522,14 +614,23 @@ impl Engine {
         let compiled = {
             let mut cg = self.codegen.lock();
             if cg.is_none() {
-                *cg = Some(CodeGen::new(self.config.features, self.config.call_depth_limit)?);
+                *cg = Some(CodeGen::new(
+                    self.config.features,
+                    self.config.call_depth_limit,
+                )?);
             }
-            let cg = cg.as_mut().ok_or_else(|| CompileError::Unsupported("no code generator".into()))?;
+            let cg = cg
+                .as_mut()
+                .ok_or_else(|| CompileError::Unsupported("no code generator".into()))?;
             let mut mem = self.mem.lock();
             cg.compile(&slot.loaded.module, slot.index, tier, spec, &mut **mem)?
         };
         let bytes = compiled.code_bytes;
-        let code = Box::new(Code { tier, compiled, fallback });
+        let code = Box::new(Code {
+            tier,
+            compiled,
+            fallback,
+        });
         let ptr: *const Code = &*code;
         slot.owned.lock().push(code);
         // record (unspecialized code, or specialized T3 as the T3 entry)
@@ -539,10 +640,17 @@ impl Engine {
 
     fn run_entry(&self, slot: &Slot, entry: *mut Code, raw: &[u64]) -> Result<Value, Trap> {
         if entry.is_null() {
-            return match slot.loaded.program.run(slot.index, raw, self.config.call_depth_limit) {
+            return match slot
+                .loaded
+                .program
+                .run(slot.index, raw, self.config.call_depth_limit)
+            {
                 Ok(bits) => Ok(Value::from_bits(slot.ret, bits)),
                 Err(kind) => Err(self.trap(slot, kind, Tier::T0)),
             };
+        }
+        if let Some(sync) = &self.code_sync {
+            sync.before_enter();
         }
         // SAFETY: published code objects live until the engine drops.
         let mut code = unsafe { &*entry };
@@ -567,7 +675,11 @@ impl Engine {
     }
 
     fn trap(&self, slot: &Slot, kind: TrapKind, tier: Tier) -> Trap {
-        self.sink.event(&Event::Trap { kernel: slot.name.clone(), tier, kind });
+        self.sink.event(&Event::Trap {
+            kernel: slot.name.clone(),
+            tier,
+            kind,
+        });
         Trap { kind, tier }
     }
 }

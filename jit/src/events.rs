@@ -42,7 +42,9 @@ pub struct StdClock {
 #[cfg(feature = "std")]
 impl StdClock {
     pub fn new() -> StdClock {
-        StdClock { start: std::time::Instant::now() }
+        StdClock {
+            start: std::time::Instant::now(),
+        }
     }
 }
 
@@ -132,7 +134,16 @@ impl Event {
     /// (the embedder adds `ev`, `t_us` and `cpu`).
     pub fn write_json_fields(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         match self {
-            Event::TierUp { kernel, from, to, calls, compile_ns, compile_cycles, code_bytes, compiler_cpu } => write!(
+            Event::TierUp {
+                kernel,
+                from,
+                to,
+                calls,
+                compile_ns,
+                compile_cycles,
+                code_bytes,
+                compiler_cpu,
+            } => write!(
                 out,
                 "\"kernel\":{},\"from\":\"{}\",\"to\":\"{}\",\"calls\":{},\"compile_us\":{},\"compile_ns\":{},\"compile_cycles\":{},\"code_bytes\":{},\"compiler_cpu\":{}",
                 JsonStr(kernel),
@@ -145,8 +156,23 @@ impl Event {
                 code_bytes,
                 compiler_cpu
             ),
-            Event::CompileError { kernel, tier, reason } | Event::Deopt { kernel, tier, reason } => {
-                write!(out, "\"kernel\":{},\"tier\":\"{}\",\"reason\":{}", JsonStr(kernel), tier, JsonStr(reason))
+            Event::CompileError {
+                kernel,
+                tier,
+                reason,
+            }
+            | Event::Deopt {
+                kernel,
+                tier,
+                reason,
+            } => {
+                write!(
+                    out,
+                    "\"kernel\":{},\"tier\":\"{}\",\"reason\":{}",
+                    JsonStr(kernel),
+                    tier,
+                    JsonStr(reason)
+                )
             }
             Event::Trap { kernel, tier, kind } => write!(
                 out,
@@ -155,7 +181,12 @@ impl Event {
                 tier,
                 JsonStr(kind.name())
             ),
-            Event::PoolExhausted { kernel, tier, requested, free } => write!(
+            Event::PoolExhausted {
+                kernel,
+                tier,
+                requested,
+                free,
+            } => write!(
                 out,
                 "\"kernel\":{},\"tier\":\"{}\",\"requested\":{},\"free\":{}",
                 JsonStr(kernel),

@@ -16,7 +16,12 @@ pub struct HostExecMemory {
 impl HostExecMemory {
     /// A pool that refuses allocations beyond `capacity` bytes (page-rounded).
     pub fn new(capacity: usize) -> HostExecMemory {
-        HostExecMemory { capacity, used: 0, blocks: 0, released: 0 }
+        HostExecMemory {
+            capacity,
+            used: 0,
+            blocks: 0,
+            released: 0,
+        }
     }
 }
 
@@ -35,7 +40,10 @@ impl ExecMemory for HostExecMemory {
         let size = round(len);
         let free = self.capacity.saturating_sub(self.used);
         if size > free {
-            return Err(ExecMemError::Exhausted { requested: len, free });
+            return Err(ExecMemError::Exhausted {
+                requested: len,
+                free,
+            });
         }
         // SAFETY: an anonymous private mapping at an address of the kernel's choosing has no
         // effect on existing memory.
@@ -50,17 +58,28 @@ impl ExecMemory for HostExecMemory {
             )
         };
         if p == libc::MAP_FAILED {
-            return Err(ExecMemError::Exhausted { requested: len, free });
+            return Err(ExecMemError::Exhausted {
+                requested: len,
+                free,
+            });
         }
         self.used += size;
         self.blocks += 1;
-        Ok(CodeBlock { write_ptr: p as *mut u8, exec_addr: p as usize, len })
+        Ok(CodeBlock {
+            write_ptr: p as *mut u8,
+            exec_addr: p as usize,
+            len,
+        })
     }
 
     fn finalize(&mut self, block: &CodeBlock) -> Result<(), ExecMemError> {
         // SAFETY: the block is a mapping this pool created with exactly this (rounded) size.
         let r = unsafe {
-            libc::mprotect(block.write_ptr as *mut libc::c_void, round(block.len), libc::PROT_READ | libc::PROT_EXEC)
+            libc::mprotect(
+                block.write_ptr as *mut libc::c_void,
+                round(block.len),
+                libc::PROT_READ | libc::PROT_EXEC,
+            )
         };
         if r != 0 {
             return Err(ExecMemError::Protect("mprotect(R+X) failed"));
@@ -79,6 +98,11 @@ impl ExecMemory for HostExecMemory {
     }
 
     fn stats(&self) -> PoolStats {
-        PoolStats { capacity: self.capacity, used: self.used, blocks: self.blocks, released: self.released }
+        PoolStats {
+            capacity: self.capacity,
+            used: self.used,
+            blocks: self.blocks,
+            released: self.released,
+        }
     }
 }

@@ -34,17 +34,35 @@ impl Program {
     /// Compiles and validates the module's bytecode. `None` if validation fails (an internal error).
     pub fn new(m: &Module) -> Option<Program> {
         let funcs = crate::bytecode::build(m);
-        if !funcs.iter().all(|f| crate::bytecode::validate(f, funcs.len())) {
+        if !funcs
+            .iter()
+            .all(|f| crate::bytecode::validate(f, funcs.len()))
+        {
             return None;
         }
-        let tables = m.tables.iter().map(|t| BufView { ptr: t.data.ptr() as *mut u8, len: t.data.len() }).collect();
+        let tables = m
+            .tables
+            .iter()
+            .map(|t| BufView {
+                ptr: t.data.ptr() as *mut u8,
+                len: t.data.len(),
+            })
+            .collect();
         let params = m.funcs.iter().map(|f| f.params.clone()).collect();
-        Some(Program { funcs, tables, params })
+        Some(Program {
+            funcs,
+            tables,
+            params,
+        })
     }
 
     /// Runs function `f` with raw arguments (see `values::marshal`), returning the raw result bits.
     pub fn run(&self, f: usize, raw: &[u64], depth_limit: u32) -> Result<u64, TrapKind> {
-        let mut vm = Vm { regs: Vec::new(), bufs: Vec::new(), frames: Vec::new() };
+        let mut vm = Vm {
+            regs: Vec::new(),
+            bufs: Vec::new(),
+            frames: Vec::new(),
+        };
         let mut scalars = Vec::new();
         let mut k = 0;
         for p in &self.params[f] {
@@ -54,7 +72,10 @@ impl Program {
                     k += 1;
                 }
                 ParamTy::Buf { .. } => {
-                    vm.bufs.push(BufView { ptr: raw[k] as usize as *mut u8, len: raw[k + 1] as usize });
+                    vm.bufs.push(BufView {
+                        ptr: raw[k] as usize as *mut u8,
+                        len: raw[k + 1] as usize,
+                    });
                     k += 2;
                 }
             }
@@ -208,9 +229,14 @@ fn cast(op: CastOp, x: u64) -> u64 {
 }
 
 impl Vm {
-    fn run(&mut self, p: &Program, entry: usize, scalars: &[u64], depth_limit: u32) -> Result<u64, TrapKind> {
-        let mut fi = entry;
-        let mut func = &p.funcs[fi];
+    fn run(
+        &mut self,
+        p: &Program,
+        entry: usize,
+        scalars: &[u64],
+        depth_limit: u32,
+    ) -> Result<u64, TrapKind> {
+        let mut func = &p.funcs[entry];
         let mut base = 0usize;
         let mut bbase = 0usize;
         self.regs.resize(func.nslots as usize, 0);
@@ -221,7 +247,13 @@ impl Vm {
         for &t in &func.tables {
             self.bufs.push(p.tables[t as usize]);
         }
-        self.frames.push(Frame { func: fi as u32, pc: 0, base: 0, bbase: 0, ret_d: 0 });
+        self.frames.push(Frame {
+            func: entry as u32,
+            pc: 0,
+            base: 0,
+            bbase: 0,
+            ret_d: 0,
+        });
         let mut code: &[Op] = &func.code;
         let mut pc = 0usize;
         let mut fp: *mut u64 = self.regs.as_mut_ptr();
@@ -352,7 +384,9 @@ impl Vm {
                 Op::I32Xor { d, a, b } => w!(d, r!(a) ^ r!(b)),
                 Op::I32Shl { d, a, b } => i32op!(d, a, b, |x, y| x.wrapping_shl(y as u32)),
                 Op::I32Shr { d, a, b } => i32op!(d, a, b, |x, y| x.wrapping_shr(y as u32)),
-                Op::I32UShr { d, a, b } => i32op!(d, a, b, |x, y| (x as u32).wrapping_shr(y as u32) as i32),
+                Op::I32UShr { d, a, b } => {
+                    i32op!(d, a, b, |x, y| (x as u32).wrapping_shr(y as u32) as i32)
+                }
                 Op::I32Rotl { d, a, b } => i32op!(d, a, b, |x, y| x.rotate_left(y as u32 & 31)),
                 Op::I32Rotr { d, a, b } => i32op!(d, a, b, |x, y| x.rotate_right(y as u32 & 31)),
                 Op::I32Min { d, a, b } => i32op!(d, a, b, |x, y| x.min(y)),
@@ -401,7 +435,9 @@ impl Vm {
                 Op::I64Xor { d, a, b } => w!(d, r!(a) ^ r!(b)),
                 Op::I64Shl { d, a, b } => i64op!(d, a, b, |x, y| x.wrapping_shl(y as u32)),
                 Op::I64Shr { d, a, b } => i64op!(d, a, b, |x, y| x.wrapping_shr(y as u32)),
-                Op::I64UShr { d, a, b } => i64op!(d, a, b, |x, y| (x as u64).wrapping_shr(y as u32) as i64),
+                Op::I64UShr { d, a, b } => {
+                    i64op!(d, a, b, |x, y| (x as u64).wrapping_shr(y as u32) as i64)
+                }
                 Op::I64Rotl { d, a, b } => i64op!(d, a, b, |x, y| x.rotate_left(y as u32 & 63)),
                 Op::I64Rotr { d, a, b } => i64op!(d, a, b, |x, y| x.rotate_right(y as u32 & 63)),
                 Op::I64Min { d, a, b } => i64op!(d, a, b, |x, y| x.min(y)),
@@ -429,10 +465,16 @@ impl Vm {
                 Op::F32Min { d, a, b } => f32op!(d, a, b, |x, y| fmin32(x, y)),
                 Op::F32Max { d, a, b } => f32op!(d, a, b, |x, y| fmax32(x, y)),
                 Op::F32Copysign { d, a, b } => {
-                    w!(d, ((r!(a) as u32 & 0x7fff_ffff) | (r!(b) as u32 & 0x8000_0000)) as u64)
+                    w!(
+                        d,
+                        ((r!(a) as u32 & 0x7fff_ffff) | (r!(b) as u32 & 0x8000_0000)) as u64
+                    )
                 }
                 Op::F32Fma { d, a, b, c } => {
-                    w!(d, bf32(libcalls::bf_fmaf(f32b(r!(a)), f32b(r!(b)), f32b(r!(c)))))
+                    w!(
+                        d,
+                        bf32(libcalls::bf_fmaf(f32b(r!(a)), f32b(r!(b)), f32b(r!(c))))
+                    )
                 }
                 Op::F32Neg { d, a } => w!(d, (r!(a) as u32 ^ 0x8000_0000) as u64),
                 Op::F32Abs { d, a } => w!(d, (r!(a) as u32 & 0x7fff_ffff) as u64),
@@ -448,10 +490,16 @@ impl Vm {
                 Op::F64Min { d, a, b } => f64op!(d, a, b, |x, y| fmin64(x, y)),
                 Op::F64Max { d, a, b } => f64op!(d, a, b, |x, y| fmax64(x, y)),
                 Op::F64Copysign { d, a, b } => {
-                    w!(d, (r!(a) & 0x7fff_ffff_ffff_ffff) | (r!(b) & 0x8000_0000_0000_0000))
+                    w!(
+                        d,
+                        (r!(a) & 0x7fff_ffff_ffff_ffff) | (r!(b) & 0x8000_0000_0000_0000)
+                    )
                 }
                 Op::F64Fma { d, a, b, c } => {
-                    w!(d, bf64(libcalls::bf_fma(f64b(r!(a)), f64b(r!(b)), f64b(r!(c)))))
+                    w!(
+                        d,
+                        bf64(libcalls::bf_fma(f64b(r!(a)), f64b(r!(b)), f64b(r!(c))))
+                    )
                 }
                 Op::F64Neg { d, a } => w!(d, r!(a) ^ 0x8000_0000_0000_0000),
                 Op::F64Abs { d, a } => w!(d, r!(a) & 0x7fff_ffff_ffff_ffff),
@@ -558,7 +606,10 @@ impl Vm {
                     let esz = 1usize << shift;
                     // SAFETY: l <= len, so the offset stays inside (or one past) the buffer.
                     let ptr = unsafe { b.ptr.add(l as usize * esz) };
-                    self.bufs.push(BufView { ptr, len: (h - l) as usize });
+                    self.bufs.push(BufView {
+                        ptr,
+                        len: (h - l) as usize,
+                    });
                     // SAFETY: bbase <= bufs.len() (the vector may have moved: refresh).
                     bp = unsafe { self.bufs.as_ptr().add(bbase) };
                 }
@@ -591,7 +642,6 @@ impl Vm {
                         bbase: new_bbase as u32,
                         ret_d: d,
                     });
-                    fi = f as usize;
                     func = callee;
                     code = &func.code;
                     pc = 0;
@@ -608,8 +658,7 @@ impl Vm {
                     let Some(caller) = self.frames.last() else {
                         return Ok(val);
                     };
-                    fi = caller.func as usize;
-                    func = &p.funcs[fi];
+                    func = &p.funcs[caller.func as usize];
                     code = &func.code;
                     pc = caller.pc as usize;
                     base = caller.base as usize;
@@ -623,4 +672,3 @@ impl Vm {
         }
     }
 }
-

@@ -32,13 +32,14 @@ impl Module {
     pub fn function_names(&self) -> Vec<&str> {
         self.funcs.iter().map(|f| f.name.as_str()).collect()
     }
+    /// Names of the constant tables, in declaration order.
+    pub fn table_names(&self) -> Vec<&str> {
+        self.tables.iter().map(|t| t.name.as_str()).collect()
+    }
     /// Parameter types and return type of a function, by name.
     pub fn signature(&self, name: &str) -> Option<(Vec<ParamTy>, Ty)> {
         let f = self.funcs.iter().find(|f| f.name == name)?;
         Some((f.params.clone(), f.ret))
-    }
-    pub(crate) fn func_index(&self, name: &str) -> Option<usize> {
-        self.funcs.iter().position(|f| f.name == name)
     }
 }
 
@@ -179,7 +180,10 @@ pub enum BinOp {
 
 impl BinOp {
     pub fn is_cmp(self) -> bool {
-        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+        matches!(
+            self,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+        )
     }
 }
 
@@ -311,10 +315,16 @@ pub enum Stmt {
 
 impl Expr {
     pub fn konst(c: Const) -> Expr {
-        Expr { ty: c.ty(), kind: ExprKind::Const(c) }
+        Expr {
+            ty: c.ty(),
+            kind: ExprKind::Const(c),
+        }
     }
     pub fn local(idx: u32, ty: Ty) -> Expr {
-        Expr { ty, kind: ExprKind::Local(idx) }
+        Expr {
+            ty,
+            kind: ExprKind::Local(idx),
+        }
     }
     /// True when the expression contains a call (has side effects beyond traps).
     pub fn has_call(&self) -> bool {

@@ -8,9 +8,16 @@ use alloc::vec::Vec;
 pub enum Tok {
     Ident(String),
     /// Integer literal: magnitude, whether it was written in hex/binary, optional suffix.
-    Int { value: u128, radix_bits: bool, suffix: Option<String> },
+    Int {
+        value: u128,
+        radix_bits: bool,
+        suffix: Option<String>,
+    },
     /// Float literal text (without suffix) and optional suffix.
-    Float { text: String, suffix: Option<String> },
+    Float {
+        text: String,
+        suffix: Option<String>,
+    },
     // keywords
     Fn,
     Let,
@@ -190,7 +197,10 @@ impl Lexer<'_> {
         Some(c)
     }
     fn pos(&self) -> Pos {
-        Pos { line: self.line, col: self.col }
+        Pos {
+            line: self.line,
+            col: self.col,
+        }
     }
 }
 
@@ -218,7 +228,13 @@ fn keyword(s: &str) -> Option<Tok> {
 
 /// Splits a source into tokens (comments and doc comments are skipped).
 pub fn tokenize(src: &str) -> Result<Vec<Token>, PosError> {
-    let mut lx = Lexer { chars: src.chars().collect(), i: 0, line: 1, col: 1, _src: src };
+    let mut lx = Lexer {
+        chars: src.chars().collect(),
+        i: 0,
+        line: 1,
+        col: 1,
+        _src: src,
+    };
     let mut out = Vec::new();
     loop {
         // whitespace and comments
@@ -257,7 +273,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, PosError> {
         } else {
             lx.bump();
             let n = lx.peek(0);
-            let mut two = |t: Tok, lx: &mut Lexer| {
+            let two = |t: Tok, lx: &mut Lexer| {
                 lx.bump();
                 t
             };
@@ -317,7 +333,10 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, PosError> {
                 '>' if n == Some('=') => two(Tok::Ge, &mut lx),
                 '>' => Tok::Gt,
                 other => {
-                    return err(pos, alloc::format!("unexpected character `{}`", other.escape_debug()));
+                    return err(
+                        pos,
+                        alloc::format!("unexpected character `{}`", other.escape_debug()),
+                    );
                 }
             }
         };
@@ -329,7 +348,11 @@ fn lex_number(lx: &mut Lexer, pos: Pos) -> Result<Tok, PosError> {
     let c0 = lx.peek(0).unwrap_or('0');
     let c1 = lx.peek(1);
     if c0 == '0' && matches!(c1, Some('x') | Some('X') | Some('b') | Some('B')) {
-        let radix: u32 = if matches!(c1, Some('x') | Some('X')) { 16 } else { 2 };
+        let radix: u32 = if matches!(c1, Some('x') | Some('X')) {
+            16
+        } else {
+            2
+        };
         lx.bump();
         lx.bump();
         let mut value: u128 = 0;
@@ -342,7 +365,10 @@ fn lex_number(lx: &mut Lexer, pos: Pos) -> Result<Tok, PosError> {
             let Some(d) = c.to_digit(radix) else { break };
             lx.bump();
             digits += 1;
-            value = match value.checked_mul(radix as u128).and_then(|v| v.checked_add(d as u128)) {
+            value = match value
+                .checked_mul(radix as u128)
+                .and_then(|v| v.checked_add(d as u128))
+            {
                 Some(v) if v <= u64::MAX as u128 => v,
                 _ => return err(pos, "integer literal too large"),
             };
@@ -351,12 +377,15 @@ fn lex_number(lx: &mut Lexer, pos: Pos) -> Result<Tok, PosError> {
             return err(pos, "missing digits after radix prefix");
         }
         let suffix = lex_suffix(lx, pos)?;
-        if let Some(s) = &suffix {
-            if s.starts_with('f') {
+        if let Some(s) = &suffix
+            && s.starts_with('f') {
                 return err(pos, "a hex or binary literal cannot have a float suffix");
             }
-        }
-        return Ok(Tok::Int { value, radix_bits: true, suffix });
+        return Ok(Tok::Int {
+            value,
+            radix_bits: true,
+            suffix,
+        });
     }
     let mut text = String::new();
     let mut is_float = false;
@@ -414,16 +443,26 @@ fn lex_number(lx: &mut Lexer, pos: Pos) -> Result<Tok, PosError> {
     }
     let mut value: u128 = 0;
     for c in text.chars() {
-        value = match value.checked_mul(10).and_then(|v| v.checked_add(c.to_digit(10).unwrap_or(0) as u128)) {
+        value = match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(c.to_digit(10).unwrap_or(0) as u128))
+        {
             Some(v) if v <= u64::MAX as u128 => v,
             _ => return err(pos, "integer literal too large"),
         };
     }
-    Ok(Tok::Int { value, radix_bits: false, suffix })
+    Ok(Tok::Int {
+        value,
+        radix_bits: false,
+        suffix,
+    })
 }
 
 fn lex_suffix(lx: &mut Lexer, pos: Pos) -> Result<Option<String>, PosError> {
-    if !lx.peek(0).is_some_and(|c| c.is_ascii_alphabetic() || c == '_') {
+    if !lx
+        .peek(0)
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    {
         return Ok(None);
     }
     let mut s = String::new();

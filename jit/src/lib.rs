@@ -1,7 +1,60 @@
 //! BareFlow's JIT: the kernel IR, the T0 interpreter and the Cranelift tiers.
 //!
-//! `no_std + alloc`; the `std` feature adds host conveniences (mmap executable memory,
-//! a monotonic clock, CPU feature detection, `Engine::host`).
+//! `no_std + alloc`, embedded unchanged by the kernel; the `std` feature adds host
+//! conveniences (an mmap W^X [`HostExecMemory`], [`StdClock`],
+//! [`CpuFeatures::detect_host`], [`Engine::host`]). Hardware comes in only through
+//! three small traits: [`ExecMemory`], [`Clock`] and [`TraceSink`].
+//!
+//! # Module map
+//!
+//! | module | what |
+//! |---|---|
+//! | `lexer`, `parser`, `ast` | `.bfir` text to an untyped tree; nesting depth bounded |
+//! | `verify`, `ir`, `types` | type checking and name resolution into the typed IR ([`Module`]) |
+//! | `diag` | [`Diagnostic`]: `file:line:col: reason` |
+//! | `bytecode`, `interp` | T0: register bytecode over a flat slot array, explicit frame stack |
+//! | `codegen::lower` | typed IR to Cranelift IR for T1–T3 (explicit trap checks) |
+//! | `codegen::analysis` | affine-index, invariance and vectorizability analyses |
+//! | `codegen::link` | lays out a unit, resolves `X86CallPCRel4` / `Abs8`, W^X publish |
+//! | `libcalls` | the libm-backed math every tier calls, so results are bit-identical |
+//! | `engine` | [`Engine`]: slots, call counting, argument profiles, tier-up, events |
+//! | `values`, `events`, `mem`, `cpu` | the types crossing the API boundary |
+//! | `sync` | a spin lock (no_std has no Mutex) |
+//!
+//! # How the tiers work
+//!
+//! Every function of a loaded module gets a slot whose entry is an `AtomicPtr` (null means
+//! T0). [`Engine::call`] counts the call, records the scalar arguments (last value and how
+//! many consecutive calls kept it), and when the count crosses a threshold (default
+//! 100 / 1000 / 10000) compiles the next tier, inline or through a queue served by
+//! [`Engine::service_compile_queue`]. Code is written, made executable, and only then
+//! published with a Release store; code is never freed while the engine lives, so
+//! concurrent callers see either the old or the new entry.
+//!
+//! * **T0** interprets a compact register bytecode (typed instructions, constants in frame
+//!   slots, fused loop latches). IR calls push frames on an explicit stack.
+//! * **T1** lowers each function straight to Cranelift IR at `opt_level=none`. A compiled
+//!   unit is the function plus every function it can reach; internal calls use a native
+//!   signature `(depth, params...) -> (status, value)` where a buffer is (pointer, length),
+//!   and a uniform entry trampoline `extern "C" fn(*const u64, *mut u64) -> u32` unpacks the
+//!   argument words. Traps are explicit branches to exits that return the trap code; a
+//!   caller propagates a non-zero status. Division checks zero and computes `MIN / -1` as
+//!   `MIN / 1`; the call depth travels as an argument and is checked at function entry.
+//! * **T2** uses `opt_level=speed` and versions innermost `i32` for-loops: when every index
+//!   that is affine in the loop variable is in bounds at the first and the last iteration,
+//!   a copy of the loop without those checks runs, with its addresses strength-reduced to
+//!   pointers bumped at the latch; otherwise the fully checked loop runs (so traps, and
+//!   the stores made before them, match T0 exactly).
+//! * **T3** adds, in the unchecked copy: f32x4 vectorization of element-wise f32 loops and
+//!   (under `#[reassoc]`) of reductions and `a*b+c` contraction, with FMA when the CPU has
+//!   AVX+FMA; unrolling by 4 (with separate accumulators for `#[reassoc]` reductions); and
+//!   specialization of integer/bool arguments that were stable in the profile, which
+//!   become constants behind an entry guard. A guard miss returns `GUARD_MISS` from the
+//!   trampoline; the engine then runs the T2 code and emits a (rate-limited) `Deopt` event.
+//!
+//! libm-backed intrinsics (`exp ln sin cos tanh pow`, float `%`, and `fma` /
+//! `floor ceil trunc nearest` when the CPU lacks FMA / SSE4.1) are calls to the functions in
+//! `libcalls`, which the interpreter calls too.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -28,14 +81,16 @@ mod verify;
 
 pub use cpu::CpuFeatures;
 pub use diag::Diagnostic;
-pub use engine::{CompileError, CompileStats, Engine, EngineConfig, FuncId, LoadError, MAX_FUNCS, ModuleId};
-pub use events::{Clock, Event, NullClock, NullSink, TraceSink};
+pub use engine::{
+    CompileError, CompileStats, Engine, EngineConfig, FuncId, LoadError, MAX_FUNCS, ModuleId,
+};
 #[cfg(feature = "std")]
 pub use events::StdClock;
+pub use events::{Clock, Event, NullClock, NullSink, TraceSink};
 #[cfg(feature = "std")]
 pub use host_mem::HostExecMemory;
 pub use ir::Module;
-pub use mem::{CodeBlock, ExecMemError, ExecMemory, PoolStats};
+pub use mem::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
 pub use types::{Elem, ParamTy, Ty};
 pub use values::{Arg, Tier, Trap, TrapKind, Value};
 
@@ -45,7 +100,12 @@ use alloc::string::{String, ToString};
 /// file stem (`matmul` for `ir-modules/matmul.bfir`).
 pub fn parse_module(file: &str, src: &str) -> Result<Module, Diagnostic> {
     let name = module_name(file);
-    let to_diag = |e: diag::PosError| Diagnostic { file: file.to_string(), line: e.pos.line, col: e.pos.col, reason: e.reason };
+    let to_diag = |e: diag::PosError| Diagnostic {
+        file: file.to_string(),
+        line: e.pos.line,
+        col: e.pos.col,
+        reason: e.reason,
+    };
     let toks = lexer::tokenize(src).map_err(to_diag)?;
     let ast = parser::Parser::new(toks).module().map_err(to_diag)?;
     verify::check_module(&name, file, ast).map_err(to_diag)

@@ -84,14 +84,12 @@ pub enum Libcall {
 }
 
 impl Libcall {
-    pub const COUNT: u32 = 24;
-
     pub fn from_index(i: u32) -> Option<Libcall> {
         use Libcall::*;
         const ALL: [Libcall; 24] = [
-            ExpF32, ExpF64, LnF32, LnF64, SinF32, SinF64, CosF32, CosF64, TanhF32, TanhF64, PowF32, PowF64,
-            FmodF32, FmodF64, FmaF32, FmaF64, FloorF32, FloorF64, CeilF32, CeilF64, TruncF32, TruncF64,
-            NearestF32, NearestF64,
+            ExpF32, ExpF64, LnF32, LnF64, SinF32, SinF64, CosF32, CosF64, TanhF32, TanhF64, PowF32,
+            PowF64, FmodF32, FmodF64, FmaF32, FmaF64, FloorF32, FloorF64, CeilF32, CeilF64,
+            TruncF32, TruncF64, NearestF32, NearestF64,
         ];
         ALL.get(i as usize).copied()
     }

@@ -35,7 +35,10 @@ impl fmt::Display for ExecMemError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecMemError::Exhausted { requested, free } => {
-                write!(f, "executable pool exhausted: {requested} bytes requested, {free} free")
+                write!(
+                    f,
+                    "executable pool exhausted: {requested} bytes requested, {free} free"
+                )
             }
             ExecMemError::Protect(why) => write!(f, "cannot change page protection: {why}"),
         }
@@ -52,4 +55,14 @@ pub trait ExecMemory: Send {
     /// The code is unreachable and no CPU can be running it any more.
     fn release(&mut self, block: CodeBlock);
     fn stats(&self) -> PoolStats;
+}
+
+/// Cross-modifying-code hook of the embedder: `before_enter` runs on the calling CPU
+/// after it loaded a compiled entry and before it jumps there. Code is published by
+/// another CPU, so the caller must execute a serializing instruction before it runs
+/// code it has not synchronized with yet (Intel SDM, cross-modifying code); the
+/// embedder tracks per CPU which code generation it last serialized for, so the
+/// common case is one atomic load. Not called for T0 (the interpreter).
+pub trait CodeSync: Send + Sync {
+    fn before_enter(&self);
 }

@@ -25,7 +25,11 @@ type R<T> = Result<T, PosError>;
 
 impl Parser {
     pub fn new(toks: Vec<Token>) -> Parser {
-        Parser { toks, i: 0, depth: 0 }
+        Parser {
+            toks,
+            i: 0,
+            depth: 0,
+        }
     }
 
     fn peek(&self) -> &Tok {
@@ -55,7 +59,10 @@ impl Parser {
             self.next();
             Ok(pos)
         } else {
-            err(pos, format!("expected {what}, found {}", describe(self.peek())))
+            err(
+                pos,
+                format!("expected {what}, found {}", describe(self.peek())),
+            )
         }
     }
     fn ident(&mut self, what: &str) -> R<(String, Pos)> {
@@ -80,14 +87,21 @@ impl Parser {
     }
 
     pub fn module(&mut self) -> R<AModule> {
-        let mut m = AModule { doc: String::new(), consts: Vec::new(), funcs: Vec::new() };
+        let mut m = AModule {
+            doc: String::new(),
+            consts: Vec::new(),
+            funcs: Vec::new(),
+        };
         loop {
             match self.peek() {
                 Tok::Eof => return Ok(m),
                 Tok::Const => m.consts.push(self.const_item()?),
                 Tok::Fn | Tok::Hash => m.funcs.push(self.func()?),
                 other => {
-                    return err(self.pos(), format!("expected `fn` or `const`, found {}", describe(other)));
+                    return err(
+                        self.pos(),
+                        format!("expected `fn` or `const`, found {}", describe(other)),
+                    );
                 }
             }
         }
@@ -103,7 +117,11 @@ impl Parser {
             self.expect(&Tok::Semi, "`;`")?;
             let lpos = self.pos();
             let n = match self.next().tok {
-                Tok::Int { value, suffix: None, .. } => value as u64,
+                Tok::Int {
+                    value,
+                    suffix: None,
+                    ..
+                } => value as u64,
                 _ => return err(lpos, "expected the array length (an integer literal)"),
             };
             self.expect(&Tok::RBracket, "`]`")?;
@@ -128,7 +146,13 @@ impl Parser {
             AConstTy::Scalar(_) => AConstValue::Scalar(self.expr()?),
         };
         self.expect(&Tok::Semi, "`;`")?;
-        Ok(AConst { name, pos, ty, ty_pos, value })
+        Ok(AConst {
+            name,
+            pos,
+            ty,
+            ty_pos,
+            value,
+        })
     }
 
     fn elem_ty(&mut self) -> R<Elem> {
@@ -139,7 +163,12 @@ impl Parser {
             "i64" => Elem::I64,
             "f32" => Elem::F32,
             "f64" => Elem::F64,
-            _ => return err(pos, format!("unknown element type `{s}` (expected u8, i32, i64, f32 or f64)")),
+            _ => {
+                return err(
+                    pos,
+                    format!("unknown element type `{s}` (expected u8, i32, i64, f32 or f64)"),
+                );
+            }
         })
     }
 
@@ -187,15 +216,31 @@ impl Parser {
             let (pname, ppos) = self.ident("parameter name")?;
             self.expect(&Tok::Colon, "`:`")?;
             let ty = self.param_ty()?;
-            params.push(AParam { name: pname, pos: ppos, ty });
+            params.push(AParam {
+                name: pname,
+                pos: ppos,
+                ty,
+            });
             if !self.eat(&Tok::Comma) {
                 break;
             }
         }
         self.expect(&Tok::RParen, "`)`")?;
-        let ret = if self.eat(&Tok::Arrow) { self.scalar_ty()? } else { Ty::Unit };
+        let ret = if self.eat(&Tok::Arrow) {
+            self.scalar_ty()?
+        } else {
+            Ty::Unit
+        };
         let (body, end_pos) = self.block()?;
-        Ok(AFunc { name, pos, reassoc, params, ret, body, end_pos })
+        Ok(AFunc {
+            name,
+            pos,
+            reassoc,
+            params,
+            ret,
+            body,
+            end_pos,
+        })
     }
 
     /// `{ stmts }`; returns the statements and the position of the closing brace.
@@ -222,11 +267,20 @@ impl Parser {
                 self.next();
                 self.eat(&Tok::Mut);
                 let (name, npos) = self.ident("variable name")?;
-                let ty = if self.eat(&Tok::Colon) { Some(self.scalar_ty()?) } else { None };
+                let ty = if self.eat(&Tok::Colon) {
+                    Some(self.scalar_ty()?)
+                } else {
+                    None
+                };
                 self.expect(&Tok::Eq, "`=`")?;
                 let init = self.expr()?;
                 self.expect(&Tok::Semi, "`;`")?;
-                Ok(AStmt::Let { name, pos: npos, ty, init })
+                Ok(AStmt::Let {
+                    name,
+                    pos: npos,
+                    ty,
+                    init,
+                })
             }
             Tok::If => self.if_stmt(),
             Tok::While => {
@@ -242,9 +296,20 @@ impl Parser {
                 let start = self.expr()?;
                 self.expect(&Tok::DotDot, "`..`")?;
                 let end = self.expr()?;
-                let step = if self.eat(&Tok::Step) { Some(self.expr()?) } else { None };
+                let step = if self.eat(&Tok::Step) {
+                    Some(self.expr()?)
+                } else {
+                    None
+                };
                 let (body, _) = self.block()?;
-                Ok(AStmt::For { var, pos: vpos, start, end, step, body })
+                Ok(AStmt::For {
+                    var,
+                    pos: vpos,
+                    start,
+                    end,
+                    step,
+                    body,
+                })
             }
             Tok::Break => {
                 self.next();
@@ -258,7 +323,11 @@ impl Parser {
             }
             Tok::Return => {
                 self.next();
-                let v = if self.peek() == &Tok::Semi { None } else { Some(self.expr()?) };
+                let v = if self.peek() == &Tok::Semi {
+                    None
+                } else {
+                    Some(self.expr()?)
+                };
                 self.expect(&Tok::Semi, "`;`")?;
                 Ok(AStmt::Return(pos, v))
             }
@@ -273,12 +342,26 @@ impl Parser {
                     };
                     let target = match e.kind {
                         AExprKind::Name(n) => ATarget::Var(n, e.pos),
-                        AExprKind::Index { buf, index } => ATarget::Index { buf, pos: e.pos, index: *index },
-                        _ => return err(e.pos, "invalid assignment target (expected a variable or `buf[index]`)"),
+                        AExprKind::Index { buf, index } => ATarget::Index {
+                            buf,
+                            pos: e.pos,
+                            index: *index,
+                        },
+                        _ => {
+                            return err(
+                                e.pos,
+                                "invalid assignment target (expected a variable or `buf[index]`)",
+                            );
+                        }
                     };
                     let value = self.expr()?;
                     self.expect(&Tok::Semi, "`;`")?;
-                    return Ok(AStmt::Assign { target, op, value, pos: opos });
+                    return Ok(AStmt::Assign {
+                        target,
+                        op,
+                        value,
+                        pos: opos,
+                    });
                 }
                 self.expect(&Tok::Semi, "`;`")?;
                 Ok(AStmt::Expr(e))
@@ -361,9 +444,15 @@ impl Parser {
                     return Err(e);
                 }
             };
-            lhs = AExpr { pos, kind: AExprKind::Binary(op, Box::new(lhs), Box::new(rhs)) };
+            lhs = AExpr {
+                pos,
+                kind: AExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            };
             if level == 10 && matches!(self.binop(), Some((_, 10))) {
-                return err(self.pos(), "comparison operators cannot be chained (use parentheses)");
+                return err(
+                    self.pos(),
+                    "comparison operators cannot be chained (use parentheses)",
+                );
             }
         }
         self.depth -= chain;
@@ -376,7 +465,10 @@ impl Parser {
             let pos = self.pos();
             self.next();
             let ty = self.scalar_ty()?;
-            e = AExpr { pos, kind: AExprKind::Cast(Box::new(e), ty) };
+            e = AExpr {
+                pos,
+                kind: AExprKind::Cast(Box::new(e), ty),
+            };
         }
         Ok(e)
     }
@@ -392,14 +484,25 @@ impl Parser {
         self.enter()?;
         let inner = self.unary()?;
         self.leave();
-        Ok(AExpr { pos, kind: AExprKind::Unary(op, Box::new(inner)) })
+        Ok(AExpr {
+            pos,
+            kind: AExprKind::Unary(op, Box::new(inner)),
+        })
     }
 
     fn primary(&mut self) -> R<AExpr> {
         let pos = self.pos();
         let t = self.next();
         let kind = match t.tok {
-            Tok::Int { value, radix_bits, suffix } => AExprKind::Int { value, radix_bits, suffix },
+            Tok::Int {
+                value,
+                radix_bits,
+                suffix,
+            } => AExprKind::Int {
+                value,
+                radix_bits,
+                suffix,
+            },
             Tok::Float { text, suffix } => AExprKind::Float { text, suffix },
             Tok::True => AExprKind::Bool(true),
             Tok::False => AExprKind::Bool(false),
@@ -427,17 +530,28 @@ impl Parser {
                     if self.eat(&Tok::DotDot) {
                         let hi = self.expr()?;
                         self.expect(&Tok::RBracket, "`]`")?;
-                        AExprKind::Slice { buf: name, lo: Box::new(index), hi: Box::new(hi) }
+                        AExprKind::Slice {
+                            buf: name,
+                            lo: Box::new(index),
+                            hi: Box::new(hi),
+                        }
                     } else {
                         self.expect(&Tok::RBracket, "`]`")?;
-                        AExprKind::Index { buf: name, index: Box::new(index) }
+                        AExprKind::Index {
+                            buf: name,
+                            index: Box::new(index),
+                        }
                     }
                 }
                 _ => AExprKind::Name(name),
             },
-            other => return err(pos, format!("expected an expression, found {}", describe(&other))),
+            other => {
+                return err(
+                    pos,
+                    format!("expected an expression, found {}", describe(&other)),
+                );
+            }
         };
         Ok(AExpr { pos, kind })
     }
-
 }

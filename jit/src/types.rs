@@ -105,8 +105,14 @@ impl fmt::Display for ParamTy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParamTy::Scalar(t) => write!(f, "{t}"),
-            ParamTy::Buf { elem, mutable: true } => write!(f, "&mut [{elem}]"),
-            ParamTy::Buf { elem, mutable: false } => write!(f, "&[{elem}]"),
+            ParamTy::Buf {
+                elem,
+                mutable: true,
+            } => write!(f, "&mut [{elem}]"),
+            ParamTy::Buf {
+                elem,
+                mutable: false,
+            } => write!(f, "&[{elem}]"),
         }
     }
 }

@@ -59,7 +59,12 @@ pub enum Arg<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum RawArg {
     Scalar(Ty, u64),
-    Buf { elem: Elem, mutable: bool, ptr: *mut u8, len: usize },
+    Buf {
+        elem: Elem,
+        mutable: bool,
+        ptr: *mut u8,
+        len: usize,
+    },
 }
 
 impl Arg<'_> {
@@ -70,23 +75,77 @@ impl Arg<'_> {
             Arg::F32(v) => RawArg::Scalar(Ty::F32, v.to_bits() as u64),
             Arg::F64(v) => RawArg::Scalar(Ty::F64, v.to_bits()),
             Arg::Bool(v) => RawArg::Scalar(Ty::Bool, *v as u64),
-            Arg::U8s(s) => RawArg::Buf { elem: Elem::U8, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
-            Arg::I32s(s) => RawArg::Buf { elem: Elem::I32, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
-            Arg::I64s(s) => RawArg::Buf { elem: Elem::I64, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
-            Arg::F32s(s) => RawArg::Buf { elem: Elem::F32, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
-            Arg::F64s(s) => RawArg::Buf { elem: Elem::F64, mutable: false, ptr: s.as_ptr() as *mut u8, len: s.len() },
-            Arg::U8sMut(s) => RawArg::Buf { elem: Elem::U8, mutable: true, ptr: s.as_mut_ptr(), len: s.len() },
-            Arg::I32sMut(s) => RawArg::Buf { elem: Elem::I32, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
-            Arg::I64sMut(s) => RawArg::Buf { elem: Elem::I64, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
-            Arg::F32sMut(s) => RawArg::Buf { elem: Elem::F32, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
-            Arg::F64sMut(s) => RawArg::Buf { elem: Elem::F64, mutable: true, ptr: s.as_mut_ptr() as *mut u8, len: s.len() },
+            Arg::U8s(s) => RawArg::Buf {
+                elem: Elem::U8,
+                mutable: false,
+                ptr: s.as_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::I32s(s) => RawArg::Buf {
+                elem: Elem::I32,
+                mutable: false,
+                ptr: s.as_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::I64s(s) => RawArg::Buf {
+                elem: Elem::I64,
+                mutable: false,
+                ptr: s.as_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::F32s(s) => RawArg::Buf {
+                elem: Elem::F32,
+                mutable: false,
+                ptr: s.as_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::F64s(s) => RawArg::Buf {
+                elem: Elem::F64,
+                mutable: false,
+                ptr: s.as_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::U8sMut(s) => RawArg::Buf {
+                elem: Elem::U8,
+                mutable: true,
+                ptr: s.as_mut_ptr(),
+                len: s.len(),
+            },
+            Arg::I32sMut(s) => RawArg::Buf {
+                elem: Elem::I32,
+                mutable: true,
+                ptr: s.as_mut_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::I64sMut(s) => RawArg::Buf {
+                elem: Elem::I64,
+                mutable: true,
+                ptr: s.as_mut_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::F32sMut(s) => RawArg::Buf {
+                elem: Elem::F32,
+                mutable: true,
+                ptr: s.as_mut_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::F64sMut(s) => RawArg::Buf {
+                elem: Elem::F64,
+                mutable: true,
+                ptr: s.as_mut_ptr() as *mut u8,
+                len: s.len(),
+            },
         }
     }
 }
 
 /// Checks arguments against a signature and turns them into raw values (scalars as bits;
 /// buffers as two entries, pointer then length). `None` on any mismatch.
-pub(crate) fn marshal(params: &[ParamTy], args: &mut [Arg], out: &mut alloc::vec::Vec<u64>) -> bool {
+pub(crate) fn marshal(
+    params: &[ParamTy],
+    args: &mut [Arg],
+    out: &mut alloc::vec::Vec<u64>,
+) -> bool {
     if params.len() != args.len() {
         return false;
     }
@@ -94,9 +153,15 @@ pub(crate) fn marshal(params: &[ParamTy], args: &mut [Arg], out: &mut alloc::vec
     for (p, a) in params.iter().zip(args.iter_mut()) {
         match (p, a.raw()) {
             (ParamTy::Scalar(t), RawArg::Scalar(at, bits)) if *t == at => out.push(bits),
-            (ParamTy::Buf { elem, mutable }, RawArg::Buf { elem: ae, mutable: am, ptr, len })
-                if *elem == ae && (am || !*mutable) && len <= i32::MAX as usize =>
-            {
+            (
+                ParamTy::Buf { elem, mutable },
+                RawArg::Buf {
+                    elem: ae,
+                    mutable: am,
+                    ptr,
+                    len,
+                },
+            ) if *elem == ae && (am || !*mutable) && len <= i32::MAX as usize => {
                 out.push(ptr as usize as u64);
                 out.push(len as u64);
             }
@@ -126,8 +191,12 @@ impl Value {
             (Value::I32(a), Value::I32(b)) => a == b,
             (Value::I64(a), Value::I64(b)) => a == b,
             (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::F32(a), Value::F32(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-            (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            (Value::F32(a), Value::F32(b)) => {
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+            }
+            (Value::F64(a), Value::F64(b)) => {
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+            }
             _ => false,
         }
     }

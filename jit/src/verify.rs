@@ -19,8 +19,16 @@ type R<T> = Result<T, PosError>;
 
 #[derive(Clone)]
 enum Binding {
-    Local { idx: u32, ty: Ty, readonly: bool },
-    Buf { r: BufRef, elem: Elem, mutable: bool },
+    Local {
+        idx: u32,
+        ty: Ty,
+        readonly: bool,
+    },
+    Buf {
+        r: BufRef,
+        elem: Elem,
+        mutable: bool,
+    },
     Const(Expr),
 }
 
@@ -43,7 +51,10 @@ struct FnCx<'g> {
 }
 
 pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
-    let mut g = Globals { consts: Vec::new(), sigs: Vec::new() };
+    let mut g = Globals {
+        consts: Vec::new(),
+        sigs: Vec::new(),
+    };
     let mut tables = Vec::new();
     for c in &m.consts {
         if g.consts.iter().any(|(n, _)| *n == c.name) {
@@ -54,25 +65,55 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
         }
         let b = match (&c.ty, &c.value) {
             (AConstTy::Scalar(ty), AConstValue::Scalar(e)) => {
-                let cx = FnCx { g: &g, scopes: vec![], locals: vec![], loop_depth: 0, ret: Ty::Unit };
+                let cx = FnCx {
+                    g: &g,
+                    scopes: vec![],
+                    locals: vec![],
+                    loop_depth: 0,
+                    ret: Ty::Unit,
+                };
                 let mut cx = cx;
                 let e = cx.expr(e, Some(*ty))?;
                 if e.ty != *ty {
-                    return err(c.pos, format!("constant `{}` is declared {} but its value is {}", c.name, ty, e.ty));
+                    return err(
+                        c.pos,
+                        format!(
+                            "constant `{}` is declared {} but its value is {}",
+                            c.name, ty, e.ty
+                        ),
+                    );
                 }
                 if e.has_call() || contains_load(&e) {
-                    return err(c.pos, "a constant's value must not call functions or read buffers");
+                    return err(
+                        c.pos,
+                        "a constant's value must not call functions or read buffers",
+                    );
                 }
                 Binding::Const(e)
             }
             (AConstTy::Array(elem, n), AConstValue::Array(items, lpos)) => {
                 if *n != items.len() as u64 {
-                    return err(*lpos, format!("array `{}` declares {} elements but lists {}", c.name, n, items.len()));
+                    return err(
+                        *lpos,
+                        format!(
+                            "array `{}` declares {} elements but lists {}",
+                            c.name,
+                            n,
+                            items.len()
+                        ),
+                    );
                 }
                 let data = table_data(*elem, items)?;
                 let idx = tables.len() as u32;
-                tables.push(Table { name: c.name.clone(), data });
-                Binding::Buf { r: BufRef::Table(idx), elem: *elem, mutable: false }
+                tables.push(Table {
+                    name: c.name.clone(),
+                    data,
+                });
+                Binding::Buf {
+                    r: BufRef::Table(idx),
+                    elem: *elem,
+                    mutable: false,
+                }
             }
             _ => return err(c.ty_pos, "constant type and value do not match"),
         };
@@ -86,15 +127,34 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
             return err(f.pos, format!("`{}` is an intrinsic name", f.name));
         }
         if f.params.len() > 32 {
-            return err(f.pos, format!("function `{}` has {} parameters (at most 32)", f.name, f.params.len()));
+            return err(
+                f.pos,
+                format!(
+                    "function `{}` has {} parameters (at most 32)",
+                    f.name,
+                    f.params.len()
+                ),
+            );
         }
-        g.sigs.push((f.name.clone(), Sig { params: f.params.iter().map(|p| p.ty).collect(), ret: f.ret }));
+        g.sigs.push((
+            f.name.clone(),
+            Sig {
+                params: f.params.iter().map(|p| p.ty).collect(),
+                ret: f.ret,
+            },
+        ));
     }
     let mut funcs = Vec::new();
     for f in &m.funcs {
         funcs.push(check_func(&g, f)?);
     }
-    Ok(Module { name: name.to_string(), file: file.to_string(), doc: m.doc, funcs, tables })
+    Ok(Module {
+        name: name.to_string(),
+        file: file.to_string(),
+        doc: m.doc,
+        funcs,
+        tables,
+    })
 }
 
 fn contains_load(e: &Expr) -> bool {
@@ -161,7 +221,11 @@ fn unreachable_r<T>() -> R<T> {
 /// Converts a literal to a constant of type `ty` (negated when `neg`).
 fn literal(pos: Pos, neg: bool, k: &AExprKind, ty: Ty) -> R<Const> {
     match k {
-        AExprKind::Int { value, radix_bits, suffix } => {
+        AExprKind::Int {
+            value,
+            radix_bits,
+            suffix,
+        } => {
             let ty = match suffix.as_deref() {
                 Some("i32") => Ty::I32,
                 Some("i64") => Ty::I64,
@@ -229,14 +293,20 @@ fn literal(pos: Pos, neg: bool, k: &AExprKind, ty: Ty) -> R<Const> {
             };
             match ty {
                 Ty::F32 => {
-                    let f: f32 = text.parse().map_err(|_| PosError { pos, reason: "invalid float literal".into() })?;
+                    let f: f32 = text.parse().map_err(|_| PosError {
+                        pos,
+                        reason: "invalid float literal".into(),
+                    })?;
                     if f.is_infinite() {
                         return err(pos, "literal does not fit in f32");
                     }
                     Ok(Const::F32(if neg { -f } else { f }))
                 }
                 _ => {
-                    let f: f64 = text.parse().map_err(|_| PosError { pos, reason: "invalid float literal".into() })?;
+                    let f: f64 = text.parse().map_err(|_| PosError {
+                        pos,
+                        reason: "invalid float literal".into(),
+                    })?;
                     if f.is_infinite() {
                         return err(pos, "literal does not fit in f64");
                     }
@@ -258,7 +328,13 @@ fn untyped_literal(e: &AExpr) -> bool {
 }
 
 fn check_func(g: &Globals, f: &AFunc) -> R<Function> {
-    let mut cx = FnCx { g, scopes: vec![Vec::new()], locals: Vec::new(), loop_depth: 0, ret: f.ret };
+    let mut cx = FnCx {
+        g,
+        scopes: vec![Vec::new()],
+        locals: Vec::new(),
+        loop_depth: 0,
+        ret: f.ret,
+    };
     let mut param_slots = Vec::new();
     let mut bufs = Vec::new();
     for p in &f.params {
@@ -269,20 +345,34 @@ fn check_func(g: &Globals, f: &AFunc) -> R<Function> {
             ParamTy::Scalar(ty) => {
                 let idx = cx.new_local(ty);
                 param_slots.push(ParamSlot::Local(idx));
-                Binding::Local { idx, ty, readonly: false }
+                Binding::Local {
+                    idx,
+                    ty,
+                    readonly: false,
+                }
             }
             ParamTy::Buf { elem, mutable } => {
                 let idx = bufs.len() as u32;
                 bufs.push((elem, mutable));
                 param_slots.push(ParamSlot::Buf(idx));
-                Binding::Buf { r: BufRef::Param(idx), elem, mutable }
+                Binding::Buf {
+                    r: BufRef::Param(idx),
+                    elem,
+                    mutable,
+                }
             }
         };
         cx.scopes[0].push((p.name.clone(), b));
     }
     let body = cx.block(&f.body)?;
     if f.ret != Ty::Unit && !always_returns(&f.body) {
-        return err(f.end_pos, format!("function `{}` must return a {} on every path", f.name, f.ret));
+        return err(
+            f.end_pos,
+            format!(
+                "function `{}` must return a {} on every path",
+                f.name, f.ret
+            ),
+        );
     }
     Ok(Function {
         name: f.name.clone(),
@@ -299,7 +389,11 @@ fn check_func(g: &Globals, f: &AFunc) -> R<Function> {
 fn always_returns(stmts: &[AStmt]) -> bool {
     match stmts.last() {
         Some(AStmt::Return(..)) => true,
-        Some(AStmt::If { then, els: Some(els), .. }) => always_returns(then) && always_returns(els),
+        Some(AStmt::If {
+            then,
+            els: Some(els),
+            ..
+        }) => always_returns(then) && always_returns(els),
         Some(AStmt::Block(b)) => always_returns(b),
         Some(AStmt::While { cond, body }) => {
             matches!(cond.kind, AExprKind::Bool(true)) && !has_break(body)
@@ -352,7 +446,11 @@ impl FnCx<'_> {
                 return Some(b.clone());
             }
         }
-        self.g.consts.iter().find(|(n, _)| n == name).map(|(_, b)| b.clone())
+        self.g
+            .consts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
     }
 
     fn block(&mut self, stmts: &[AStmt]) -> R<Vec<Stmt>> {
@@ -367,23 +465,39 @@ impl FnCx<'_> {
 
     fn stmt(&mut self, s: &AStmt, out: &mut Vec<Stmt>) -> R<()> {
         match s {
-            AStmt::Let { name, pos, ty, init } => {
+            AStmt::Let {
+                name,
+                pos,
+                ty,
+                init,
+            } => {
                 check_name(name, *pos)?;
                 let e = self.expr(init, *ty)?;
-                if let Some(t) = ty {
-                    if e.ty != *t {
+                if let Some(t) = ty
+                    && e.ty != *t {
                         return err(init.pos, format!("expected {t}, found {}", e.ty));
                     }
-                }
                 if e.ty == Ty::Unit {
                     return err(init.pos, "cannot bind a value of type ()");
                 }
                 let idx = self.new_local(e.ty);
                 out.push(Stmt::Set(idx, e));
                 let ty = self.locals[idx as usize];
-                self.scopes.last_mut().expect("scope").push((name.clone(), Binding::Local { idx, ty, readonly: false }));
+                self.scopes.last_mut().expect("scope").push((
+                    name.clone(),
+                    Binding::Local {
+                        idx,
+                        ty,
+                        readonly: false,
+                    },
+                ));
             }
-            AStmt::Assign { target, op, value, pos } => match target {
+            AStmt::Assign {
+                target,
+                op,
+                value,
+                pos,
+            } => match target {
                 ATarget::Var(name, npos) => {
                     let (idx, ty) = match self.lookup(name) {
                         Some(Binding::Local { readonly: true, .. }) => {
@@ -403,10 +517,20 @@ impl FnCx<'_> {
                     }
                     out.push(Stmt::Set(idx, v));
                 }
-                ATarget::Index { buf, pos: bpos, index } => {
+                ATarget::Index {
+                    buf,
+                    pos: bpos,
+                    index,
+                } => {
                     let (r, elem) = match self.lookup(buf) {
-                        Some(Binding::Buf { r, elem, mutable: true }) => (r, elem),
-                        Some(Binding::Buf { .. }) => return err(*bpos, format!("buffer `{buf}` is read-only")),
+                        Some(Binding::Buf {
+                            r,
+                            elem,
+                            mutable: true,
+                        }) => (r, elem),
+                        Some(Binding::Buf { .. }) => {
+                            return err(*bpos, format!("buffer `{buf}` is read-only"));
+                        }
                         Some(_) => return err(*bpos, format!("`{buf}` is not a buffer")),
                         None => return err(*bpos, format!("unknown buffer `{buf}`")),
                     };
@@ -428,7 +552,10 @@ impl FnCx<'_> {
                             } else {
                                 idx
                             };
-                            let cur = Expr { ty: vt, kind: ExprKind::Load(r, Box::new(idx_e.clone())) };
+                            let cur = Expr {
+                                ty: vt,
+                                kind: ExprKind::Load(r, Box::new(idx_e.clone())),
+                            };
                             let v = self.compound(*b, cur, v, *pos)?;
                             if v.ty != vt {
                                 return err(value.pos, format!("expected {vt}, found {}", v.ty));
@@ -454,11 +581,21 @@ impl FnCx<'_> {
                 self.loop_depth -= 1;
                 out.push(Stmt::While(c, b));
             }
-            AStmt::For { var, pos, start, end, step, body } => {
+            AStmt::For {
+                var,
+                pos,
+                start,
+                end,
+                step,
+                body,
+            } => {
                 check_name(var, *pos)?;
                 let (s, e) = self.pair(start, end, None)?;
                 if !s.ty.is_int() {
-                    return err(start.pos, format!("a for loop ranges over i32 or i64, found {}", s.ty));
+                    return err(
+                        start.pos,
+                        format!("a for loop ranges over i32 or i64, found {}", s.ty),
+                    );
                 }
                 let st = match step {
                     Some(st) => {
@@ -474,7 +611,14 @@ impl FnCx<'_> {
                 let end_local = self.new_local(ty);
                 let step_local = self.new_local(ty);
                 let v = self.new_local(ty);
-                self.scopes.push(vec![(var.clone(), Binding::Local { idx: v, ty, readonly: true })]);
+                self.scopes.push(vec![(
+                    var.clone(),
+                    Binding::Local {
+                        idx: v,
+                        ty,
+                        readonly: true,
+                    },
+                )]);
                 self.loop_depth += 1;
                 let b = self.block(body)?;
                 self.loop_depth -= 1;
@@ -551,7 +695,10 @@ impl FnCx<'_> {
     fn index_expr(&mut self, e: &AExpr) -> R<Expr> {
         let x = self.expr(e, Some(Ty::I32))?;
         if !x.ty.is_int() {
-            return err(e.pos, format!("an index must be i32 or i64, found {}", x.ty));
+            return err(
+                e.pos,
+                format!("an index must be i32 or i64, found {}", x.ty),
+            );
         }
         Ok(x)
     }
@@ -601,10 +748,15 @@ impl FnCx<'_> {
             AExprKind::Name(n) => match self.lookup(n) {
                 Some(Binding::Local { idx, ty, .. }) => Ok(Expr::local(idx, ty)),
                 Some(Binding::Const(c)) => Ok(c),
-                Some(Binding::Buf { .. }) => err(pos, format!("buffer `{n}` used as a value (index it or use len)")),
+                Some(Binding::Buf { .. }) => err(
+                    pos,
+                    format!("buffer `{n}` used as a value (index it or use len)"),
+                ),
                 None => err(pos, format!("unknown name `{n}`")),
             },
-            AExprKind::Unary(AUnOp::Neg, inner) if matches!(inner.kind, AExprKind::Int { .. } | AExprKind::Float { .. }) => {
+            AExprKind::Unary(AUnOp::Neg, inner)
+                if matches!(inner.kind, AExprKind::Int { .. } | AExprKind::Float { .. }) =>
+            {
                 let dflt = match (&inner.kind, expected) {
                     (_, Some(t)) => t,
                     (AExprKind::Float { .. }, None) => Ty::F32,
@@ -622,12 +774,17 @@ impl FnCx<'_> {
                 if !ok {
                     return err(pos, format!("operator cannot be applied to {}", x.ty));
                 }
-                Ok(Expr { ty: x.ty, kind: ExprKind::Unary(op, Box::new(x)) })
+                Ok(Expr {
+                    ty: x.ty,
+                    kind: ExprKind::Unary(op, Box::new(x)),
+                })
             }
             AExprKind::Binary(op, a, b) => {
                 let exp = match op {
                     ABinOp::LAnd | ABinOp::LOr => Some(Ty::Bool),
-                    ABinOp::Eq | ABinOp::Ne | ABinOp::Lt | ABinOp::Le | ABinOp::Gt | ABinOp::Ge => None,
+                    ABinOp::Eq | ABinOp::Ne | ABinOp::Lt | ABinOp::Le | ABinOp::Gt | ABinOp::Ge => {
+                        None
+                    }
                     _ => expected,
                 };
                 let (x, y) = self.pair(a, b, exp)?;
@@ -641,14 +798,23 @@ impl FnCx<'_> {
                 if x.ty == Ty::Bool && to.is_float() {
                     return err(pos, "cannot cast bool to a float type");
                 }
-                Ok(Expr { ty: *to, kind: ExprKind::Cast(Box::new(x)) })
+                Ok(Expr {
+                    ty: *to,
+                    kind: ExprKind::Cast(Box::new(x)),
+                })
             }
             AExprKind::Index { buf, index } => {
                 let (r, elem, _) = self.buf(buf, pos)?;
                 let i = self.index_expr(index)?;
-                Ok(Expr { ty: elem.value_ty(), kind: ExprKind::Load(r, Box::new(i)) })
+                Ok(Expr {
+                    ty: elem.value_ty(),
+                    kind: ExprKind::Load(r, Box::new(i)),
+                })
             }
-            AExprKind::Slice { .. } => err(pos, "a slice `buf[lo..hi]` can only be passed as a call argument"),
+            AExprKind::Slice { .. } => err(
+                pos,
+                "a slice `buf[lo..hi]` can only be passed as a call argument",
+            ),
             AExprKind::Call { name, args } => self.call(name, args, pos, expected),
         }
     }
@@ -663,7 +829,10 @@ impl FnCx<'_> {
 
     fn make_binary(&mut self, op: ABinOp, x: Expr, y: Expr, pos: Pos) -> R<Expr> {
         if x.ty != y.ty {
-            return err(pos, format!("operands have different types: {} and {}", x.ty, y.ty));
+            return err(
+                pos,
+                format!("operands have different types: {} and {}", x.ty, y.ty),
+            );
         }
         let t = x.ty;
         match op {
@@ -676,12 +845,17 @@ impl FnCx<'_> {
                 } else {
                     ExprKind::LogicOr(Box::new(x), Box::new(y))
                 };
-                Ok(Expr { ty: Ty::Bool, kind: k })
+                Ok(Expr {
+                    ty: Ty::Bool,
+                    kind: k,
+                })
             }
             _ => {
                 let bop = binop(op);
                 let ok = match bop {
-                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => t.is_numeric(),
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+                        t.is_numeric()
+                    }
                     BinOp::And | BinOp::Or | BinOp::Xor => t.is_int() || t == Ty::Bool,
                     BinOp::Shl | BinOp::Shr | BinOp::UShr => t.is_int(),
                     BinOp::Eq | BinOp::Ne => t != Ty::Unit,
@@ -691,7 +865,10 @@ impl FnCx<'_> {
                     return err(pos, format!("operator cannot be applied to {t}"));
                 }
                 let rt = if bop.is_cmp() { Ty::Bool } else { t };
-                Ok(Expr { ty: rt, kind: ExprKind::Binary(bop, Box::new(x), Box::new(y)) })
+                Ok(Expr {
+                    ty: rt,
+                    kind: ExprKind::Binary(bop, Box::new(x), Box::new(y)),
+                })
             }
         }
     }
@@ -705,19 +882,28 @@ impl FnCx<'_> {
                 return err(args[0].pos, "`len` takes a buffer name");
             };
             let (r, _, _) = self.buf(b, args[0].pos)?;
-            return Ok(Expr { ty: Ty::I32, kind: ExprKind::Len(r) });
+            return Ok(Expr {
+                ty: Ty::I32,
+                kind: ExprKind::Len(r),
+            });
         }
-        if let Some(intr) = Intrinsic::from_name(name) {
-            if self.lookup(name).is_none() {
+        if let Some(intr) = Intrinsic::from_name(name)
+            && self.lookup(name).is_none() {
                 return self.intrinsic(intr, name, args, pos, expected);
             }
-        }
         let Some(fidx) = self.g.sigs.iter().position(|(n, _)| n == name) else {
             return err(pos, format!("unknown function `{name}`"));
         };
         let sig = &self.g.sigs[fidx].1;
         if sig.params.len() != args.len() {
-            return err(pos, format!("`{name}` takes {} arguments, {} given", sig.params.len(), args.len()));
+            return err(
+                pos,
+                format!(
+                    "`{name}` takes {} arguments, {} given",
+                    sig.params.len(),
+                    args.len()
+                ),
+            );
         }
         let params = sig.params.clone();
         let ret = sig.ret;
@@ -743,11 +929,19 @@ impl FnCx<'_> {
                         return err(a.pos, format!("expected {p}, found a buffer of {be}"));
                     }
                     if *mutable && !bm {
-                        return err(a.pos, format!("buffer `{bname}` is read-only but the parameter is &mut"));
+                        return err(
+                            a.pos,
+                            format!("buffer `{bname}` is read-only but the parameter is &mut"),
+                        );
                     }
                     for (u, um, _) in &used {
                         if *u == r && (*um || *mutable) {
-                            return err(a.pos, format!("buffer `{bname}` is passed twice and one of them is &mut (buffers must not alias)"));
+                            return err(
+                                a.pos,
+                                format!(
+                                    "buffer `{bname}` is passed twice and one of them is &mut (buffers must not alias)"
+                                ),
+                            );
                         }
                     }
                     used.push((r, *mutable, a.pos));
@@ -756,7 +950,10 @@ impl FnCx<'_> {
                         Some((lo, hi)) => {
                             let (l, h) = self.pair(lo, hi, Some(Ty::I32))?;
                             if !l.ty.is_int() {
-                                return err(lo.pos, format!("slice bounds must be i32 or i64, found {}", l.ty));
+                                return err(
+                                    lo.pos,
+                                    format!("slice bounds must be i32 or i64, found {}", l.ty),
+                                );
                             }
                             out.push(CallArg::Slice(r, l, h));
                         }
@@ -764,27 +961,47 @@ impl FnCx<'_> {
                 }
             }
         }
-        Ok(Expr { ty: ret, kind: ExprKind::Call(fidx as u32, out) })
+        Ok(Expr {
+            ty: ret,
+            kind: ExprKind::Call(fidx as u32, out),
+        })
     }
 
-    fn intrinsic(&mut self, intr: Intrinsic, name: &str, args: &[AExpr], pos: Pos, expected: Option<Ty>) -> R<Expr> {
+    fn intrinsic(
+        &mut self,
+        intr: Intrinsic,
+        name: &str,
+        args: &[AExpr],
+        pos: Pos,
+        expected: Option<Ty>,
+    ) -> R<Expr> {
         use Intrinsic::*;
         let arity = match intr {
-            Sqrt | Abs | Floor | Ceil | Trunc | Nearest | Exp | Ln | Sin | Cos | Tanh | Popcnt | Clz | Ctz => 1,
+            Sqrt | Abs | Floor | Ceil | Trunc | Nearest | Exp | Ln | Sin | Cos | Tanh | Popcnt
+            | Clz | Ctz => 1,
             Fma | Select => 3,
             _ => 2,
         };
         if args.len() != arity {
-            return err(pos, format!("`{name}` takes {arity} arguments, {} given", args.len()));
+            return err(
+                pos,
+                format!("`{name}` takes {arity} arguments, {} given", args.len()),
+            );
         }
         if intr == Select {
             let c = self.cond(&args[0])?;
             let (a, b) = self.pair(&args[1], &args[2], expected)?;
             if a.ty != b.ty {
-                return err(pos, format!("`select` arms have different types: {} and {}", a.ty, b.ty));
+                return err(
+                    pos,
+                    format!("`select` arms have different types: {} and {}", a.ty, b.ty),
+                );
             }
             let t = a.ty;
-            return Ok(Expr { ty: t, kind: ExprKind::Intrinsic(Select, vec![c, a, b]) });
+            return Ok(Expr {
+                ty: t,
+                kind: ExprKind::Intrinsic(Select, vec![c, a, b]),
+            });
         }
         let operand_expected = match intr {
             Ult | Ule | Ugt | Uge => None,
@@ -796,14 +1013,25 @@ impl FnCx<'_> {
         let t = first.ty;
         let mut xs = Vec::new();
         for (i, a) in args.iter().enumerate() {
-            let x = if i == lead { first.clone() } else { self.expr(a, Some(t))? };
+            let x = if i == lead {
+                first.clone()
+            } else {
+                self.expr(a, Some(t))?
+            };
             if x.ty != t {
-                return err(a.pos, format!("`{name}` arguments have different types: {} and {}", t, x.ty));
+                return err(
+                    a.pos,
+                    format!(
+                        "`{name}` arguments have different types: {} and {}",
+                        t, x.ty
+                    ),
+                );
             }
             xs.push(x);
         }
         let ok = match intr {
-            Sqrt | Floor | Ceil | Trunc | Nearest | Exp | Ln | Sin | Cos | Tanh | Pow | Fma | Copysign => t.is_float(),
+            Sqrt | Floor | Ceil | Trunc | Nearest | Exp | Ln | Sin | Cos | Tanh | Pow | Fma
+            | Copysign => t.is_float(),
             Abs | Min | Max => t.is_numeric(),
             Rotl | Rotr | Popcnt | Clz | Ctz | Udiv | Urem | Ult | Ule | Ugt | Uge => t.is_int(),
             Select => true,
@@ -811,8 +1039,15 @@ impl FnCx<'_> {
         if !ok {
             return err(pos, format!("`{name}` cannot be applied to {t}"));
         }
-        let rt = if matches!(intr, Ult | Ule | Ugt | Uge) { Ty::Bool } else { t };
-        Ok(Expr { ty: rt, kind: ExprKind::Intrinsic(intr, xs) })
+        let rt = if matches!(intr, Ult | Ule | Ugt | Uge) {
+            Ty::Bool
+        } else {
+            t
+        };
+        Ok(Expr {
+            ty: rt,
+            kind: ExprKind::Intrinsic(intr, xs),
+        })
     }
 }
 

@@ -243,12 +243,19 @@ fn close(a: f32, b: f32, scale: f32) -> bool {
 }
 
 /// Compares a tier's outcome with T0's: bit-exact, or within the reassociation tolerance.
-fn same(name: &str, reassoc: bool, t0: &(Result<Value, Trap>, Vec<A>), tn: &(Result<Value, Trap>, Vec<A>)) -> Result<(), String> {
+fn same(
+    name: &str,
+    reassoc: bool,
+    t0: &(Result<Value, Trap>, Vec<A>),
+    tn: &(Result<Value, Trap>, Vec<A>),
+) -> Result<(), String> {
     match (&t0.0, &tn.0) {
         (Ok(a), Ok(b)) => {
             let ok = a.bits_eq(b)
-                || (reassoc && matches!((a, b), (Value::F32(x), Value::F32(y)) if close(*x, *y, x.abs())))
-                || (reassoc && matches!((a, b), (Value::F64(x), Value::F64(y)) if (x - y).abs() <= 1e-12 * x.abs().max(1.0)));
+                || (reassoc
+                    && matches!((a, b), (Value::F32(x), Value::F32(y)) if close(*x, *y, x.abs())))
+                || (reassoc
+                    && matches!((a, b), (Value::F64(x), Value::F64(y)) if (x - y).abs() <= 1e-12 * x.abs().max(1.0)));
             if !ok {
                 return Err(format!("{name}: result {a:?} vs {b:?}"));
             }
@@ -260,9 +267,16 @@ fn same(name: &str, reassoc: bool, t0: &(Result<Value, Trap>, Vec<A>), tn: &(Res
         let ok = match (x, y) {
             (A::F32m(p), A::F32m(q)) => {
                 let scale = p.iter().fold(0f32, |m, v| m.max(v.abs()));
-                p.iter().zip(q).all(|(u, v)| u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan()) || (reassoc && close(*u, *v, scale)))
+                p.iter().zip(q).all(|(u, v)| {
+                    u.to_bits() == v.to_bits()
+                        || (u.is_nan() && v.is_nan())
+                        || (reassoc && close(*u, *v, scale))
+                })
             }
-            (A::F64m(p), A::F64m(q)) => p.iter().zip(q).all(|(u, v)| u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan())),
+            (A::F64m(p), A::F64m(q)) => p
+                .iter()
+                .zip(q)
+                .all(|(u, v)| u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan())),
             (A::I32m(p), A::I32m(q)) => p == q,
             (A::U8m(p), A::U8m(q)) => p == q,
             _ => true,
@@ -282,14 +296,32 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
     match name {
         "dot_r" | "dot" => {
             let extra = r.int(0, 3) as usize;
-            vec![A::F32s(r.vf32(n as usize)), A::F32s(r.vf32(n as usize + extra)), A::I32(k)]
+            vec![
+                A::F32s(r.vf32(n as usize)),
+                A::F32s(r.vf32(n as usize + extra)),
+                A::I32(k),
+            ]
         }
-        "saxpy" => vec![A::F32(r.f32()), A::F32s(r.vf32(n as usize)), A::F32m(r.vf32(n as usize)), A::I32(k)],
+        "saxpy" => vec![
+            A::F32(r.f32()),
+            A::F32s(r.vf32(n as usize)),
+            A::F32m(r.vf32(n as usize)),
+            A::I32(k),
+        ],
         "scale_off" => {
             let lo = r.int(-2, 5);
-            vec![A::F32s(r.vf32(n as usize + 3)), A::F32m(r.vf32(n as usize)), A::I32(lo), A::I32(k), A::I32(r.int(-1, 3))]
+            vec![
+                A::F32s(r.vf32(n as usize + 3)),
+                A::F32m(r.vf32(n as usize)),
+                A::I32(lo),
+                A::I32(k),
+                A::I32(r.int(-1, 3)),
+            ]
         }
-        "sumsq64" => vec![A::F64s((0..n).map(|i| (i as f64).sin()).collect()), A::I32(k)],
+        "sumsq64" => vec![
+            A::F64s((0..n).map(|i| (i as f64).sin()).collect()),
+            A::I32(k),
+        ],
         "matmul" | "matmul_ipj" | "matmul_r" => {
             let (m, nn, kk) = (r.int(0, 9), r.int(0, 19), r.int(0, 11));
             let extra = if over > 0 { 1 } else { 0 };
@@ -304,26 +336,62 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
         }
         "matvec" => {
             let (rows, cols) = (r.int(0, 7), r.int(0, 37));
-            vec![A::F32s(r.vf32((rows * cols) as usize)), A::F32s(r.vf32(cols as usize)), A::F32m(vec![0.0; rows as usize]), A::I32(rows), A::I32(cols + over)]
+            vec![
+                A::F32s(r.vf32((rows * cols) as usize)),
+                A::F32s(r.vf32(cols as usize)),
+                A::F32m(vec![0.0; rows as usize]),
+                A::I32(rows),
+                A::I32(cols + over),
+            ]
         }
-        "stencil" => vec![A::F32s(r.vf32(n as usize)), A::F32m(vec![0.0; n as usize]), A::I32(k)],
-        "prefix" => vec![A::I32m((0..n).map(|_| r.int(-100, 100)).collect()), A::I32(k)],
+        "stencil" => vec![
+            A::F32s(r.vf32(n as usize)),
+            A::F32m(vec![0.0; n as usize]),
+            A::I32(k),
+        ],
+        "prefix" => vec![
+            A::I32m((0..n).map(|_| r.int(-100, 100)).collect()),
+            A::I32(k),
+        ],
         "prefix_f" => vec![A::F32m(r.vf32(n as usize)), A::I32(k)],
-        "reverse" => vec![A::I32s((0..n).map(|_| r.int(-1000, 1000)).collect()), A::I32m(vec![0; n as usize]), A::I32(k)],
+        "reverse" => vec![
+            A::I32s((0..n).map(|_| r.int(-1000, 1000)).collect()),
+            A::I32m(vec![0; n as usize]),
+            A::I32(k),
+        ],
         "strided" => {
             let lo = r.int(-1, 3);
             let s = r.int(-1, 4);
-            vec![A::F64s((0..2 * n + 2).map(|i| i as f64 * 0.5 - 3.0).collect()), A::I32(lo), A::I32(k), A::I32(s)]
+            vec![
+                A::F64s((0..2 * n + 2).map(|i| i as f64 * 0.5 - 3.0).collect()),
+                A::I32(lo),
+                A::I32(k),
+                A::I32(s),
+            ]
         }
-        "hist" => vec![A::U8s((0..n).map(|_| r.int(0, 255) as u8).collect()), A::I32m(vec![0; r.int(8, 16) as usize]), A::I32(k)],
-        "bytes" => vec![A::U8s((0..n).map(|_| r.int(32, 126) as u8).collect()), A::U8m(vec![0; n as usize]), A::I32(k)],
+        "hist" => vec![
+            A::U8s((0..n).map(|_| r.int(0, 255) as u8).collect()),
+            A::I32m(vec![0; r.int(8, 16) as usize]),
+            A::I32(k),
+        ],
+        "bytes" => vec![
+            A::U8s((0..n).map(|_| r.int(32, 126) as u8).collect()),
+            A::U8m(vec![0; n as usize]),
+            A::I32(k),
+        ],
         "find" => {
             let v: Vec<i64> = (0..n).map(|_| r.int(0, 20) as i64).collect();
             let key = r.int(0, 25) as i64;
             vec![A::I64s(v), A::I64(key)]
         }
-        "find_break" => vec![A::I32s((0..n).map(|_| r.int(0, 100)).collect()), A::I32(r.int(50, 101))],
-        "wide_loop" => vec![A::I64s((0..n).map(|_| r.int(-50, 50) as i64).collect()), A::I64(k as i64)],
+        "find_break" => vec![
+            A::I32s((0..n).map(|_| r.int(0, 100)).collect()),
+            A::I32(r.int(50, 101)),
+        ],
+        "wide_loop" => vec![
+            A::I64s((0..n).map(|_| r.int(-50, 50) as i64).collect()),
+            A::I64(k as i64),
+        ],
         "collatz" => vec![A::I64(r.int(-2, 10000) as i64)],
         "sum_slice" => vec![A::I32s((0..n).map(|_| r.int(-1000, 1000)).collect())],
         "fill_sub" => {
@@ -331,7 +399,11 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             let hi = r.int(lo - 1, n + 1);
             vec![A::I32m(vec![0; n as usize]), A::I32(lo), A::I32(hi)]
         }
-        "mixed" => vec![A::F32s(r.vf32(n as usize)), A::F64m(vec![0.0; n as usize]), A::I32(k)],
+        "mixed" => vec![
+            A::F32s(r.vf32(n as usize)),
+            A::F64m(vec![0.0; n as usize]),
+            A::I32(k),
+        ],
         _ => unreachable!("{name}"),
     }
 }

@@ -58,31 +58,97 @@ fn bad_sources_report_line_and_column() {
     let cases: &[(&str, &str)] = &[
         ("fn f( { }", "bad.bfir:1:7: expected parameter name"),
         ("fn f() { let x = 1 }", "bad.bfir:1:20: expected `;`"),
-        ("fn f() {\n  let x: i32 = 1.5;\n}", "bad.bfir:2:16: expected i32, found float literal"),
-        ("fn f() -> i32 {\n  let x = 1;\n}", "bad.bfir:3:1: function `f` must return a i32 on every path"),
-        ("fn f(a: &[i32]) {\n  a[0] = 1;\n}", "bad.bfir:2:3: buffer `a` is read-only"),
-        ("fn f() {\n  for i in 0..3 { i = 2; }\n}", "bad.bfir:2:19: loop variable `i` is read-only"),
+        (
+            "fn f() {\n  let x: i32 = 1.5;\n}",
+            "bad.bfir:2:16: expected i32, found float literal",
+        ),
+        (
+            "fn f() -> i32 {\n  let x = 1;\n}",
+            "bad.bfir:3:1: function `f` must return a i32 on every path",
+        ),
+        (
+            "fn f(a: &[i32]) {\n  a[0] = 1;\n}",
+            "bad.bfir:2:3: buffer `a` is read-only",
+        ),
+        (
+            "fn f() {\n  for i in 0..3 { i = 2; }\n}",
+            "bad.bfir:2:19: loop variable `i` is read-only",
+        ),
         ("fn f() { break; }", "bad.bfir:1:10: `break` outside a loop"),
         ("fn f() { let x = y; }", "bad.bfir:1:18: unknown name `y`"),
-        ("fn f() { let a = 1; let x = a + 2i64; }", "bad.bfir:1:31: operands have different types: i32 and i64"),
-        ("fn f() { let x = 3000000000; }", "bad.bfir:1:18: literal does not fit in i32"),
-        ("fn f() { let x = 1 < 2 < 3; }", "bad.bfir:1:24: comparison operators cannot be chained"),
-        ("fn f(a: &mut [i32]) { g(a, a); }\nfn g(x: &mut [i32], y: &[i32]) {}", "bad.bfir:1:28: buffer `a` is passed twice"),
+        (
+            "fn f() { let a = 1; let x = a + 2i64; }",
+            "bad.bfir:1:31: operands have different types: i32 and i64",
+        ),
+        (
+            "fn f() { let x = 3000000000; }",
+            "bad.bfir:1:18: literal does not fit in i32",
+        ),
+        (
+            "fn f() { let x = 1 < 2 < 3; }",
+            "bad.bfir:1:24: comparison operators cannot be chained",
+        ),
+        (
+            "fn f(a: &mut [i32]) { g(a, a); }\nfn g(x: &mut [i32], y: &[i32]) {}",
+            "bad.bfir:1:28: buffer `a` is passed twice",
+        ),
         ("fn f() { g(1); }", "bad.bfir:1:10: unknown function `g`"),
-        ("fn f() { let x = 1 as bool; }", "bad.bfir:1:20: cannot cast to bool"),
-        ("fn f() { let x = sqrt(1); }", "bad.bfir:1:18: `sqrt` cannot be applied to i32"),
-        ("#[fast]\nfn f() {}", "bad.bfir:1:3: unknown attribute `fast`"),
-        ("fn f() { let x = @; }", "bad.bfir:1:18: unexpected character `@`"),
-        ("fn f() {}\nfn f() {}", "bad.bfir:2:4: function `f` is defined twice"),
-        ("const K: [i32; 3] = [1, 2];", "bad.bfir:1:21: array `K` declares 3 elements but lists 2"),
-        ("fn f(x: u8) {}", "bad.bfir:1:9: `u8` is only a buffer element type"),
-        ("fn f() { 1 + 2; }", "bad.bfir:1:12: only a function call can be used as a statement"),
-        ("fn f() { let x = 0x; }", "bad.bfir:1:18: missing digits after radix prefix"),
-        ("fn f() { let x = 1i16; }", "bad.bfir:1:18: invalid literal suffix `i16`"),
-        ("fn f(a: &[i32]) -> i32 { return a; }", "bad.bfir:1:33: buffer `a` used as a value"),
-        ("fn f() { let x = (((1); }", "bad.bfir:1:23: expected `)`, found `;`"),
-        ("fn f(n: i32) { g(n); }\nfn g(x: i32) -> i32 { return g(x) + 1; }\nfn h() { let v = f(1); }", "bad.bfir:3:18: this call returns no value"),
-        ("fn f(a: &[i32]) { let s = a[0..1]; }", "bad.bfir:1:27: a slice `buf[lo..hi]` can only be passed as a call argument"),
+        (
+            "fn f() { let x = 1 as bool; }",
+            "bad.bfir:1:20: cannot cast to bool",
+        ),
+        (
+            "fn f() { let x = sqrt(1); }",
+            "bad.bfir:1:18: `sqrt` cannot be applied to i32",
+        ),
+        (
+            "#[fast]\nfn f() {}",
+            "bad.bfir:1:3: unknown attribute `fast`",
+        ),
+        (
+            "fn f() { let x = @; }",
+            "bad.bfir:1:18: unexpected character `@`",
+        ),
+        (
+            "fn f() {}\nfn f() {}",
+            "bad.bfir:2:4: function `f` is defined twice",
+        ),
+        (
+            "const K: [i32; 3] = [1, 2];",
+            "bad.bfir:1:21: array `K` declares 3 elements but lists 2",
+        ),
+        (
+            "fn f(x: u8) {}",
+            "bad.bfir:1:9: `u8` is only a buffer element type",
+        ),
+        (
+            "fn f() { 1 + 2; }",
+            "bad.bfir:1:12: only a function call can be used as a statement",
+        ),
+        (
+            "fn f() { let x = 0x; }",
+            "bad.bfir:1:18: missing digits after radix prefix",
+        ),
+        (
+            "fn f() { let x = 1i16; }",
+            "bad.bfir:1:18: invalid literal suffix `i16`",
+        ),
+        (
+            "fn f(a: &[i32]) -> i32 { return a; }",
+            "bad.bfir:1:33: buffer `a` used as a value",
+        ),
+        (
+            "fn f() { let x = (((1); }",
+            "bad.bfir:1:23: expected `)`, found `;`",
+        ),
+        (
+            "fn f(n: i32) { g(n); }\nfn g(x: i32) -> i32 { return g(x) + 1; }\nfn h() { let v = f(1); }",
+            "bad.bfir:3:18: this call returns no value",
+        ),
+        (
+            "fn f(a: &[i32]) { let s = a[0..1]; }",
+            "bad.bfir:1:27: a slice `buf[lo..hi]` can only be passed as a call argument",
+        ),
     ];
     let mut bad = Vec::new();
     for (src, want) in cases {
@@ -96,7 +162,11 @@ fn bad_sources_report_line_and_column() {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let src = format!("fn f() -> i32 {{ return {}1{}; }}", "(".repeat(5000), ")".repeat(5000));
+    let src = format!(
+        "fn f() -> i32 {{ return {}1{}; }}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     assert!(err(&src).contains("nesting too deep"));
     let src = format!("fn f() {{ {} }}", "{".repeat(5000));
     assert!(err(&src).contains("nesting too deep"));
@@ -107,9 +177,20 @@ fn deep_nesting_is_an_error_not_a_crash() {
 #[test]
 fn deepest_accepted_sources_compile_and_run_at_every_tier() {
     use jit::{Arg, Engine, EngineConfig, Tier, Value};
-    let chain = format!("fn chain(x: i32) -> i32 {{ return x{}; }}", " + 1".repeat(90));
-    let parens = format!("fn parens(x: i32) -> i32 {{ return {}x{}; }}", "(1 + ".repeat(45), ")".repeat(45));
-    let ifs = format!("fn ifs(x: i32) -> i32 {{ let r = 0; {} r = x; {} return r; }}", "if x > 0 { ".repeat(40), "}".repeat(40));
+    let chain = format!(
+        "fn chain(x: i32) -> i32 {{ return x{}; }}",
+        " + 1".repeat(90)
+    );
+    let parens = format!(
+        "fn parens(x: i32) -> i32 {{ return {}x{}; }}",
+        "(1 + ".repeat(45),
+        ")".repeat(45)
+    );
+    let ifs = format!(
+        "fn ifs(x: i32) -> i32 {{ let r = 0; {} r = x; {} return r; }}",
+        "if x > 0 { ".repeat(40),
+        "}".repeat(40)
+    );
     let src = format!("{chain}\n{parens}\n{ifs}");
     let m = parse_module("deep.bfir", &src).unwrap_or_else(|d| panic!("{d}"));
     let e = Engine::host(EngineConfig::default());

@@ -32,13 +32,35 @@ fn matmul_and_fib_at_t0() {
     let a = [1.0f32, 2.0, 3.0, 4.0];
     let b = [5.0f32, 6.0, 7.0, 8.0];
     let mut c = [0.0f32; 4];
-    let r = e.call_at(mm, Tier::T0, &mut [Arg::F32s(&a), Arg::F32s(&b), Arg::F32sMut(&mut c), Arg::I32(2), Arg::I32(2), Arg::I32(2)]);
+    let r = e.call_at(
+        mm,
+        Tier::T0,
+        &mut [
+            Arg::F32s(&a),
+            Arg::F32s(&b),
+            Arg::F32sMut(&mut c),
+            Arg::I32(2),
+            Arg::I32(2),
+            Arg::I32(2),
+        ],
+    );
     assert!(r.is_ok());
     assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
     let fib = e.func(m, "fib").unwrap();
     assert_eq!(i32v(e.call_at(fib, Tier::T0, &mut [Arg::I32(20)])), 6765);
     // out of bounds: k too large
-    let r = e.call_at(mm, Tier::T0, &mut [Arg::F32s(&a), Arg::F32s(&b), Arg::F32sMut(&mut c), Arg::I32(2), Arg::I32(2), Arg::I32(3)]);
+    let r = e.call_at(
+        mm,
+        Tier::T0,
+        &mut [
+            Arg::F32s(&a),
+            Arg::F32s(&b),
+            Arg::F32sMut(&mut c),
+            Arg::I32(2),
+            Arg::I32(2),
+            Arg::I32(3),
+        ],
+    );
     assert_eq!(r.unwrap_err().kind, TrapKind::OutOfBounds);
 }
 
@@ -52,11 +74,37 @@ fn matmul_and_fib_every_tier() {
         let a = [1.0f32, 2.0, 3.0, 4.0];
         let b = [5.0f32, 6.0, 7.0, 8.0];
         let mut c = [0.0f32; 4];
-        let r = e.call_at(mm, tier, &mut [Arg::F32s(&a), Arg::F32s(&b), Arg::F32sMut(&mut c), Arg::I32(2), Arg::I32(2), Arg::I32(2)]);
+        let r = e.call_at(
+            mm,
+            tier,
+            &mut [
+                Arg::F32s(&a),
+                Arg::F32s(&b),
+                Arg::F32sMut(&mut c),
+                Arg::I32(2),
+                Arg::I32(2),
+                Arg::I32(2),
+            ],
+        );
         assert!(r.is_ok(), "{tier}: {r:?}");
         assert_eq!(c, [19.0, 22.0, 43.0, 50.0], "{tier}");
-        assert_eq!(i32v(e.call_at(fib, tier, &mut [Arg::I32(20)])), 6765, "{tier}");
-        let r = e.call_at(mm, tier, &mut [Arg::F32s(&a), Arg::F32s(&b), Arg::F32sMut(&mut c), Arg::I32(2), Arg::I32(2), Arg::I32(3)]);
+        assert_eq!(
+            i32v(e.call_at(fib, tier, &mut [Arg::I32(20)])),
+            6765,
+            "{tier}"
+        );
+        let r = e.call_at(
+            mm,
+            tier,
+            &mut [
+                Arg::F32s(&a),
+                Arg::F32s(&b),
+                Arg::F32sMut(&mut c),
+                Arg::I32(2),
+                Arg::I32(2),
+                Arg::I32(3),
+            ],
+        );
         assert_eq!(r.unwrap_err().kind, TrapKind::OutOfBounds, "{tier}");
     }
 }

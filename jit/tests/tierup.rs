@@ -3,7 +3,9 @@
 
 mod common;
 use common::*;
-use jit::{Arg, CpuFeatures, Engine, EngineConfig, Event, HostExecMemory, StdClock, Tier, TraceSink, Value};
+use jit::{
+    Arg, CpuFeatures, Engine, EngineConfig, Event, HostExecMemory, StdClock, Tier, TraceSink, Value,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -33,13 +35,25 @@ impl TraceSink for Recorder {
 
 fn engine_rec(background: bool, thresholds: [u64; 3]) -> (Engine, Arc<Recorder>) {
     let rec = Arc::new(Recorder::default());
-    let cfg = EngineConfig { thresholds, features: CpuFeatures::detect_host(), background_compile: background, ..EngineConfig::default() };
-    let e = Engine::new(cfg, Box::new(HostExecMemory::default()), Arc::new(StdClock::new()), rec.clone());
+    let cfg = EngineConfig {
+        thresholds,
+        features: CpuFeatures::detect_host(),
+        background_compile: background,
+        ..EngineConfig::default()
+    };
+    let e = Engine::new(
+        cfg,
+        Box::new(HostExecMemory::default()),
+        Arc::new(StdClock::new()),
+        rec.clone(),
+    );
     (e, rec)
 }
 
 fn expected(a: &[i32], w: i32, n: i32) -> i64 {
-    (0..n as usize).map(|i| (a[i].wrapping_mul(w).wrapping_add(i as i32)) as i64).sum()
+    (0..n as usize)
+        .map(|i| (a[i].wrapping_mul(w).wrapping_add(i as i32)) as i64)
+        .sum()
 }
 
 #[test]
@@ -62,24 +76,46 @@ fn single_thread_climbs_with_events() {
     let ups: Vec<(Tier, Tier, u64)> = evs
         .iter()
         .filter_map(|e| match e {
-            Event::TierUp { from, to, calls, code_bytes, .. } => {
+            Event::TierUp {
+                from,
+                to,
+                calls,
+                code_bytes,
+                ..
+            } => {
                 assert!(*code_bytes > 0);
                 Some((*from, *to, *calls))
             }
             _ => None,
         })
         .collect();
-    assert_eq!(ups, vec![(Tier::T0, Tier::T1, 3), (Tier::T1, Tier::T2, 6), (Tier::T2, Tier::T3, 10)]);
+    assert_eq!(
+        ups,
+        vec![
+            (Tier::T0, Tier::T1, 3),
+            (Tier::T1, Tier::T2, 6),
+            (Tier::T2, Tier::T3, 10)
+        ]
+    );
     let mut json = String::new();
     evs[0].write_json_fields(&mut json).unwrap();
-    assert!(json.starts_with("\"kernel\":\"wsum\",\"from\":\"T0\",\"to\":\"T1\",\"calls\":3,"), "{json}");
+    assert!(
+        json.starts_with("\"kernel\":\"wsum\",\"from\":\"T0\",\"to\":\"T1\",\"calls\":3,"),
+        "{json}"
+    );
     // T3 is specialized on w and n: other values miss the guard, run T2 and report a deopt
     let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(64)]);
     assert_eq!(i64v(r), expected(&a, 3, 64));
     let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(-5), Arg::I32(10)]);
     assert_eq!(i64v(r), expected(&a, -5, 10));
     assert_eq!(e.deopt_count(f), 2);
-    assert!(rec.0.lock().unwrap().iter().any(|e| matches!(e, Event::Deopt { tier: Tier::T3, .. })));
+    assert!(
+        rec.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Deopt { tier: Tier::T3, .. }))
+    );
     // traps still come back as values at T3 (through the guard miss path too)
     let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(65)]);
     assert_eq!(r.unwrap_err().kind, jit::TrapKind::OutOfBounds);
@@ -92,17 +128,32 @@ fn single_thread_climbs_with_events() {
 #[test]
 fn max_tier_and_demotion() {
     let rec = Arc::new(Recorder::default());
-    let cfg = EngineConfig { thresholds: [1, 2, 3], max_tier: Tier::T2, ..EngineConfig::default() };
-    let e = Engine::new(cfg, Box::new(HostExecMemory::default()), Arc::new(StdClock::new()), rec.clone());
+    let cfg = EngineConfig {
+        thresholds: [1, 2, 3],
+        max_tier: Tier::T2,
+        ..EngineConfig::default()
+    };
+    let e = Engine::new(
+        cfg,
+        Box::new(HostExecMemory::default()),
+        Arc::new(StdClock::new()),
+        rec.clone(),
+    );
     let f = func(&e, SRC, "wsum");
     let a = [1, 2, 3];
     for _ in 0..10 {
-        assert_eq!(i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(3)])), 15);
+        assert_eq!(
+            i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(3)])),
+            15
+        );
     }
     assert_eq!(e.current_tier(f), Tier::T2);
     e.demote_to_t0(f, "test");
     for _ in 0..10 {
-        assert_eq!(i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(3)])), 15);
+        assert_eq!(
+            i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(3)])),
+            15
+        );
     }
     assert_eq!(e.current_tier(f), Tier::T0);
 }
@@ -136,13 +187,20 @@ fn hammer(background: bool) {
                 for i in 0..3000 {
                     // a stable n until T3 is published (so it specializes), then sometimes another
                     // one (guard misses)
-                    let n = if i % 500 == 499 && e.current_tier(f) == Tier::T3 { 100 + t } else { 200 };
+                    let n = if i % 500 == 499 && e.current_tier(f) == Tier::T3 {
+                        100 + t
+                    } else {
+                        200
+                    };
                     let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(n)]);
                     assert_eq!(i64v(r), expected(&a, 3, n), "thread {t} call {i}");
                     let r = e.call(g, &mut [Arg::F32s(&x), Arg::F32s(&x), Arg::I32(203)]);
                     let want: f32 = x[..203].iter().map(|v| v * v).sum();
                     let got = f32v(r);
-                    assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "{got} vs {want}");
+                    assert!(
+                        (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        "{got} vs {want}"
+                    );
                     tiers.insert(e.current_tier(f));
                     if background && i > 2500 && e.current_tier(f) < Tier::T3 {
                         std::thread::yield_now();
@@ -166,7 +224,8 @@ fn hammer(background: bool) {
         if e.current_tier(f) == Tier::T3 {
             break;
         }
-        e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(200)]).unwrap();
+        e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(200)])
+            .unwrap();
         e.service_compile_queue();
     }
     assert_eq!(e.current_tier(f), Tier::T3);
@@ -176,14 +235,19 @@ fn hammer(background: bool) {
     let ups: Vec<(Tier, Tier)> = evs
         .iter()
         .filter_map(|e| match e {
-            Event::TierUp { kernel, from, to, .. } if kernel == "wsum" => Some((*from, *to)),
+            Event::TierUp {
+                kernel, from, to, ..
+            } if kernel == "wsum" => Some((*from, *to)),
             _ => None,
         })
         .collect();
     // each tier is published at most once, in order (a tier is skipped when the calls
     // crossed two thresholds while the previous compilation was running)
     assert!(!ups.is_empty() && ups.len() <= 3, "{ups:?}");
-    assert!(ups.windows(2).all(|w| w[0].1 == w[1].0) && ups.iter().all(|(a, b)| a < b), "{ups:?}");
+    assert!(
+        ups.windows(2).all(|w| w[0].1 == w[1].0) && ups.iter().all(|(a, b)| a < b),
+        "{ups:?}"
+    );
 
     assert!(!evs.iter().any(|e| matches!(e, Event::CompileError { .. })));
     if !background {

@@ -92,7 +92,15 @@ impl<'a> LoopInfo<'a> {
             ExprKind::Binary(op, a, b) => {
                 matches!(
                     op,
-                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Shl | BinOp::Shr | BinOp::UShr
+                    BinOp::Add
+                        | BinOp::Sub
+                        | BinOp::Mul
+                        | BinOp::And
+                        | BinOp::Or
+                        | BinOp::Xor
+                        | BinOp::Shl
+                        | BinOp::Shr
+                        | BinOp::UShr
                 ) && e.ty.is_int()
                     && self.invariant(a)
                     && self.invariant(b)
@@ -113,10 +121,16 @@ impl<'a> LoopInfo<'a> {
 
     fn aff(&self, e: &'a Expr, neg: bool) -> Option<Affine<'a>> {
         if self.invariant(e) {
-            return Some(Affine { coef: None, offs: alloc::vec![(neg, e)] });
+            return Some(Affine {
+                coef: None,
+                offs: alloc::vec![(neg, e)],
+            });
         }
         match &e.kind {
-            ExprKind::Local(l) if *l == self.var => Some(Affine { coef: Some(Coef { neg, mul: None }), offs: Vec::new() }),
+            ExprKind::Local(l) if *l == self.var => Some(Affine {
+                coef: Some(Coef { neg, mul: None }),
+                offs: Vec::new(),
+            }),
             ExprKind::Unary(UnOp::Neg, a) => self.aff(a, !neg),
             ExprKind::Binary(BinOp::Add | BinOp::Sub, a, b) => {
                 let sub = matches!(e.kind, ExprKind::Binary(BinOp::Sub, ..));
@@ -127,14 +141,23 @@ impl<'a> LoopInfo<'a> {
                 }
                 let mut offs = x.offs;
                 offs.extend(y.offs);
-                Some(Affine { coef: x.coef.or(y.coef), offs })
+                Some(Affine {
+                    coef: x.coef.or(y.coef),
+                    offs,
+                })
             }
             ExprKind::Binary(BinOp::Mul, a, b) => {
                 let is_var = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == self.var);
                 if is_var(a) && self.invariant(b) {
-                    Some(Affine { coef: Some(Coef { neg, mul: Some(b) }), offs: Vec::new() })
+                    Some(Affine {
+                        coef: Some(Coef { neg, mul: Some(b) }),
+                        offs: Vec::new(),
+                    })
                 } else if is_var(b) && self.invariant(a) {
-                    Some(Affine { coef: Some(Coef { neg, mul: Some(a) }), offs: Vec::new() })
+                    Some(Affine {
+                        coef: Some(Coef { neg, mul: Some(a) }),
+                        offs: Vec::new(),
+                    })
                 } else {
                     None
                 }
@@ -161,7 +184,11 @@ pub fn accesses<'a>(li: &LoopInfo<'a>, stmts: &'a [Stmt], out: &mut Vec<Access<'
         match &e.kind {
             ExprKind::Load(r, idx) => {
                 if let Some(aff) = li.affine(idx) {
-                    out.push(Access { key: key(idx), buf: *r, aff });
+                    out.push(Access {
+                        key: key(idx),
+                        buf: *r,
+                        aff,
+                    });
                 }
                 in_expr(li, idx, out);
             }
@@ -195,7 +222,11 @@ pub fn accesses<'a>(li: &LoopInfo<'a>, stmts: &'a [Stmt], out: &mut Vec<Access<'
             Stmt::Set(_, e) | Stmt::Eval(e) | Stmt::Return(Some(e)) => in_expr(li, e, out),
             Stmt::Store(r, idx, v) => {
                 if let Some(aff) = li.affine(idx) {
-                    out.push(Access { key: key(idx), buf: *r, aff });
+                    out.push(Access {
+                        key: key(idx),
+                        buf: *r,
+                        aff,
+                    });
                 }
                 in_expr(li, idx, out);
                 in_expr(li, v, out);
@@ -225,9 +256,16 @@ pub fn accesses<'a>(li: &LoopInfo<'a>, stmts: &'a [Stmt], out: &mut Vec<Access<'
 /// The shape of a vectorizable innermost loop body.
 pub enum VStmt<'a> {
     /// `acc = acc + e` / `acc = e + acc` (fma: `acc = fma(x, y, acc)`).
-    Reduce { acc: u32, e: &'a Expr, fma: Option<(&'a Expr, &'a Expr)> },
+    Reduce {
+        acc: u32,
+        e: &'a Expr,
+        fma: Option<(&'a Expr, &'a Expr)>,
+    },
     /// `buf[i + d] = e`.
-    Store { idx: &'a Expr, buf: BufRef, e: &'a Expr },
+    Store {
+        idx: &'a Expr,
+        e: &'a Expr,
+    },
     /// `let t = e` of a body-local f32 temporary.
     Temp { local: u32, e: &'a Expr },
 }
@@ -258,10 +296,22 @@ pub fn vectorizable<'a>(
             Stmt::Set(acc, e) if *acc < li.var && e.ty == Ty::F32 && reassoc => {
                 let is_acc = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == *acc);
                 let v = match &e.kind {
-                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(a) => VStmt::Reduce { acc: *acc, e: b, fma: None },
-                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(b) => VStmt::Reduce { acc: *acc, e: a, fma: None },
+                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(a) => VStmt::Reduce {
+                        acc: *acc,
+                        e: b,
+                        fma: None,
+                    },
+                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(b) => VStmt::Reduce {
+                        acc: *acc,
+                        e: a,
+                        fma: None,
+                    },
                     ExprKind::Intrinsic(Intrinsic::Fma, args) if is_acc(&args[2]) => {
-                        VStmt::Reduce { acc: *acc, e, fma: Some((&args[0], &args[1])) }
+                        VStmt::Reduce {
+                            acc: *acc,
+                            e,
+                            fma: Some((&args[0], &args[1])),
+                        }
                     }
                     _ => return None,
                 };
@@ -276,7 +326,7 @@ pub fn vectorizable<'a>(
                     return None;
                 }
                 stores.push((*r, idx));
-                out.push(VStmt::Store { idx, buf: *r, e });
+                out.push(VStmt::Store { idx, e });
             }
             _ => return None,
         }
@@ -286,7 +336,9 @@ pub fn vectorizable<'a>(
     let mut defined: Vec<u32> = Vec::new();
     for v in &out {
         let (e, extra) = match v {
-            VStmt::Reduce { fma: Some((x, y)), .. } => (*x, Some(*y)),
+            VStmt::Reduce {
+                fma: Some((x, y)), ..
+            } => (*x, Some(*y)),
             VStmt::Reduce { e, .. } | VStmt::Store { e, .. } | VStmt::Temp { e, .. } => (*e, None),
         };
         for x in core::iter::once(e).chain(extra) {
@@ -333,18 +385,28 @@ fn vexpr_ok(
     match &e.kind {
         ExprKind::Const(_) => true,
         ExprKind::Local(l) => {
-            defined.contains(l) || (!temps.contains(l) && !accs.contains(l) && !li.assigned.contains(l) && *l != li.var)
+            defined.contains(l)
+                || (!temps.contains(l)
+                    && !accs.contains(l)
+                    && !li.assigned.contains(l)
+                    && *l != li.var)
         }
         ExprKind::Load(r, idx) => {
             if elem_of(*r) != Elem::F32 {
                 return false;
             }
-            let Some(_) = contiguous(idx) else { return false };
+            let Some(_) = contiguous(idx) else {
+                return false;
+            };
             // a buffer stored in the loop may only be read at the very index it is stored at
-            stores.iter().all(|(b, sidx)| b != r || same_index(sidx, idx))
+            stores
+                .iter()
+                .all(|(b, sidx)| b != r || same_index(sidx, idx))
         }
         ExprKind::Unary(UnOp::Neg, a) => rec(a),
-        ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => rec(a) && rec(b),
+        ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => {
+            rec(a) && rec(b)
+        }
         ExprKind::Intrinsic(Intrinsic::Sqrt | Intrinsic::Abs, a) => rec(&a[0]),
         ExprKind::Intrinsic(Intrinsic::Min | Intrinsic::Max, a) => rec(&a[0]) && rec(&a[1]),
         ExprKind::Intrinsic(Intrinsic::Fma, a) => rec(&a[0]) && rec(&a[1]) && rec(&a[2]),

@@ -47,7 +47,11 @@ pub fn link(pieces: &[Piece], mem: &mut dyn ExecMemory) -> Result<Compiled, Comp
         image[off..off + p.code.len()].copy_from_slice(&p.code);
     }
     let find = |ns: u32, idx: u32| -> Option<usize> {
-        pieces.iter().zip(&offsets).find(|(p, _)| p.ns == ns && p.index == idx).map(|(_, o)| base + *o)
+        pieces
+            .iter()
+            .zip(&offsets)
+            .find(|(p, _)| p.ns == ns && p.index == idx)
+            .map(|(_, o)| base + *o)
     };
     let result = (|| {
         for (p, &off) in pieces.iter().zip(&offsets) {
@@ -57,23 +61,37 @@ pub fn link(pieces: &[Piece], mem: &mut dyn ExecMemory) -> Result<Compiled, Comp
                 let target: usize = match &r.target {
                     FinalizedRelocTarget::Func(o) => base + off + *o as usize,
                     FinalizedRelocTarget::ExternalName(ExternalName::User(uref)) => {
-                        let (ns, idx) = p.names.get(uref.as_u32() as usize).copied().ok_or_else(|| {
-                            CompileError::Codegen(format!("unknown user name {uref:?}"))
-                        })?;
+                        let (ns, idx) =
+                            p.names
+                                .get(uref.as_u32() as usize)
+                                .copied()
+                                .ok_or_else(|| {
+                                    CompileError::Codegen(format!("unknown user name {uref:?}"))
+                                })?;
                         if ns == NS_LIB {
                             Libcall::from_index(idx)
                                 .map(|l| l.address())
-                                .ok_or_else(|| CompileError::Codegen(format!("unknown libcall {idx}")))?
+                                .ok_or_else(|| {
+                                    CompileError::Codegen(format!("unknown libcall {idx}"))
+                                })?
                         } else {
                             find(ns, idx).ok_or_else(|| {
-                                CompileError::Codegen(format!("call to function {ns}:{idx} outside the unit"))
+                                CompileError::Codegen(format!(
+                                    "call to function {ns}:{idx} outside the unit"
+                                ))
                             })?
                         }
                     }
-                    FinalizedRelocTarget::ExternalName(ExternalName::LibCall(lc)) => cranelift_libcall(*lc)
-                        .map(|l| l.address())
-                        .ok_or_else(|| CompileError::Codegen(format!("unsupported libcall {lc:?}")))?,
-                    other => return Err(CompileError::Codegen(format!("unsupported relocation target {other:?}"))),
+                    FinalizedRelocTarget::ExternalName(ExternalName::LibCall(lc)) => {
+                        cranelift_libcall(*lc).map(|l| l.address()).ok_or_else(|| {
+                            CompileError::Codegen(format!("unsupported libcall {lc:?}"))
+                        })?
+                    }
+                    other => {
+                        return Err(CompileError::Codegen(format!(
+                            "unsupported relocation target {other:?}"
+                        )));
+                    }
                 };
                 let value = (target as i64).wrapping_add(r.addend);
                 match r.kind {
@@ -81,11 +99,16 @@ pub fn link(pieces: &[Piece], mem: &mut dyn ExecMemory) -> Result<Compiled, Comp
                     Reloc::X86CallPCRel4 | Reloc::X86PCRel4 => {
                         let pc = (base + at) as i64;
                         let rel = value - pc;
-                        let rel32 = i32::try_from(rel)
-                            .map_err(|_| CompileError::Codegen("call target out of ±2 GiB range".into()))?;
+                        let rel32 = i32::try_from(rel).map_err(|_| {
+                            CompileError::Codegen("call target out of ±2 GiB range".into())
+                        })?;
                         image[at..at + 4].copy_from_slice(&rel32.to_le_bytes());
                     }
-                    other => return Err(CompileError::Codegen(format!("unsupported relocation {other:?}"))),
+                    other => {
+                        return Err(CompileError::Codegen(format!(
+                            "unsupported relocation {other:?}"
+                        )));
+                    }
                 }
                 let _ = NS_FUNC;
             }
@@ -102,5 +125,9 @@ pub fn link(pieces: &[Piece], mem: &mut dyn ExecMemory) -> Result<Compiled, Comp
         mem.release(block);
         return Err(CompileError::Pool(e));
     }
-    Ok(Compiled { entry: base + offsets[0], code_bytes: size, block })
+    Ok(Compiled {
+        entry: base + offsets[0],
+        code_bytes: size,
+        block,
+    })
 }

@@ -13,8 +13,8 @@ use crate::values::TrapKind;
 use alloc::vec::Vec;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    self as cl, AbiParam, Block, BlockArg, ExtFuncData, ExternalName, FuncRef, InstBuilder, MemFlagsData, Signature,
-    Type, UserExternalName, Value, types,
+    self as cl, AbiParam, Block, BlockArg, ExtFuncData, ExternalName, FuncRef, InstBuilder,
+    MemFlagsData, Signature, Type, UserExternalName, Value, types,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -151,7 +151,9 @@ pub fn lower_function(
         }
     }
     // call depth: the outermost call is 1
-    let over = l.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, l.depth, o.depth_limit as i64);
+    let over =
+        l.b.ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThan, l.depth, o.depth_limit as i64);
     l.trap_if(over, TrapKind::CallDepth);
     l.block(&f.body);
     if !l.terminated() {
@@ -297,7 +299,11 @@ impl L<'_, '_> {
     /// Index to i64 for the unsigned bounds check: i32 is zero-extended, so a negative
     /// index becomes >= 2^31 > len, exactly as in the interpreter.
     fn idx64(&mut self, v: Value, t: Ty) -> Value {
-        if t == Ty::I32 { self.b.ins().uextend(types::I64, v) } else { v }
+        if t == Ty::I32 {
+            self.b.ins().uextend(types::I64, v)
+        } else {
+            v
+        }
     }
 
     fn fast_ptr(&mut self, key: usize) -> Option<Value> {
@@ -319,7 +325,11 @@ impl L<'_, '_> {
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, n);
         self.trap_if(oob, TrapKind::OutOfBounds);
         let sh = self.elem_of(r).shift();
-        let off = if sh == 0 { i } else { self.b.ins().ishl_imm_s(i, sh as i64) };
+        let off = if sh == 0 {
+            i
+        } else {
+            self.b.ins().ishl_imm_s(i, sh as i64)
+        };
         self.b.ins().iadd(p, off)
     }
 
@@ -455,7 +465,14 @@ impl L<'_, '_> {
                 self.trap_if(bad, TrapKind::BadStep);
                 let lim0 = self.b.ins().isub(end, s);
                 let under = self.b.ins().icmp(IntCC::SignedGreaterThan, lim0, end);
-                let min = self.b.ins().iconst(t, if ty == Ty::I32 { i32::MIN as i64 } else { i64::MIN });
+                let min = self.b.ins().iconst(
+                    t,
+                    if ty == Ty::I32 {
+                        i32::MIN as i64
+                    } else {
+                        i64::MIN
+                    },
+                );
                 let lim = self.b.ins().select(under, min, lim0);
                 Some((s, lim))
             }
@@ -470,7 +487,10 @@ impl L<'_, '_> {
         if self.o.hoist && innermost && ty == Ty::I32 && self.fast.is_none() {
             let mut asg = Vec::new();
             analysis::assigned(&fl.body, &mut asg);
-            let li = LoopInfo { var: fl.var, assigned: &asg };
+            let li = LoopInfo {
+                var: fl.var,
+                assigned: &asg,
+            };
             let mut acc = Vec::new();
             analysis::accesses(&li, &fl.body, &mut acc);
             if !acc.is_empty() {
@@ -485,7 +505,14 @@ impl L<'_, '_> {
 
     /// The loop itself, entered with `var < end` known. `bumps` are (pointer var, stride)
     /// pairs advanced at the latch (strength-reduced addresses).
-    fn plain_loop(&mut self, fl: &ForLoop, end: Value, step: Option<(Value, Value)>, exit: Block, bumps: &[(Variable, Value)]) {
+    fn plain_loop(
+        &mut self,
+        fl: &ForLoop,
+        end: Value,
+        step: Option<(Value, Value)>,
+        exit: Block,
+        bumps: &[(Variable, Value)],
+    ) {
         let var = self.vars[fl.var as usize];
         let body = self.b.create_block();
         let latch = self.b.create_block();
@@ -555,7 +582,11 @@ impl L<'_, '_> {
             for (neg, e) in &a.aff.offs {
                 let v = self.expr(e);
                 let v = self.b.ins().sextend(types::I64, v);
-                off = if *neg { self.b.ins().isub(off, v) } else { self.b.ins().iadd(off, v) };
+                off = if *neg {
+                    self.b.ins().isub(off, v)
+                } else {
+                    self.b.ins().iadd(off, v)
+                };
             }
             let coef = a.aff.coef.map(|c| {
                 let m = match c.mul {
@@ -659,7 +690,11 @@ impl L<'_, '_> {
     /// one accumulator per copy, which breaks the dependence chain; they are summed after.
     fn unrolled(&mut self, fl: &ForLoop, end: Value, bumps: &[(Variable, Value)]) {
         let var = self.vars[fl.var as usize];
-        let reds = if self.f.reassoc { scalar_reductions(fl) } else { Vec::new() };
+        let reds = if self.f.reassoc {
+            scalar_reductions(fl)
+        } else {
+            Vec::new()
+        };
         let mut extra: Vec<(u32, [Variable; 3])> = Vec::new();
         for &(acc, t) in &reds {
             let vs = [0; 3].map(|_| self.b.declare_var(clty(t)));
@@ -720,16 +755,33 @@ impl L<'_, '_> {
     /// f32x4 version of a map/reduction loop, 16 iterations per trip (four vectors per
     /// statement, four accumulators per reduction). Leaves `var` and the pointer variables
     /// at the first iteration not done, for the scalar remainder.
-    fn try_vector_loop(&mut self, fl: &ForLoop, li: &LoopInfo, end: Value, bumps: &[(Variable, Value)]) {
-        let fast = self.fast.as_ref().map(|f| f.ptrs.iter().map(|p| (p.0, p.3)).collect::<Vec<_>>()).unwrap_or_default();
-        let contiguous = |e: &Expr| fast.iter().find(|p| p.0 == analysis::key(e)).and_then(|p| p.1);
+    fn try_vector_loop(
+        &mut self,
+        fl: &ForLoop,
+        li: &LoopInfo,
+        end: Value,
+        bumps: &[(Variable, Value)],
+    ) {
+        let fast = self
+            .fast
+            .as_ref()
+            .map(|f| f.ptrs.iter().map(|p| (p.0, p.3)).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let contiguous = |e: &Expr| {
+            fast.iter()
+                .find(|p| p.0 == analysis::key(e))
+                .and_then(|p| p.1)
+        };
         let m = self.m;
         let f = self.f;
         let elem_of = |r: BufRef| match r {
             BufRef::Param(i) => f.bufs[i as usize].0,
             BufRef::Table(t) => m.tables[t as usize].data.elem(),
         };
-        let Some(vs) = analysis::vectorizable(li, &fl.body, f.reassoc, &elem_of, &contiguous) else { return };
+        let Some(vs) = analysis::vectorizable(li, &fl.body, f.reassoc, &elem_of, &contiguous)
+        else {
+            return;
+        };
         let uses_fma = vs.iter().any(|v| match v {
             VStmt::Reduce { fma: Some(_), .. } => true,
             VStmt::Reduce { e, .. } | VStmt::Store { e, .. } | VStmt::Temp { e, .. } => has_fma(e),
@@ -778,10 +830,19 @@ impl L<'_, '_> {
                     VStmt::Store { idx, e, .. } => {
                         let x = self.vexpr(e, part, &temps);
                         let p = self.fast_ptr(analysis::key(idx)).expect("proven access");
-                        self.b.ins().store(MemFlagsData::new().with_notrap(), x, p, (part * 16) as i32);
+                        self.b.ins().store(
+                            MemFlagsData::new().with_notrap(),
+                            x,
+                            p,
+                            (part * 16) as i32,
+                        );
                     }
                     VStmt::Reduce { acc, e, fma } => {
-                        let av = accs.iter().find(|a| a.0 == *acc).map(|a| a.1[part as usize]).expect("acc");
+                        let av = accs
+                            .iter()
+                            .find(|a| a.0 == *acc)
+                            .map(|a| a.1[part as usize])
+                            .expect("acc");
                         let cur = self.b.use_var(av);
                         let next = match fma {
                             Some((x, y)) => {
@@ -851,10 +912,16 @@ impl L<'_, '_> {
             }
             ExprKind::Load(_, idx) => {
                 let k = analysis::key(idx);
-                let contiguous = self.fast.as_ref().and_then(|f| f.ptrs.iter().find(|p| p.0 == k)).and_then(|p| p.3);
+                let contiguous = self
+                    .fast
+                    .as_ref()
+                    .and_then(|f| f.ptrs.iter().find(|p| p.0 == k))
+                    .and_then(|p| p.3);
                 let p = self.fast_ptr(k).expect("proven access");
                 if contiguous == Some(true) {
-                    self.b.ins().load(v4, MemFlagsData::new().with_notrap(), p, (part * 16) as i32)
+                    self.b
+                        .ins()
+                        .load(v4, MemFlagsData::new().with_notrap(), p, (part * 16) as i32)
                 } else {
                     let s = self.b.ins().load(types::F32, MemFlagsData::trusted(), p, 0);
                     self.b.ins().splat(v4, s)
@@ -867,11 +934,18 @@ impl L<'_, '_> {
             ExprKind::Binary(BinOp::Add, a, b)
                 if self.f.reassoc
                     && self.o.hw_fma
-                    && (matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..)) || matches!(b.kind, ExprKind::Binary(BinOp::Mul, ..))) =>
+                    && (matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..))
+                        || matches!(b.kind, ExprKind::Binary(BinOp::Mul, ..))) =>
             {
                 // `x*y + z` contracted to one fused multiply-add (allowed by #[reassoc])
-                let (prod, other) = if matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..)) { (a, b) } else { (b, a) };
-                let ExprKind::Binary(_, x, y) = &prod.kind else { unreachable!("checked above") };
+                let (prod, other) = if matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..)) {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                let ExprKind::Binary(_, x, y) = &prod.kind else {
+                    unreachable!("checked above")
+                };
                 let xv = self.vexpr(x, part, temps);
                 let yv = self.vexpr(y, part, temps);
                 let zv = self.vexpr(other, part, temps);
@@ -984,7 +1058,11 @@ impl L<'_, '_> {
                 BinOp::Mul => ins.fmul(x, y),
                 BinOp::Div => ins.fdiv(x, y),
                 BinOp::Rem => {
-                    let lc = if t == Ty::F32 { Libcall::FmodF32 } else { Libcall::FmodF64 };
+                    let lc = if t == Ty::F32 {
+                        Libcall::FmodF32
+                    } else {
+                        Libcall::FmodF64
+                    };
                     return self.libcall(lc, &[x, y]);
                 }
                 BinOp::Eq => ins.fcmp(FloatCC::Equal, x, y),
@@ -1025,19 +1103,31 @@ impl L<'_, '_> {
     fn sdivrem(&mut self, div: bool, t: Ty, x: Value, y: Value) -> Value {
         let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
         self.trap_if(zero, TrapKind::DivisionByZero);
-        let min = if t == Ty::I32 { i32::MIN as i64 } else { i64::MIN };
+        let min = if t == Ty::I32 {
+            i32::MIN as i64
+        } else {
+            i64::MIN
+        };
         let is_min = self.b.ins().icmp_imm_s(IntCC::Equal, x, min);
         let is_m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
         let both = self.b.ins().band(is_min, is_m1);
         let one = self.b.ins().iconst(clty(t), 1);
         let y2 = self.b.ins().select(both, one, y);
-        if div { self.b.ins().sdiv(x, y2) } else { self.b.ins().srem(x, y2) }
+        if div {
+            self.b.ins().sdiv(x, y2)
+        } else {
+            self.b.ins().srem(x, y2)
+        }
     }
 
     fn udivrem(&mut self, div: bool, x: Value, y: Value) -> Value {
         let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
         self.trap_if(zero, TrapKind::DivisionByZero);
-        if div { self.b.ins().udiv(x, y) } else { self.b.ins().urem(x, y) }
+        if div {
+            self.b.ins().udiv(x, y)
+        } else {
+            self.b.ins().urem(x, y)
+        }
     }
 
     fn intrinsic(&mut self, i: Intrinsic, args: &[Expr], rt: Ty) -> Value {
@@ -1081,9 +1171,15 @@ impl L<'_, '_> {
             Udiv => self.udivrem(true, xs[0], xs[1]),
             Urem => self.udivrem(false, xs[0], xs[1]),
             Ult => self.b.ins().icmp(IntCC::UnsignedLessThan, xs[0], xs[1]),
-            Ule => self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, xs[0], xs[1]),
+            Ule => self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedLessThanOrEqual, xs[0], xs[1]),
             Ugt => self.b.ins().icmp(IntCC::UnsignedGreaterThan, xs[0], xs[1]),
-            Uge => self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, xs[0], xs[1]),
+            Uge => self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedGreaterThanOrEqual, xs[0], xs[1]),
         }
     }
 
@@ -1099,7 +1195,10 @@ impl L<'_, '_> {
                 }
                 sig.returns.push(AbiParam::new(t));
                 let sr = self.b.import_signature(sig);
-                let name = self.b.func.declare_imported_user_function(UserExternalName::new(NS_LIB, key));
+                let name = self
+                    .b
+                    .func
+                    .declare_imported_user_function(UserExternalName::new(NS_LIB, key));
                 let fr = self.b.import_function(ExtFuncData {
                     name: ExternalName::user(name),
                     signature: sr,
@@ -1153,7 +1252,10 @@ impl L<'_, '_> {
             Some(fr) => *fr,
             None => {
                 let sr = self.b.import_signature(native_sig(callee));
-                let name = self.b.func.declare_imported_user_function(UserExternalName::new(NS_FUNC, fi));
+                let name = self
+                    .b
+                    .func
+                    .declare_imported_user_function(UserExternalName::new(NS_FUNC, fi));
                 let fr = self.b.import_function(ExtFuncData {
                     name: ExternalName::user(name),
                     signature: sr,
@@ -1179,9 +1281,15 @@ impl L<'_, '_> {
             }
         };
         let cont = self.b.create_block();
-        self.b.ins().brif(status, prop, &[BlockArg::Value(status)], cont, &[]);
+        self.b
+            .ins()
+            .brif(status, prop, &[BlockArg::Value(status)], cont, &[]);
         self.b.switch_to_block(cont);
-        if callee.ret == Ty::Unit { status } else { res[1] }
+        if callee.ret == Ty::Unit {
+            status
+        } else {
+            res[1]
+        }
     }
 }
 
@@ -1232,15 +1340,14 @@ fn serial_float_chain(fl: &ForLoop) -> bool {
     let mut asg = Vec::new();
     analysis::assigned(&fl.body, &mut asg);
     for s in &fl.body {
-        if let Stmt::Set(l, e) = s {
-            if *l < fl.var && e.ty.is_float() {
+        if let Stmt::Set(l, e) = s
+            && *l < fl.var && e.ty.is_float() {
                 e.visit(&mut |n| {
                     if matches!(n.kind, ExprKind::Local(x) if x == *l) {
                         found = true;
                     }
                 });
             }
-        }
     }
     found
 }

@@ -23,8 +23,8 @@ use alloc::vec::Vec;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    AbiParam, ExtFuncData, ExternalName, Function, InstBuilder, MemFlagsData, Signature, UserExternalName, UserFuncName,
-    types,
+    AbiParam, ExtFuncData, ExternalName, Function, InstBuilder, MemFlagsData, Signature,
+    UserExternalName, UserFuncName, types,
 };
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
@@ -66,7 +66,6 @@ impl Compiled {
     }
 }
 
-
 /// Namespace of the specialized root (calls inside the unit go to the general version).
 const NS_SPEC: u32 = 2;
 const NS_TRAMP: u32 = 3;
@@ -95,14 +94,29 @@ fn make_isa(features: CpuFeatures, opt: &str) -> Result<OwnedTargetIsa, CompileE
     let e = |x: &dyn core::fmt::Display| CompileError::Codegen(x.to_string());
     let mut flags = settings::builder();
     flags.set("opt_level", opt).map_err(|x| e(&x))?;
-    flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).map_err(|x| e(&x))?;
+    flags
+        .set(
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        )
+        .map_err(|x| e(&x))?;
     flags.set("is_pic", "false").map_err(|x| e(&x))?;
     flags.set("enable_probestack", "false").map_err(|x| e(&x))?;
     flags.set("unwind_info", "false").map_err(|x| e(&x))?;
-    flags.set("preserve_frame_pointers", "true").map_err(|x| e(&x))?;
+    flags
+        .set("preserve_frame_pointers", "true")
+        .map_err(|x| e(&x))?;
     let mut isa = cranelift_codegen::isa::lookup_by_name("x86_64").map_err(|x| e(&x))?;
-    let set = |isa: &mut cranelift_codegen::isa::Builder, name: &str, on: bool| -> Result<(), CompileError> {
-        isa.set(name, if on { "true" } else { "false" }).map_err(|x| e(&x))
+    let set = |isa: &mut cranelift_codegen::isa::Builder,
+               name: &str,
+               on: bool|
+     -> Result<(), CompileError> {
+        isa.set(name, if on { "true" } else { "false" })
+            .map_err(|x| e(&x))
     };
     set(&mut isa, "has_sse3", features.sse3)?;
     set(&mut isa, "has_ssse3", features.ssse3)?;
@@ -201,7 +215,11 @@ impl CodeGen {
     }
 
     fn isa(&self, tier: Tier) -> Arc<dyn cranelift_codegen::isa::TargetIsa> {
-        if tier == Tier::T1 { self.isa_none.clone() } else { self.isa_speed.clone() }
+        if tier == Tier::T1 {
+            self.isa_none.clone()
+        } else {
+            self.isa_speed.clone()
+        }
     }
 
     /// Compiles function `fi` of `m` (and its callees) at `tier`, links it into `mem`.
@@ -223,7 +241,11 @@ impl CodeGen {
         let mut pieces = Vec::new();
         // trampoline first, then the entry function, then the callees
         pieces.push(self.trampoline(m, fi, spec, &*isa)?);
-        let (entry_ns, entry_idx) = if spec.is_empty() { (lower::NS_FUNC, fi as u32) } else { (NS_SPEC, 0) };
+        let (entry_ns, entry_idx) = if spec.is_empty() {
+            (lower::NS_FUNC, fi as u32)
+        } else {
+            (NS_SPEC, 0)
+        };
         pieces.push(self.function(m, fi, entry_ns, entry_idx, spec, opts, &*isa)?);
         for c in callees(m, fi) {
             if spec.is_empty() && c == fi {
@@ -246,19 +268,48 @@ impl CodeGen {
         isa: &dyn cranelift_codegen::isa::TargetIsa,
     ) -> Result<Piece, CompileError> {
         self.ctx.clear();
-        self.ctx.func = Function::with_name_signature(UserFuncName::user(ns, index), lower::native_sig(&m.funcs[fi]));
-        lower::lower_function(&mut self.ctx.func, &mut self.fctx, m, fi, spec, opts, isa.frontend_config());
+        self.ctx.func = Function::with_name_signature(
+            UserFuncName::user(ns, index),
+            lower::native_sig(&m.funcs[fi]),
+        );
+        lower::lower_function(
+            &mut self.ctx.func,
+            &mut self.fctx,
+            m,
+            fi,
+            spec,
+            opts,
+            isa.frontend_config(),
+        );
         self.finish(ns, index, isa)
     }
 
-    fn finish(&mut self, ns: u32, index: u32, isa: &dyn cranelift_codegen::isa::TargetIsa) -> Result<Piece, CompileError> {
+    fn finish(
+        &mut self,
+        ns: u32,
+        index: u32,
+        isa: &dyn cranelift_codegen::isa::TargetIsa,
+    ) -> Result<Piece, CompileError> {
         let name = format!("{}", self.ctx.func.name);
-        let names = self.ctx.func.params.user_named_funcs().values().map(|n| (n.namespace, n.index)).collect();
+        let names = self
+            .ctx
+            .func
+            .params
+            .user_named_funcs()
+            .values()
+            .map(|n| (n.namespace, n.index))
+            .collect();
         let code = self
             .ctx
             .compile(isa, &mut ControlPlane::default())
             .map_err(|e| CompileError::Codegen(format!("{name}: {:?}", e.inner)))?;
-        Ok(Piece { ns, index, code: code.code_buffer().to_vec(), relocs: code.buffer.relocs().to_vec(), names })
+        Ok(Piece {
+            ns,
+            index,
+            code: code.code_buffer().to_vec(),
+            relocs: code.buffer.relocs().to_vec(),
+            names,
+        })
     }
 
     /// `extern "C" fn(args: *const u64, ret: *mut u64) -> u32`: unpacks the raw arguments,
@@ -326,9 +377,15 @@ impl CodeGen {
                 b.ins().return_(&[gm]);
                 b.switch_to_block(go);
             }
-            let (ns, idx) = if spec.is_empty() { (lower::NS_FUNC, fi as u32) } else { (NS_SPEC, 0) };
+            let (ns, idx) = if spec.is_empty() {
+                (lower::NS_FUNC, fi as u32)
+            } else {
+                (NS_SPEC, 0)
+            };
             let sr = b.import_signature(lower::native_sig(f));
-            let name = b.func.declare_imported_user_function(UserExternalName::new(ns, idx));
+            let name = b
+                .func
+                .declare_imported_user_function(UserExternalName::new(ns, idx));
             let fr = b.import_function(ExtFuncData {
                 name: ExternalName::user(name),
                 signature: sr,
@@ -356,13 +413,28 @@ mod tests {
     /// The Cranelift IR of a function as lowered for `tier` (before Cranelift's own passes).
     fn clif(src: &str, name: &str, tier: Tier, features: CpuFeatures) -> String {
         let m = crate::parse_module("t.bfir", src).expect("parse");
-        let fi = m.funcs.iter().position(|f| f.name == name).expect("function");
+        let fi = m
+            .funcs
+            .iter()
+            .position(|f| f.name == name)
+            .expect("function");
         let mut cg = CodeGen::new(features, 512).expect("codegen");
         let opts = cg.opts(tier);
         let isa = cg.isa(tier);
         cg.ctx.clear();
-        cg.ctx.func = Function::with_name_signature(UserFuncName::user(0, 0), lower::native_sig(&m.funcs[fi]));
-        lower::lower_function(&mut cg.ctx.func, &mut cg.fctx, &m, fi, &[], opts, isa.frontend_config());
+        cg.ctx.func = Function::with_name_signature(
+            UserFuncName::user(0, 0),
+            lower::native_sig(&m.funcs[fi]),
+        );
+        lower::lower_function(
+            &mut cg.ctx.func,
+            &mut cg.fctx,
+            &m,
+            fi,
+            &[],
+            opts,
+            isa.frontend_config(),
+        );
         format!("{}", cg.ctx.func.display())
     }
 
@@ -447,8 +519,19 @@ fn hist(d: &[i32], h: &mut [i32], n: i32) {
         let opts = cg.opts(Tier::T3);
         let isa = cg.isa(Tier::T3);
         cg.ctx.clear();
-        cg.ctx.func = Function::with_name_signature(UserFuncName::user(0, 0), lower::native_sig(&m.funcs[fi]));
-        lower::lower_function(&mut cg.ctx.func, &mut cg.fctx, &m, fi, &[(3, 1000)], opts, isa.frontend_config());
+        cg.ctx.func = Function::with_name_signature(
+            UserFuncName::user(0, 0),
+            lower::native_sig(&m.funcs[fi]),
+        );
+        lower::lower_function(
+            &mut cg.ctx.func,
+            &mut cg.fctx,
+            &m,
+            fi,
+            &[(3, 1000)],
+            opts,
+            isa.frontend_config(),
+        );
         let s = format!("{}", cg.ctx.func.display());
         assert!(s.contains("iconst.i32 1000"), "{s}");
     }

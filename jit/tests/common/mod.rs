@@ -4,11 +4,17 @@
 use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, Trap, Value, parse_module};
 
 pub fn engine() -> Engine {
-    Engine::host(EngineConfig { features: CpuFeatures::detect_host(), ..EngineConfig::default() })
+    Engine::host(EngineConfig {
+        features: CpuFeatures::detect_host(),
+        ..EngineConfig::default()
+    })
 }
 
 pub fn engine_with(features: CpuFeatures) -> Engine {
-    Engine::host(EngineConfig { features, ..EngineConfig::default() })
+    Engine::host(EngineConfig {
+        features,
+        ..EngineConfig::default()
+    })
 }
 
 /// Parses `src` (panicking with the diagnostic on error) and loads it.
