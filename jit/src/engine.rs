@@ -438,15 +438,7 @@ impl Engine {
         args: &mut [Arg],
         raw: &mut [u64; MAX_RAW],
     ) -> Result<usize, Trap> {
-        let mut v = Vec::new();
-        if !marshal(&slot.params, args, &mut v) || v.len() > MAX_RAW {
-            return Err(Trap {
-                kind: TrapKind::BadArguments,
-                tier: Tier::T0,
-            });
-        }
-        raw[..v.len()].copy_from_slice(&v);
-        Ok(v.len())
+        marshal(&slot.params, args, raw).ok_or(Trap { kind: TrapKind::BadArguments, tier: Tier::T0 })
     }
 
     fn record_profile(&self, slot: &Slot, args: &mut [Arg]) {

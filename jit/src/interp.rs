@@ -4,6 +4,7 @@
 use crate::bytecode::{BcFunc, CastOp, Op};
 use crate::ir::Module;
 use crate::libcalls::{self, Libcall};
+use crate::sync::SpinLock;
 use crate::types::ParamTy;
 use crate::values::TrapKind;
 use alloc::vec::Vec;
@@ -22,10 +23,13 @@ pub struct Program {
     tables: Vec<BufView>,
     /// Parameter lists, to split raw arguments into scalars and buffers.
     params: Vec<Vec<ParamTy>>,
+    /// Idle interpreter states, reused across calls.
+    pool: SpinLock<Vec<Vm>>,
 }
 
 // SAFETY: the raw pointers in `tables` point into the module's immutable table data, which
 // the owner keeps alive as long as the program; the program never writes through them.
+// Pooled VMs hold no buffer pointers (cleared after every call).
 unsafe impl Send for Program {}
 // SAFETY: as above (read-only shared data).
 unsafe impl Sync for Program {}
@@ -49,38 +53,40 @@ impl Program {
             })
             .collect();
         let params = m.funcs.iter().map(|f| f.params.clone()).collect();
-        Some(Program {
-            funcs,
-            tables,
-            params,
-        })
+        Some(Program { funcs, tables, params, pool: SpinLock::new(Vec::new()) })
     }
 
     /// Runs function `f` with raw arguments (see `values::marshal`), returning the raw result bits.
     pub fn run(&self, f: usize, raw: &[u64], depth_limit: u32) -> Result<u64, TrapKind> {
-        let mut vm = Vm {
-            regs: Vec::new(),
-            bufs: Vec::new(),
-            frames: Vec::new(),
-        };
-        let mut scalars = Vec::new();
+        // reuse a VM (its vectors keep their capacity) instead of allocating per call
+        let mut vm = self.pool.lock().pop().unwrap_or_else(|| Vm { regs: Vec::new(), bufs: Vec::new(), frames: Vec::new() });
+        vm.regs.clear();
+        vm.bufs.clear();
+        vm.frames.clear();
+        let mut scalars = [0u64; 64];
+        let mut ns = 0;
         let mut k = 0;
         for p in &self.params[f] {
             match p {
                 ParamTy::Scalar(_) => {
-                    scalars.push(raw[k]);
+                    scalars[ns] = raw[k];
+                    ns += 1;
                     k += 1;
                 }
                 ParamTy::Buf { .. } => {
-                    vm.bufs.push(BufView {
-                        ptr: raw[k] as usize as *mut u8,
-                        len: raw[k + 1] as usize,
-                    });
+                    vm.bufs.push(BufView { ptr: raw[k] as usize as *mut u8, len: raw[k + 1] as usize });
                     k += 2;
                 }
             }
         }
-        vm.run(self, f, &scalars, depth_limit.max(1))
+        let r = vm.run(self, f, &scalars[..ns], depth_limit.max(1));
+        // no buffer pointer outlives the call
+        vm.bufs.clear();
+        let mut pool = self.pool.lock();
+        if pool.len() < 8 {
+            pool.push(vm);
+        }
+        r
     }
 }
 

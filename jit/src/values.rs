@@ -139,36 +139,31 @@ impl Arg<'_> {
     }
 }
 
-/// Checks arguments against a signature and turns them into raw values (scalars as bits;
-/// buffers as two entries, pointer then length). `None` on any mismatch.
-pub(crate) fn marshal(
-    params: &[ParamTy],
-    args: &mut [Arg],
-    out: &mut alloc::vec::Vec<u64>,
-) -> bool {
+/// Checks arguments against a signature and writes them as raw words into `out` (scalars
+/// as bits; buffers as two words, pointer then length). Returns the word count, or `None`
+/// on any mismatch (count, type, mutability, a buffer longer than `i32::MAX`, too many words).
+pub(crate) fn marshal(params: &[ParamTy], args: &mut [Arg], out: &mut [u64]) -> Option<usize> {
     if params.len() != args.len() {
-        return false;
+        return None;
     }
-    out.clear();
+    let mut n = 0;
     for (p, a) in params.iter().zip(args.iter_mut()) {
         match (p, a.raw()) {
-            (ParamTy::Scalar(t), RawArg::Scalar(at, bits)) if *t == at => out.push(bits),
-            (
-                ParamTy::Buf { elem, mutable },
-                RawArg::Buf {
-                    elem: ae,
-                    mutable: am,
-                    ptr,
-                    len,
-                },
-            ) if *elem == ae && (am || !*mutable) && len <= i32::MAX as usize => {
-                out.push(ptr as usize as u64);
-                out.push(len as u64);
+            (ParamTy::Scalar(t), RawArg::Scalar(at, bits)) if *t == at => {
+                *out.get_mut(n)? = bits;
+                n += 1;
             }
-            _ => return false,
+            (ParamTy::Buf { elem, mutable }, RawArg::Buf { elem: ae, mutable: am, ptr, len })
+                if *elem == ae && (am || !*mutable) && len <= i32::MAX as usize =>
+            {
+                *out.get_mut(n)? = ptr as usize as u64;
+                *out.get_mut(n + 1)? = len as u64;
+                n += 2;
+            }
+            _ => return None,
         }
     }
-    true
+    Some(n)
 }
 
 /// A scalar result (`Unit` for functions without a return type).
