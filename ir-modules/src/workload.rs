@@ -117,7 +117,8 @@ impl Param {
 /// How outputs of two runs must agree.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Tolerance {
-    /// Same bits (floats compared by bit pattern).
+    /// Same bits (floats compared by bit pattern; any NaN equals any NaN, as the IR
+    /// leaves NaN sign and payload unspecified).
     Exact,
     /// For `#[reassoc]` kernels: every float output `y` of a buffer agrees with the
     /// reference `y0` within `rel * max(1, max|y0|)` (max over that buffer), and NaN
@@ -184,13 +185,24 @@ fn mismatch(
     }
 }
 
+/// Bit-identical, except that any two NaNs are equal: jit/IR.md leaves the sign and
+/// payload of a NaN result unspecified (the only place where tiers may differ).
+fn same_f32(x: f32, y: f32) -> bool {
+    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+}
+
+/// See [`same_f32`].
+fn same_f64(x: f64, y: f64) -> bool {
+    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+}
+
 fn value_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Unit, Value::Unit) => true,
         (Value::I32(x), Value::I32(y)) => x == y,
         (Value::I64(x), Value::I64(y)) => x == y,
-        (Value::F32(x), Value::F32(y)) => x.to_bits() == y.to_bits(),
-        (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
+        (Value::F32(x), Value::F32(y)) => same_f32(*x, *y),
+        (Value::F64(x), Value::F64(y)) => same_f64(*x, *y),
         (Value::Bool(x), Value::Bool(y)) => x == y,
         _ => false,
     }
@@ -299,12 +311,8 @@ impl Outputs {
                 (Data::U8(e), Data::U8(a), _) => exact(p, e, a, |x, y| x == y)?,
                 (Data::I32(e), Data::I32(a), _) => exact(p, e, a, |x, y| x == y)?,
                 (Data::I64(e), Data::I64(a), _) => exact(p, e, a, |x, y| x == y)?,
-                (Data::F32(e), Data::F32(a), Tolerance::Exact) => {
-                    exact(p, e, a, |x, y| x.to_bits() == y.to_bits())?
-                }
-                (Data::F64(e), Data::F64(a), Tolerance::Exact) => {
-                    exact(p, e, a, |x, y| x.to_bits() == y.to_bits())?
-                }
+                (Data::F32(e), Data::F32(a), Tolerance::Exact) => exact(p, e, a, same_f32)?,
+                (Data::F64(e), Data::F64(a), Tolerance::Exact) => exact(p, e, a, same_f64)?,
                 (Data::F32(e), Data::F32(a), Tolerance::Relative(r)) => {
                     relative(p, e, a, f64::from(r), f64::from)?
                 }
