@@ -79,6 +79,11 @@ fn main() {
         }
     }
 
+    println!(
+        "Host CPU features (T3 and AOT-native use them): {}; time budget {} ms per cell.\n",
+        jit::CpuFeatures::detect_host().names().join(" "),
+        budget.as_millis()
+    );
     println!("### Calls per second (median), speedup relative to T0 in parentheses\n");
     print!("| kernel | size |");
     for v in Variant::ALL {
