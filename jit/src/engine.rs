@@ -412,6 +412,15 @@ impl Engine {
         None
     }
 
+    /// The executable range (start address, length) of a function's code at a tier, if compiled.
+    pub fn code_range(&self, f: FuncId, tier: Tier) -> Option<(usize, usize)> {
+        let slot = self.slot(f)?;
+        let p = slot.tiers.get(tier as usize)?.load(Ordering::Acquire);
+        // SAFETY: published code objects live until the engine drops.
+        let c = unsafe { p.as_ref() }?;
+        Some((c.compiled.block.exec_addr, c.compiled.block.len))
+    }
+
     /// Sends a function back to T0 for good (after a CPU exception in its code).
     pub fn demote_to_t0(&self, f: FuncId, reason: &str) {
         let Some(slot) = self.slot(f) else { return };
