@@ -447,7 +447,10 @@ impl Engine {
         args: &mut [Arg],
         raw: &mut [u64; MAX_RAW],
     ) -> Result<usize, Trap> {
-        marshal(&slot.params, args, raw).ok_or(Trap { kind: TrapKind::BadArguments, tier: Tier::T0 })
+        marshal(&slot.params, args, raw).ok_or(Trap {
+            kind: TrapKind::BadArguments,
+            tier: Tier::T0,
+        })
     }
 
     fn record_profile(&self, slot: &Slot, args: &mut [Arg]) {

@@ -53,13 +53,22 @@ impl Program {
             })
             .collect();
         let params = m.funcs.iter().map(|f| f.params.clone()).collect();
-        Some(Program { funcs, tables, params, pool: SpinLock::new(Vec::new()) })
+        Some(Program {
+            funcs,
+            tables,
+            params,
+            pool: SpinLock::new(Vec::new()),
+        })
     }
 
     /// Runs function `f` with raw arguments (see `values::marshal`), returning the raw result bits.
     pub fn run(&self, f: usize, raw: &[u64], depth_limit: u32) -> Result<u64, TrapKind> {
         // reuse a VM (its vectors keep their capacity) instead of allocating per call
-        let mut vm = self.pool.lock().pop().unwrap_or_else(|| Vm { regs: Vec::new(), bufs: Vec::new(), frames: Vec::new() });
+        let mut vm = self.pool.lock().pop().unwrap_or_else(|| Vm {
+            regs: Vec::new(),
+            bufs: Vec::new(),
+            frames: Vec::new(),
+        });
         vm.regs.clear();
         vm.bufs.clear();
         vm.frames.clear();
@@ -74,7 +83,10 @@ impl Program {
                     k += 1;
                 }
                 ParamTy::Buf { .. } => {
-                    vm.bufs.push(BufView { ptr: raw[k] as usize as *mut u8, len: raw[k + 1] as usize });
+                    vm.bufs.push(BufView {
+                        ptr: raw[k] as usize as *mut u8,
+                        len: raw[k + 1] as usize,
+                    });
                     k += 2;
                 }
             }

@@ -378,9 +378,10 @@ fn lex_number(lx: &mut Lexer, pos: Pos) -> Result<Tok, PosError> {
         }
         let suffix = lex_suffix(lx, pos)?;
         if let Some(s) = &suffix
-            && s.starts_with('f') {
-                return err(pos, "a hex or binary literal cannot have a float suffix");
-            }
+            && s.starts_with('f')
+        {
+            return err(pos, "a hex or binary literal cannot have a float suffix");
+        }
         return Ok(Tok::Int {
             value,
             radix_bits: true,

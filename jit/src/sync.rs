@@ -40,7 +40,6 @@ impl<T> SpinLock<T> {
         }
         SpinGuard { lock: self }
     }
-
 }
 
 pub struct SpinGuard<'a, T> {

@@ -153,9 +153,15 @@ pub(crate) fn marshal(params: &[ParamTy], args: &mut [Arg], out: &mut [u64]) -> 
                 *out.get_mut(n)? = bits;
                 n += 1;
             }
-            (ParamTy::Buf { elem, mutable }, RawArg::Buf { elem: ae, mutable: am, ptr, len })
-                if *elem == ae && (am || !*mutable) && len <= i32::MAX as usize =>
-            {
+            (
+                ParamTy::Buf { elem, mutable },
+                RawArg::Buf {
+                    elem: ae,
+                    mutable: am,
+                    ptr,
+                    len,
+                },
+            ) if *elem == ae && (am || !*mutable) && len <= i32::MAX as usize => {
                 *out.get_mut(n)? = ptr as usize as u64;
                 *out.get_mut(n + 1)? = len as u64;
                 n += 2;

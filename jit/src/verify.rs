@@ -474,9 +474,10 @@ impl FnCx<'_> {
                 check_name(name, *pos)?;
                 let e = self.expr(init, *ty)?;
                 if let Some(t) = ty
-                    && e.ty != *t {
-                        return err(init.pos, format!("expected {t}, found {}", e.ty));
-                    }
+                    && e.ty != *t
+                {
+                    return err(init.pos, format!("expected {t}, found {}", e.ty));
+                }
                 if e.ty == Ty::Unit {
                     return err(init.pos, "cannot bind a value of type ()");
                 }
@@ -888,9 +889,10 @@ impl FnCx<'_> {
             });
         }
         if let Some(intr) = Intrinsic::from_name(name)
-            && self.lookup(name).is_none() {
-                return self.intrinsic(intr, name, args, pos, expected);
-            }
+            && self.lookup(name).is_none()
+        {
+            return self.intrinsic(intr, name, args, pos, expected);
+        }
         let Some(fidx) = self.g.sigs.iter().position(|(n, _)| n == name) else {
             return err(pos, format!("unknown function `{name}`"));
         };

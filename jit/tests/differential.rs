@@ -82,6 +82,19 @@ fn matvec(w: &[f32], x: &[f32], y: &mut [f32], rows: i32, cols: i32) {
     }
 }
 
+/// max/min reductions are exact in any order: vectorized without #[reassoc]
+fn maxred(x: &[f32], n: i32) -> f32 {
+    let m = x[0];
+    for i in 1..n { m = max(m, x[i]); }
+    return m;
+}
+
+fn minred(x: &[f32], n: i32) -> f32 {
+    let m = 1000.0;
+    for i in 0..n { m = min(x[i] * 2.0, m); }
+    return m;
+}
+
 fn stencil(a: &[f32], b: &mut [f32], n: i32) {
     for i in 1..n - 1 { b[i] = (a[i - 1] + a[i] + a[i + 1]) / 3.0; }
 }
@@ -344,6 +357,18 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
                 A::I32(cols + over),
             ]
         }
+        "maxred" | "minred" => {
+            let mut v = r.vf32(n as usize);
+            for x in v.iter_mut() {
+                match r.int(0, 30) {
+                    0 => *x = f32::NAN,
+                    1 => *x = -0.0,
+                    2 => *x = 0.0,
+                    _ => {}
+                }
+            }
+            vec![A::F32s(v), A::I32(k)]
+        }
         "stencil" => vec![
             A::F32s(r.vf32(n as usize)),
             A::F32m(vec![0.0; n as usize]),
@@ -422,6 +447,8 @@ fn differential(features: CpuFeatures, seed: u64, rounds: usize) {
         ("matmul_r", true),
         ("sumsq64", true),
         ("matvec", true),
+        ("maxred", false),
+        ("minred", false),
         ("stencil", false),
         ("prefix", false),
         ("prefix_f", false),

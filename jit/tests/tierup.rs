@@ -270,17 +270,38 @@ fn threads_call_while_tiering_up_background() {
 #[test]
 fn pool_exhaustion_keeps_the_function_running() {
     let rec = Arc::new(Recorder::default());
-    let cfg = EngineConfig { thresholds: [1, 2, 3], ..EngineConfig::default() };
+    let cfg = EngineConfig {
+        thresholds: [1, 2, 3],
+        ..EngineConfig::default()
+    };
     // room for exactly one page of code: T1 fits, T2 does not
-    let e = Engine::new(cfg, Box::new(HostExecMemory::new(4096)), Arc::new(StdClock::new()), rec.clone());
+    let e = Engine::new(
+        cfg,
+        Box::new(HostExecMemory::new(4096)),
+        Arc::new(StdClock::new()),
+        rec.clone(),
+    );
     let f = func(&e, SRC, "wsum");
     let a: Vec<i32> = (0..16).collect();
     for _ in 0..6 {
-        assert_eq!(i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(16)])), expected(&a, 2, 16));
+        assert_eq!(
+            i64v(e.call(f, &mut [Arg::I32s(&a), Arg::I32(2), Arg::I32(16)])),
+            expected(&a, 2, 16)
+        );
     }
     assert_eq!(e.current_tier(f), Tier::T1);
     let evs = rec.0.lock().unwrap();
-    assert!(evs.iter().any(|e| matches!(e, Event::PoolExhausted { tier: Tier::T2, free: 0, .. })), "{evs:?}");
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            Event::PoolExhausted {
+                tier: Tier::T2,
+                free: 0,
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
     assert_eq!(e.pool_stats().capacity, 4096);
     assert_eq!(e.pool_stats().used, 4096);
 }
@@ -288,16 +309,42 @@ fn pool_exhaustion_keeps_the_function_running() {
 #[test]
 fn events_render_as_json_members() {
     let evs = [
-        Event::CompileError { kernel: "k\"1".into(), tier: Tier::T2, reason: "bad\nthing".into() },
-        Event::Trap { kernel: "k".into(), tier: Tier::T1, kind: jit::TrapKind::DivisionByZero },
-        Event::Deopt { kernel: "k".into(), tier: Tier::T3, reason: "guard".into() },
-        Event::PoolExhausted { kernel: "k".into(), tier: Tier::T3, requested: 10, free: 2 },
+        Event::CompileError {
+            kernel: "k\"1".into(),
+            tier: Tier::T2,
+            reason: "bad\nthing".into(),
+        },
+        Event::Trap {
+            kernel: "k".into(),
+            tier: Tier::T1,
+            kind: jit::TrapKind::DivisionByZero,
+        },
+        Event::Deopt {
+            kernel: "k".into(),
+            tier: Tier::T3,
+            reason: "guard".into(),
+        },
+        Event::PoolExhausted {
+            kernel: "k".into(),
+            tier: Tier::T3,
+            requested: 10,
+            free: 2,
+        },
     ];
     let want = [
-        ("compile_error", r#""kernel":"k\"1","tier":"T2","reason":"bad\nthing""#),
-        ("trap", r#""kernel":"k","tier":"T1","reason":"division by zero""#),
+        (
+            "compile_error",
+            r#""kernel":"k\"1","tier":"T2","reason":"bad\nthing""#,
+        ),
+        (
+            "trap",
+            r#""kernel":"k","tier":"T1","reason":"division by zero""#,
+        ),
         ("deopt", r#""kernel":"k","tier":"T3","reason":"guard""#),
-        ("pool_exhausted", r#""kernel":"k","tier":"T3","requested":10,"free":2"#),
+        (
+            "pool_exhausted",
+            r#""kernel":"k","tier":"T3","requested":10,"free":2"#,
+        ),
     ];
     for (ev, (name, json)) in evs.iter().zip(want) {
         let mut s = String::new();
@@ -317,7 +364,10 @@ fn code_owner_maps_addresses_in_jit_code() {
     let (start, len) = e.code_range(f, Tier::T2).unwrap();
     assert!(len >= stats.code_bytes.min(len) && len > 0);
     assert_eq!(e.code_owner(start), Some(("wsum".to_string(), Tier::T2)));
-    assert_eq!(e.code_owner(start + len - 1), Some(("wsum".to_string(), Tier::T2)));
+    assert_eq!(
+        e.code_owner(start + len - 1),
+        Some(("wsum".to_string(), Tier::T2))
+    );
     assert_eq!(e.code_range(f, Tier::T3), None);
     // the interpreter's own code is not JIT code
     assert_eq!(e.code_owner(expected as usize), None);

@@ -255,19 +255,25 @@ pub fn accesses<'a>(li: &LoopInfo<'a>, stmts: &'a [Stmt], out: &mut Vec<Access<'
 
 /// The shape of a vectorizable innermost loop body.
 pub enum VStmt<'a> {
-    /// `acc = acc + e` / `acc = e + acc` (fma: `acc = fma(x, y, acc)`).
+    /// `acc = acc + e` / `acc = e + acc` (fma: `acc = fma(x, y, acc)`), `acc = max(acc, e)`,
+    /// `acc = min(acc, e)`.
     Reduce {
+        op: RedOp,
         acc: u32,
         e: &'a Expr,
         fma: Option<(&'a Expr, &'a Expr)>,
     },
     /// `buf[i + d] = e`.
-    Store {
-        idx: &'a Expr,
-        e: &'a Expr,
-    },
+    Store { idx: &'a Expr, e: &'a Expr },
     /// `let t = e` of a body-local f32 temporary.
     Temp { local: u32, e: &'a Expr },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedOp {
+    Add,
+    Min,
+    Max,
 }
 
 /// Decides whether an innermost step-1 loop can run 4 (x2) iterations at a time in f32x4.
@@ -293,25 +299,39 @@ pub fn vectorizable<'a>(
                 out.push(VStmt::Temp { local: *l, e });
                 temps.push(*l);
             }
-            Stmt::Set(acc, e) if *acc < li.var && e.ty == Ty::F32 && reassoc => {
+            Stmt::Set(acc, e) if *acc < li.var && e.ty == Ty::F32 => {
                 let is_acc = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == *acc);
+                let red = |e, op, fma| VStmt::Reduce {
+                    acc: *acc,
+                    e,
+                    op,
+                    fma,
+                };
                 let v = match &e.kind {
-                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(a) => VStmt::Reduce {
-                        acc: *acc,
-                        e: b,
-                        fma: None,
-                    },
-                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(b) => VStmt::Reduce {
-                        acc: *acc,
-                        e: a,
-                        fma: None,
-                    },
-                    ExprKind::Intrinsic(Intrinsic::Fma, args) if is_acc(&args[2]) => {
-                        VStmt::Reduce {
-                            acc: *acc,
-                            e,
-                            fma: Some((&args[0], &args[1])),
-                        }
+                    // sums need #[reassoc]
+                    ExprKind::Binary(BinOp::Add, a, b) if reassoc && is_acc(a) => {
+                        red(b, RedOp::Add, None)
+                    }
+                    ExprKind::Binary(BinOp::Add, a, b) if reassoc && is_acc(b) => {
+                        red(a, RedOp::Add, None)
+                    }
+                    ExprKind::Intrinsic(Intrinsic::Fma, args) if reassoc && is_acc(&args[2]) => {
+                        red(e, RedOp::Add, Some((&args[0], &args[1])))
+                    }
+                    // IEEE minimum/maximum are associative and commutative: exact in any order
+                    ExprKind::Intrinsic(i @ (Intrinsic::Min | Intrinsic::Max), args)
+                        if is_acc(&args[0]) || is_acc(&args[1]) =>
+                    {
+                        let other = if is_acc(&args[0]) { &args[1] } else { &args[0] };
+                        red(
+                            other,
+                            if *i == Intrinsic::Min {
+                                RedOp::Min
+                            } else {
+                                RedOp::Max
+                            },
+                            None,
+                        )
                     }
                     _ => return None,
                 };

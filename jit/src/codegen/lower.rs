@@ -5,7 +5,7 @@
 //! or a trap code; a caller that sees a non-zero status returns it at once. Traps never rely
 //! on hardware faults: every check is an explicit branch to a cold trap exit.
 
-use super::analysis::{self, Access, LoopInfo, VStmt};
+use super::analysis::{self, Access, LoopInfo, RedOp, VStmt};
 use crate::ir::*;
 use crate::libcalls::Libcall;
 use crate::types::{Elem, ParamTy, Ty};
@@ -792,19 +792,27 @@ impl L<'_, '_> {
         let var = self.vars[fl.var as usize];
         let v4 = types::F32X4;
         // accumulators
-        let mut accs: Vec<(u32, [Variable; PARTS])> = Vec::new();
+        let mut accs: Vec<(u32, RedOp, [Variable; PARTS])> = Vec::new();
         for v in &vs {
-            if let VStmt::Reduce { acc, .. } = v {
+            if let VStmt::Reduce { acc, op, .. } = v {
                 let a = self.b.use_var(self.vars[*acc as usize]);
+                let splat = self.b.ins().splat(v4, a);
                 let z = self.b.ins().f32const(0.0);
                 let zv = self.b.ins().splat(v4, z);
-                let first = self.b.ins().insertlane(zv, a, 0);
-                let vs = [0; PARTS].map(|_| self.b.declare_var(v4));
-                self.b.def_var(vs[0], first);
-                for v in &vs[1..] {
-                    self.b.def_var(*v, zv);
+                // sums: the old value in lane 0 of the first part, zeros elsewhere;
+                // min/max: the old value everywhere (they are idempotent)
+                let first = if *op == RedOp::Add {
+                    self.b.ins().insertlane(zv, a, 0)
+                } else {
+                    splat
+                };
+                let rest = if *op == RedOp::Add { zv } else { splat };
+                let vars = [0; PARTS].map(|_| self.b.declare_var(v4));
+                self.b.def_var(vars[0], first);
+                for v in &vars[1..] {
+                    self.b.def_var(*v, rest);
                 }
-                accs.push((*acc, vs));
+                accs.push((*acc, *op, vars));
             }
         }
         let head = self.b.create_block();
@@ -837,11 +845,31 @@ impl L<'_, '_> {
                             (part * 16) as i32,
                         );
                     }
-                    VStmt::Reduce { acc, e, fma } => {
+                    VStmt::Reduce {
+                        acc,
+                        e,
+                        op: op @ (RedOp::Min | RedOp::Max),
+                        ..
+                    } => {
                         let av = accs
                             .iter()
                             .find(|a| a.0 == *acc)
-                            .map(|a| a.1[part as usize])
+                            .map(|a| a.2[part as usize])
+                            .expect("acc");
+                        let cur = self.b.use_var(av);
+                        let xv = self.vexpr(e, part, &temps);
+                        let next = if *op == RedOp::Min {
+                            self.b.ins().fmin(cur, xv)
+                        } else {
+                            self.b.ins().fmax(cur, xv)
+                        };
+                        self.b.def_var(av, next);
+                    }
+                    VStmt::Reduce { acc, e, fma, .. } => {
+                        let av = accs
+                            .iter()
+                            .find(|a| a.0 == *acc)
+                            .map(|a| a.2[part as usize])
                             .expect("acc");
                         let cur = self.b.use_var(av);
                         let next = match fma {
@@ -879,18 +907,23 @@ impl L<'_, '_> {
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(done);
         // fold the vector accumulators back into the scalar ones
-        for (acc, vs) in accs {
+        for (acc, op, vs) in accs {
             let parts: Vec<Value> = vs.iter().map(|v| self.b.use_var(*v)).collect();
-            let ab = self.b.ins().fadd(parts[0], parts[1]);
-            let cd = self.b.ins().fadd(parts[2], parts[3]);
-            let s = self.b.ins().fadd(ab, cd);
+            let comb = |b: &mut FunctionBuilder, x: Value, y: Value| match op {
+                RedOp::Add => b.ins().fadd(x, y),
+                RedOp::Min => b.ins().fmin(x, y),
+                RedOp::Max => b.ins().fmax(x, y),
+            };
+            let ab = comb(&mut self.b, parts[0], parts[1]);
+            let cd = comb(&mut self.b, parts[2], parts[3]);
+            let s = comb(&mut self.b, ab, cd);
             let l0 = self.b.ins().extractlane(s, 0);
             let l1 = self.b.ins().extractlane(s, 1);
             let l2 = self.b.ins().extractlane(s, 2);
             let l3 = self.b.ins().extractlane(s, 3);
-            let x = self.b.ins().fadd(l0, l1);
-            let y = self.b.ins().fadd(l2, l3);
-            let total = self.b.ins().fadd(x, y);
+            let x = comb(&mut self.b, l0, l1);
+            let y = comb(&mut self.b, l2, l3);
+            let total = comb(&mut self.b, x, y);
             self.b.def_var(self.vars[acc as usize], total);
         }
     }
@@ -1341,13 +1374,15 @@ fn serial_float_chain(fl: &ForLoop) -> bool {
     analysis::assigned(&fl.body, &mut asg);
     for s in &fl.body {
         if let Stmt::Set(l, e) = s
-            && *l < fl.var && e.ty.is_float() {
-                e.visit(&mut |n| {
-                    if matches!(n.kind, ExprKind::Local(x) if x == *l) {
-                        found = true;
-                    }
-                });
-            }
+            && *l < fl.var
+            && e.ty.is_float()
+        {
+            e.visit(&mut |n| {
+                if matches!(n.kind, ExprKind::Local(x) if x == *l) {
+                    found = true;
+                }
+            });
+        }
     }
     found
 }

@@ -453,6 +453,11 @@ fn dot_exact(a: &[f32], b: &[f32], n: i32) -> f32 {
 fn axpy(x: &[f32], y: &mut [f32], s: f32, n: i32) {
     for i in 0..n { y[i] = s * x[i] + y[i]; }
 }
+fn vmax(a: &[f32], n: i32) -> f32 {
+    let m = a[0];
+    for i in 0..n { m = max(m, a[i]); }
+    return m;
+}
 fn prefix(a: &mut [f32], n: i32) {
     for i in 1..n { a[i] = a[i - 1] + a[i]; }
 }
@@ -500,6 +505,12 @@ fn hist(d: &[i32], h: &mut [i32], n: i32) {
         assert!(count(&t3, "load.f32x4") >= 4 && !t3.contains("fma"), "{t3}");
         let p = clif(SRC, "prefix", Tier::T3, CpuFeatures::all());
         assert!(!p.contains("f32x4"), "{p}");
+    }
+
+    #[test]
+    fn t3_vectorizes_exact_max_reductions_without_reassoc() {
+        let t3 = clif(SRC, "vmax", Tier::T3, CpuFeatures::all());
+        assert!(count(&t3, "load.f32x4") >= 4 && t3.contains("fmax"), "{t3}");
     }
 
     #[test]
