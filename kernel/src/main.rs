@@ -29,6 +29,7 @@ mod mem;
 mod modes;
 mod panic;
 mod percpu;
+mod runtime;
 mod selftest;
 mod serial;
 mod smp;

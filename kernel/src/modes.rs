@@ -1,7 +1,7 @@
 //! What the kernel does once the machine is up (`bareflow.mode=`).
 
 use crate::arch::trap;
-use crate::{exit, percpu, selftest, smp, trace, tsc};
+use crate::{exit, percpu, runtime, selftest, smp, trace, tsc};
 use alloc::vec::Vec;
 use bareflow_boot_model::cmdline::{BootParams, Mode};
 use bareflow_boot_model::exit::ExitCode;
@@ -10,7 +10,8 @@ use bareflow_boot_model::exit::ExitCode;
 pub fn run(params: &BootParams) -> ! {
     match params.mode {
         Mode::Selftest => {
-            let ok = selftest::run_all();
+            let machine = selftest::run_all();
+            let ok = runtime::selftest::run_all() && machine;
             exit::exit(if ok {
                 ExitCode::Success
             } else {
@@ -40,8 +41,9 @@ pub fn run(params: &BootParams) -> ! {
             panic!("deliberate test panic (tiers start at {requested})")
         }
         Mode::Demo => {
-            let ok = selftest::run_all();
+            let machine = selftest::run_all();
             demo();
+            let ok = runtime::demo::run() && machine;
             exit::exit(if ok {
                 ExitCode::Success
             } else {
@@ -50,7 +52,13 @@ pub fn run(params: &BootParams) -> ! {
         }
         Mode::Bench => {
             bench();
-            exit::exit(ExitCode::Success)
+            let rt = runtime::Runtime::new(runtime::thresholds(), None, true);
+            let failed = runtime::bench::run(&rt);
+            exit::exit(if failed == 0 {
+                ExitCode::Success
+            } else {
+                ExitCode::Failure
+            })
         }
     }
 }

@@ -158,6 +158,14 @@ impl<'w, W: Write> Event<'w, W> {
         self
     }
 
+    /// Pre-formatted members (`"a":1,"b":"x"`: no braces, no leading comma),
+    /// appended as written; the caller vouches that they are valid JSON members
+    /// (e.g. the jit's `Event::write_json_fields`).
+    pub fn members(&mut self, members: impl fmt::Display) -> &mut Self {
+        self.raw(format_args!(",{members}"));
+        self
+    }
+
     /// Closes the object and ends the line.
     pub fn finish(mut self) -> fmt::Result {
         self.raw(format_args!("}}\n"));
@@ -204,6 +212,19 @@ mod tests {
             "{\"ev\":\"panic\",\"t_us\":0,\"cpu\":1,\"message\":\"a \\\"q\\\" \\\\ \\n\\t\\u0001é\",\"detail\":\"x=5\\n\"}\n"
         );
         assert_eq!(s.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn preformatted_members() {
+        let mut s = String::new();
+        let mut e = Event::begin(&mut s, "tier_up", 1, 1);
+        e.members(format_args!("\"kernel\":\"fib\",\"calls\":100"))
+            .bool("ok", true);
+        e.finish().unwrap();
+        assert_eq!(
+            s,
+            "{\"ev\":\"tier_up\",\"t_us\":1,\"cpu\":1,\"kernel\":\"fib\",\"calls\":100,\"ok\":true}\n"
+        );
     }
 
     #[test]

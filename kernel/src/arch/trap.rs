@@ -362,6 +362,10 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         }
         _ => {}
     }
+    // An exception inside JIT code under a recovery point returns to the caller.
+    if crate::runtime::guard::recover(frame) {
+        return;
+    }
     report_and_stop(frame)
 }
 

@@ -278,6 +278,25 @@ pub fn map_frames(virt: u64, frames: &[u64], flags: F) -> Result<(), VmError> {
     Ok(())
 }
 
+/// Changes the flags of `pages` mapped 4 KiB pages from `virt` and flushes them from
+/// this CPU's TLB only: callers guarantee no other CPU touches the pages meanwhile
+/// (the runtime's fault-injection self-test).
+pub fn set_flags_local(virt: u64, pages: u64, flags: F) -> Result<(), VmError> {
+    let mut guard = VM.lock();
+    let vm = guard.as_mut().ok_or(VmError::NotReady)?;
+    for i in 0..pages {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(virt + i * 4096));
+        // SAFETY: the caller owns the pages; only their permission bits change.
+        unsafe {
+            vm.mapper
+                .update_flags(page, flags)
+                .map_err(|_| VmError::MapFailed)?
+                .flush();
+        }
+    }
+    Ok(())
+}
+
 /// Takes `n` physically contiguous frames; returns the first one's address.
 pub fn take_contiguous(n: u64) -> Result<u64, VmError> {
     let mut guard = VM.lock();

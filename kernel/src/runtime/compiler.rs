@@ -1,0 +1,49 @@
+//! The compiler CPU: an application processor that serves an engine's tier-up queue.
+//!
+//! Callers queue a request when a call count crosses a threshold and keep running the
+//! current tier; this CPU compiles, and the engine publishes the new entry with an
+//! atomic store (see `pool` for the publication rule). With one CPU the engine compiles
+//! inline instead and no compiler CPU exists.
+
+use crate::smp::{self, Job};
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
+use jit::Engine;
+
+/// A CPU busy serving one engine's compile queue until [`CompilerCpu::stop`].
+pub struct CompilerCpu {
+    stop: Arc<AtomicBool>,
+    job: Job<u64>,
+}
+
+impl CompilerCpu {
+    /// Sends `cpu` into the service loop. `None` when the CPU cannot take work.
+    pub fn start(engine: Arc<Engine>, cpu: usize) -> Option<CompilerCpu> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let job = smp::run_on(cpu, move || {
+            let mut compiled = 0u64;
+            loop {
+                // Read the flag first so a request queued before `stop` is still served.
+                let stopping = flag.load(Ordering::Acquire);
+                let n = engine.service_compile_queue();
+                compiled += n as u64;
+                if stopping && n == 0 {
+                    break;
+                }
+                if n == 0 {
+                    core::hint::spin_loop();
+                }
+            }
+            compiled
+        })
+        .ok()?;
+        Some(CompilerCpu { stop, job })
+    }
+
+    /// Ends the loop (after the queue is empty); returns how many tier-ups it compiled.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Release);
+        self.job.join()
+    }
+}

@@ -1,0 +1,146 @@
+//! IR modules: the ones built into the image (`ir-modules/*.bfir`) and the ones given
+//! as boot modules (GRUB `module2`, Limine `module_path`).
+//!
+//! A boot module whose name ends in `.bfir` is parsed and verified; when it is sound
+//! and has the name of a built-in module (e.g. `fft.bfir`) it replaces that module,
+//! otherwise it is loaded as an extra module. A malformed boot module is reported as
+//! `module_error` (file, line, col, reason) and skipped: the built-in module of that
+//! name, if any, stays. Boot modules with other names are left to their users.
+
+use crate::mem::paging;
+use crate::trace;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use jit::{Engine, ModuleId};
+
+/// A module loaded into an engine.
+pub struct LoadedModule {
+    /// File name, e.g. `fft.bfir`.
+    pub file: String,
+    pub id: ModuleId,
+    /// Whether it came from a boot module.
+    pub from_boot: bool,
+    /// The source text (kept so other engines, e.g. the bench's, load the same code).
+    pub source: String,
+}
+
+fn error(emit: bool, file: &str, line: u32, col: u32, reason: &str) {
+    if emit {
+        trace::emit("module_error", |e| {
+            e.str("file", file)
+                .u64("line", line as u64)
+                .u64("col", col as u64)
+                .str("reason", reason);
+        });
+    }
+}
+
+/// Line and column (1-based) of byte `offset` in `bytes`.
+fn position(bytes: &[u8], offset: usize) -> (u32, u32) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() as u32 + 1;
+    (line, col)
+}
+
+/// Boot modules named `*.bfir` that parse and verify: (name, source, module).
+fn boot_modules(emit: bool) -> Vec<(String, String, jit::Module)> {
+    let mut out: Vec<(String, String, jit::Module)> = Vec::new();
+    for m in crate::boot_info().modules.as_slice() {
+        let name = m.name.as_str();
+        if !name.ends_with(".bfir") {
+            continue;
+        }
+        // SAFETY: the loader placed the module in RAM, which the direct map covers, and
+        // the memory map marks it as not usable, so nothing else writes it.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(
+                paging::phys_to_virt(m.phys_start) as *const u8,
+                m.len as usize,
+            )
+        };
+        let text = match core::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let (line, col) = position(bytes, e.valid_up_to());
+                error(emit, name, line, col, "not UTF-8 text");
+                continue;
+            }
+        };
+        match jit::parse_module(name, text) {
+            Ok(module) => {
+                out.retain(|(n, _, _)| n != name);
+                out.push((name.to_string(), text.to_string(), module));
+            }
+            Err(d) => error(emit, &d.file, d.line, d.col, &d.reason),
+        }
+    }
+    out
+}
+
+fn loaded_event(
+    emit: bool,
+    file: &str,
+    functions: &[String],
+    from_boot: bool,
+    replaces: bool,
+    bytes: usize,
+) {
+    if emit {
+        trace::emit("module_loaded", |e| {
+            e.str("file", file)
+                .str("source", if from_boot { "boot" } else { "builtin" })
+                .bool("replaces_builtin", replaces)
+                .u64("bytes", bytes as u64)
+                .str_list("functions", functions.iter().map(String::as_str));
+        });
+    }
+}
+
+/// Loads every module into `engine`; reports each as `module_loaded` / `module_error`.
+pub fn load_all(engine: &Engine, emit: bool) -> Vec<LoadedModule> {
+    let mut boot = boot_modules(emit);
+    let mut loaded = Vec::new();
+    let mut load =
+        |file: &str, source: String, module: jit::Module, from_boot: bool, replaces: bool| {
+            let bytes = source.len();
+            let names: Vec<String> = module
+                .function_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            match engine.load(module) {
+                Ok(id) => {
+                    loaded_event(emit, file, &names, from_boot, replaces, bytes);
+                    loaded.push(LoadedModule {
+                        file: file.to_string(),
+                        id,
+                        from_boot,
+                        source,
+                    })
+                }
+                Err(e) => error(
+                    emit,
+                    file,
+                    0,
+                    0,
+                    &alloc::format!("engine refused the module: {e}"),
+                ),
+            }
+        };
+    for (file, src) in ::modules::sources::SOURCES {
+        if let Some(i) = boot.iter().position(|(n, _, _)| n == file) {
+            let (name, text, module) = boot.remove(i);
+            load(&name, text, module, true, true);
+            continue;
+        }
+        match jit::parse_module(file, src) {
+            Ok(module) => load(file, src.to_string(), module, false, false),
+            Err(d) => error(emit, &d.file, d.line, d.col, &d.reason),
+        }
+    }
+    for (name, text, module) in boot {
+        load(&name, text, module, true, false);
+    }
+    loaded
+}

@@ -1,0 +1,206 @@
+//! The tiered JIT inside the running kernel.
+//!
+//! A [`Runtime`] owns one `jit::Engine` fed by the kernel's services: the executable
+//! pool ([`pool::KernelPool`], W^X through two views), the TSC clock and the serial
+//! trace ([`sink`]), the cross-modifying-code hook ([`pool::KernelCodeSync`]) and, with
+//! more than one CPU, a dedicated compiler CPU ([`compiler`]) that serves the engine's
+//! tier-up queue while callers keep running the current tier. Calls go through
+//! [`Runtime::call`], which arms a recovery point ([`guard`]) so a CPU exception inside
+//! JIT code is attributed to its kernel and tier, reported, and the kernel sent back to
+//! T0 for good.
+//!
+//! Boot modes built on it: [`selftest`], [`bench`], [`demo`].
+
+pub mod bench;
+pub mod compiler;
+pub mod demo;
+pub mod guard;
+mod ladder;
+mod loader;
+pub mod pool;
+pub mod selftest;
+pub mod sink;
+
+use crate::{percpu, smp, trace};
+use ::modules::Kernel;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, Trap, Value};
+use loader::LoadedModule;
+use sink::SerialSink;
+
+/// The CPU features Cranelift may use: the kernel's CPUID set (AVX-family only when
+/// the entry code enabled their state in XCR0, which `features()` already checks).
+pub fn jit_features() -> CpuFeatures {
+    let f = crate::features();
+    CpuFeatures {
+        sse3: f.has("sse3"),
+        ssse3: f.has("ssse3"),
+        sse41: f.has("sse4.1"),
+        sse42: f.has("sse4.2"),
+        popcnt: f.has("popcnt"),
+        lzcnt: f.has("lzcnt"),
+        bmi1: f.has("bmi1"),
+        bmi2: f.has("bmi2"),
+        avx: f.has("avx"),
+        avx2: f.has("avx2"),
+        fma: f.has("fma"),
+    }
+}
+
+/// Tier thresholds from the command line (`bareflow.tiers=`).
+pub fn thresholds() -> [u64; 3] {
+    let t = crate::params().tiers.0;
+    [t[0] as u64, t[1] as u64, t[2] as u64]
+}
+
+/// The CPU that compiles in the background: the first application processor online.
+pub fn compiler_cpu() -> Option<usize> {
+    smp::online().find(|&c| c != 0)
+}
+
+/// Why a runtime call did not return a value.
+#[derive(Clone, Debug)]
+pub enum CallError {
+    /// The kernel trapped (an error value of the IR, at any tier).
+    Trap(Trap),
+    /// A CPU exception hit JIT code; the kernel was demoted to T0.
+    Exception {
+        kernel: String,
+        tier: Tier,
+        fault: guard::JitFault,
+    },
+}
+
+/// A JIT engine wired to the kernel.
+pub struct Runtime {
+    pub engine: Arc<Engine>,
+    pub sink: Arc<SerialSink>,
+    pub modules: Vec<LoadedModule>,
+    /// The CPU serving the compile queue, when compiling in the background.
+    pub compiler_cpu: Option<usize>,
+}
+
+/// Builds an engine on the kernel's pool, clock and trace.
+pub fn new_engine(
+    thresholds: [u64; 3],
+    compiler_cpu: Option<usize>,
+    sink: Arc<SerialSink>,
+    pool: pool::KernelPool,
+) -> Engine {
+    let config = EngineConfig {
+        thresholds,
+        features: jit_features(),
+        background_compile: compiler_cpu.is_some(),
+        compiler_cpu: compiler_cpu.unwrap_or(percpu::current_index() as usize) as u32,
+        ..EngineConfig::default()
+    };
+    Engine::new(
+        config,
+        alloc::boxed::Box::new(pool),
+        Arc::new(sink::TscClock),
+        sink,
+    )
+    .with_code_sync(Arc::new(pool::KernelCodeSync))
+}
+
+impl Runtime {
+    /// An engine with the given thresholds and compiler CPU, with every IR module
+    /// loaded (built-in ones, replaced by boot modules of the same name). `emit`: write
+    /// engine and module events to the trace.
+    pub fn new(thresholds: [u64; 3], compiler_cpu: Option<usize>, emit: bool) -> Runtime {
+        Runtime::with_pool(thresholds, compiler_cpu, emit, pool::KernelPool::new())
+    }
+
+    /// Like [`Runtime::new`] with a given pool view (e.g. with a byte budget).
+    pub fn with_pool(
+        thresholds: [u64; 3],
+        compiler_cpu: Option<usize>,
+        emit: bool,
+        pool: pool::KernelPool,
+    ) -> Runtime {
+        let sink = Arc::new(SerialSink::new(emit));
+        let engine = Arc::new(new_engine(thresholds, compiler_cpu, sink.clone(), pool));
+        let modules = loader::load_all(&engine, emit);
+        Runtime {
+            engine,
+            sink,
+            modules,
+            compiler_cpu,
+        }
+    }
+
+    /// The function a catalog kernel calls.
+    pub fn func(&self, k: &Kernel) -> Option<FuncId> {
+        let m = self.modules.iter().find(|m| m.file == k.file)?;
+        self.engine.func(m.id, k.entry)
+    }
+
+    /// One counted call through the kernel's slot, with the exception recovery armed.
+    pub fn call(&self, f: FuncId, args: &mut [Arg]) -> Result<Value, CallError> {
+        match guard::guarded(|| self.engine.call(f, args)) {
+            Ok(r) => r.map_err(CallError::Trap),
+            Err(fault) => Err(self.exception(f, fault)),
+        }
+    }
+
+    /// One call at a forced tier, with the exception recovery armed.
+    pub fn call_at(&self, f: FuncId, tier: Tier, args: &mut [Arg]) -> Result<Value, CallError> {
+        match guard::guarded(|| self.engine.call_at(f, tier, args)) {
+            Ok(r) => r.map_err(CallError::Trap),
+            Err(fault) => Err(self.exception(f, fault)),
+        }
+    }
+
+    /// Attributes a fault to its code region, demotes that kernel to T0 for good and
+    /// reports it.
+    fn exception(&self, called: FuncId, fault: guard::JitFault) -> CallError {
+        let (kernel, tier) = self
+            .engine
+            .code_owner(fault.rip as usize)
+            .unwrap_or_else(|| {
+                (
+                    self.engine.func_name(called),
+                    self.engine.current_tier(called),
+                )
+            });
+        let owner = self.owner_func(called, &kernel);
+        let name = crate::arch::trap::exception_name(fault.vector);
+        trace::emit("exception", |e| {
+            e.u64("vector", fault.vector)
+                .str("name", name)
+                .hex("error_code", fault.error_code)
+                .hex("rip", fault.rip)
+                .hex("cr2", fault.cr2)
+                .str("kernel", &kernel)
+                .str("tier", tier.name())
+                .bool("recovered", true)
+                .display(
+                    "detail",
+                    format_args!("{name} in {kernel}'s {tier} code; kernel demoted to T0 for good"),
+                );
+        });
+        self.engine.demote_to_t0(
+            owner,
+            &alloc::format!("CPU exception {name} at {:#x} in {tier} code", fault.rip),
+        );
+        CallError::Exception {
+            kernel,
+            tier,
+            fault,
+        }
+    }
+
+    /// The slot owning code of function `name`: the called function when the names
+    /// match, else the function of that name in the called function's module.
+    fn owner_func(&self, called: FuncId, name: &str) -> FuncId {
+        if self.engine.func_name(called) == name {
+            return called;
+        }
+        self.modules
+            .iter()
+            .find_map(|m| self.engine.func(m.id, name))
+            .unwrap_or(called)
+    }
+}
