@@ -41,6 +41,13 @@ pub enum Op {
         a: S,
         b: S,
     },
+    /// `d = a * b + c` (wrapping), the common index shape.
+    I32MulAdd {
+        d: S,
+        a: S,
+        b: S,
+        c: S,
+    },
     I32AddImm {
         d: S,
         a: S,
@@ -599,6 +606,37 @@ pub enum Op {
         b: S,
         t: S,
     },
+    /// Fused compare-and-branch (the jump is taken when the comparison holds).
+    I32JmpLt {
+        a: S,
+        b: S,
+        t: S,
+    },
+    I32JmpEq {
+        a: S,
+        b: S,
+        t: S,
+    },
+    I32JmpNe {
+        a: S,
+        b: S,
+        t: S,
+    },
+    I64JmpLt {
+        a: S,
+        b: S,
+        t: S,
+    },
+    I64JmpEq {
+        a: S,
+        b: S,
+        t: S,
+    },
+    I64JmpNe {
+        a: S,
+        b: S,
+        t: S,
+    },
     /// Step-1 loop latch: `v += 1; if v < end goto t`.
     I32Next1 {
         v: S,
@@ -773,6 +811,12 @@ impl Cx<'_> {
             | Op::JmpIf { t: x, .. }
             | Op::JmpIfNot { t: x, .. }
             | Op::I32JmpGe { t: x, .. }
+            | Op::I32JmpLt { t: x, .. }
+            | Op::I32JmpEq { t: x, .. }
+            | Op::I32JmpNe { t: x, .. }
+            | Op::I64JmpLt { t: x, .. }
+            | Op::I64JmpEq { t: x, .. }
+            | Op::I64JmpNe { t: x, .. }
             | Op::I64JmpGe { t: x, .. }
             | Op::I32Next1 { t: x, .. }
             | Op::I64Next1 { t: x, .. }
@@ -809,9 +853,7 @@ impl Cx<'_> {
                 });
             }
             Stmt::If(c, t, e) => {
-                let cs = self.expr(c);
-                let j = self.here();
-                self.code.push(Op::JmpIfNot { c: cs, t: 0 });
+                let j = self.branch_if_false(c);
                 self.block(t);
                 if e.is_empty() {
                     let end = self.here();
@@ -828,9 +870,7 @@ impl Cx<'_> {
             }
             Stmt::While(c, body) => {
                 let head = self.here();
-                let cs = self.expr(c);
-                let j = self.here();
-                self.code.push(Op::JmpIfNot { c: cs, t: 0 });
+                let j = self.branch_if_false(c);
                 self.loops.push((Vec::new(), Vec::new()));
                 self.block(body);
                 self.code.push(Op::Jmp { t: head as S });
@@ -868,6 +908,41 @@ impl Cx<'_> {
                 let _ = self.expr(e);
             }
         }
+    }
+
+    /// Emits a jump taken when `c` is false (target patched later); returns its index.
+    /// Integer comparisons become one fused compare-and-branch.
+    fn branch_if_false(&mut self, c: &Expr) -> usize {
+        if let ExprKind::Binary(op, x, y) = &c.kind {
+            let t = x.ty;
+            if op.is_cmp() && t.is_int() {
+                let a = self.expr(x);
+                let b = self.expr(y);
+                let wide = t == Ty::I64;
+                // jump when the comparison does NOT hold
+                let jmp = match (op, wide) {
+                    (BinOp::Lt, false) => Op::I32JmpGe { a, b, t: 0 },
+                    (BinOp::Lt, true) => Op::I64JmpGe { a, b, t: 0 },
+                    (BinOp::Ge, false) => Op::I32JmpLt { a, b, t: 0 },
+                    (BinOp::Ge, true) => Op::I64JmpLt { a, b, t: 0 },
+                    (BinOp::Le, false) => Op::I32JmpLt { a: b, b: a, t: 0 },
+                    (BinOp::Le, true) => Op::I64JmpLt { a: b, b: a, t: 0 },
+                    (BinOp::Gt, false) => Op::I32JmpGe { a: b, b: a, t: 0 },
+                    (BinOp::Gt, true) => Op::I64JmpGe { a: b, b: a, t: 0 },
+                    (BinOp::Eq, false) => Op::I32JmpNe { a, b, t: 0 },
+                    (BinOp::Eq, true) => Op::I64JmpNe { a, b, t: 0 },
+                    (_, false) => Op::I32JmpEq { a, b, t: 0 },
+                    (_, true) => Op::I64JmpEq { a, b, t: 0 },
+                };
+                let at = self.here();
+                self.code.push(jmp);
+                return at;
+            }
+        }
+        let cs = self.expr(c);
+        let at = self.here();
+        self.code.push(Op::JmpIfNot { c: cs, t: 0 });
+        at
     }
 
     fn for_loop(&mut self, fl: &ForLoop) {
@@ -983,6 +1058,17 @@ impl Cx<'_> {
                     (UnOp::BitNot, Ty::I32) => Op::I32Not { d, a },
                     (UnOp::BitNot, _) => Op::I64Not { d, a },
                 });
+            }
+            ExprKind::Binary(BinOp::Add, x, z)
+                if e.ty == Ty::I32 && matches!(x.kind, ExprKind::Binary(BinOp::Mul, ..)) =>
+            {
+                let ExprKind::Binary(_, p, q) = &x.kind else {
+                    unreachable!("matched above")
+                };
+                let a = self.expr(p);
+                let b = self.expr(q);
+                let c = self.expr(z);
+                self.code.push(Op::I32MulAdd { d, a, b, c });
             }
             ExprKind::Binary(op, x, y) => {
                 let t = x.ty;
@@ -1319,7 +1405,7 @@ pub fn for_each_slot(op: &mut Op, g: &mut dyn FnMut(&mut S)) {
             g(d);
             g(a);
         }
-        Op::F32Fma { d, a, b, c } | Op::F64Fma { d, a, b, c } => {
+        Op::F32Fma { d, a, b, c } | Op::F64Fma { d, a, b, c } | Op::I32MulAdd { d, a, b, c } => {
             g(d);
             g(a);
             g(b);
@@ -1350,7 +1436,14 @@ pub fn for_each_slot(op: &mut Op, g: &mut dyn FnMut(&mut S)) {
         Op::Len { d, .. } => g(d),
         Op::Jmp { .. } | Op::Trap { .. } | Op::PushBuf { .. } | Op::RetVoid => {}
         Op::JmpIf { c, .. } | Op::JmpIfNot { c, .. } => g(c),
-        Op::I32JmpGe { a, b, .. } | Op::I64JmpGe { a, b, .. } => {
+        Op::I32JmpGe { a, b, .. }
+        | Op::I64JmpGe { a, b, .. }
+        | Op::I32JmpLt { a, b, .. }
+        | Op::I32JmpEq { a, b, .. }
+        | Op::I32JmpNe { a, b, .. }
+        | Op::I64JmpLt { a, b, .. }
+        | Op::I64JmpEq { a, b, .. }
+        | Op::I64JmpNe { a, b, .. } => {
             g(a);
             g(b);
         }
@@ -1473,6 +1566,12 @@ pub fn validate(f: &BcFunc, nfuncs: usize) -> bool {
             | Op::JmpIf { t, .. }
             | Op::JmpIfNot { t, .. }
             | Op::I32JmpGe { t, .. }
+            | Op::I32JmpLt { t, .. }
+            | Op::I32JmpEq { t, .. }
+            | Op::I32JmpNe { t, .. }
+            | Op::I64JmpLt { t, .. }
+            | Op::I64JmpEq { t, .. }
+            | Op::I64JmpNe { t, .. }
             | Op::I64JmpGe { t, .. }
             | Op::I32Next1 { t, .. }
             | Op::I64Next1 { t, .. }

@@ -370,6 +370,10 @@ impl Vm {
             match op {
                 Op::Mov { d, s } => w!(d, r!(s)),
                 Op::I32Add { d, a, b } => i32op!(d, a, b, |x, y| x.wrapping_add(y)),
+                Op::I32MulAdd { d, a, b, c } => {
+                    let x = (r!(a) as u32 as i32).wrapping_mul(r!(b) as u32 as i32);
+                    w!(d, bi32(x.wrapping_add(r!(c) as u32 as i32)))
+                }
                 Op::I32AddImm { d, a, imm } => w!(d, bi32((r!(a) as u32 as i32).wrapping_add(imm))),
                 Op::I32Sub { d, a, b } => i32op!(d, a, b, |x, y| x.wrapping_sub(y)),
                 Op::I32Mul { d, a, b } => i32op!(d, a, b, |x, y| x.wrapping_mul(y)),
@@ -551,6 +555,36 @@ impl Vm {
                 }
                 Op::JmpIfNot { c, t } => {
                     if r!(c) == 0 {
+                        pc = t as usize
+                    }
+                }
+                Op::I32JmpLt { a, b, t } => {
+                    if i32v(r!(a)) < i32v(r!(b)) {
+                        pc = t as usize
+                    }
+                }
+                Op::I32JmpEq { a, b, t } => {
+                    if r!(a) as u32 == r!(b) as u32 {
+                        pc = t as usize
+                    }
+                }
+                Op::I32JmpNe { a, b, t } => {
+                    if r!(a) as u32 != r!(b) as u32 {
+                        pc = t as usize
+                    }
+                }
+                Op::I64JmpLt { a, b, t } => {
+                    if i64v(r!(a)) < i64v(r!(b)) {
+                        pc = t as usize
+                    }
+                }
+                Op::I64JmpEq { a, b, t } => {
+                    if r!(a) == r!(b) {
+                        pc = t as usize
+                    }
+                }
+                Op::I64JmpNe { a, b, t } => {
+                    if r!(a) != r!(b) {
                         pc = t as usize
                     }
                 }

@@ -699,3 +699,66 @@ fn store_then_trap(a: &mut [i32], n: i32) { for i in 0..n { a[i] = i + 1; } }
         }
     }
 }
+
+#[test]
+fn comparisons_in_branches() {
+    let ops = ["<", "<=", ">", ">=", "==", "!="];
+    let mut src = String::new();
+    for (k, op) in ops.iter().enumerate() {
+        for t in ["i32", "i64"] {
+            src += &format!(
+                "fn if_{t}_{k}(a: {t}, b: {t}) -> i32 {{ if a {op} b {{ return 1; }} return 0; }}\n"
+            );
+            src += &format!(
+                "fn while_{t}_{k}(a: {t}, b: {t}) -> i32 {{ let n = 0; while a {op} b {{ n += 1; if n == 3 {{ break; }} }} return n; }}\n"
+            );
+        }
+    }
+    let reference = |k: usize, a: i64, b: i64| match k {
+        0 => a < b,
+        1 => a <= b,
+        2 => a > b,
+        3 => a >= b,
+        4 => a == b,
+        _ => a != b,
+    };
+    let e = engine();
+    let m = load(&e, &src);
+    for k in 0..ops.len() {
+        for t in ["i32", "i64"] {
+            let fi = e.func(m, &format!("if_{t}_{k}")).unwrap();
+            let fw = e.func(m, &format!("while_{t}_{k}")).unwrap();
+            let vs: Vec<i64> = if t == "i32" {
+                I32S.iter().map(|&v| v as i64).collect()
+            } else {
+                I64S.to_vec()
+            };
+            for &a in &vs {
+                for &b in &vs {
+                    let want = reference(k, a, b);
+                    for tier in Tier::ALL {
+                        let mk = || {
+                            if t == "i32" {
+                                vec![Arg::I32(a as i32), Arg::I32(b as i32)]
+                            } else {
+                                vec![Arg::I64(a), Arg::I64(b)]
+                            }
+                        };
+                        assert_eq!(
+                            i32v(e.call_at(fi, tier, &mut mk())),
+                            want as i32,
+                            "if {a} {} {b} ({t}) at {tier}",
+                            ops[k]
+                        );
+                        assert_eq!(
+                            i32v(e.call_at(fw, tier, &mut mk())),
+                            3 * want as i32,
+                            "while {a} {} {b} ({t}) at {tier}",
+                            ops[k]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -370,6 +370,9 @@ fn code_owner_maps_addresses_in_jit_code() {
     );
     assert_eq!(e.code_range(f, Tier::T3), None);
     // the interpreter's own code is not JIT code
-    assert_eq!(e.code_owner(expected as fn(&[i32], i32, i32) -> i64 as usize), None);
+    assert_eq!(
+        e.code_owner(expected as fn(&[i32], i32, i32) -> i64 as usize),
+        None
+    );
     assert!(e.pool_stats().blocks >= 1);
 }
