@@ -724,7 +724,7 @@ fn comparisons_in_branches() {
     };
     let e = engine();
     let m = load(&e, &src);
-    for k in 0..ops.len() {
+    for (k, op) in ops.iter().enumerate() {
         for t in ["i32", "i64"] {
             let fi = e.func(m, &format!("if_{t}_{k}")).unwrap();
             let fw = e.func(m, &format!("while_{t}_{k}")).unwrap();
