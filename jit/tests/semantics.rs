@@ -748,13 +748,13 @@ fn comparisons_in_branches() {
                             i32v(e.call_at(fi, tier, &mut mk())),
                             want as i32,
                             "if {a} {} {b} ({t}) at {tier}",
-                            ops[k]
+                            op
                         );
                         assert_eq!(
                             i32v(e.call_at(fw, tier, &mut mk())),
                             3 * want as i32,
                             "while {a} {} {b} ({t}) at {tier}",
-                            ops[k]
+                            op
                         );
                     }
                 }
