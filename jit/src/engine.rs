@@ -507,7 +507,7 @@ impl Engine {
         let t0 = self.clock.now_ns();
         let c0 = self.clock.cycles();
         let spec = if target == Tier::T3 {
-            self.stable_args(slot, calls)
+            self.stable_args(slot)
         } else {
             Vec::new()
         };
@@ -556,7 +556,7 @@ impl Engine {
     }
 
     /// Scalar parameters whose value has been stable: (param index, bits).
-    fn stable_args(&self, slot: &Slot, _calls: u64) -> Vec<(usize, u64)> {
+    fn stable_args(&self, slot: &Slot) -> Vec<(usize, u64)> {
         let need = (self.config.thresholds[2] / 4).clamp(2, 256) as u32;
         let mut v = Vec::new();
         for (i, p) in slot.params.iter().enumerate() {

@@ -24,7 +24,7 @@ impl Module {
     pub fn file(&self) -> &str {
         &self.file
     }
-    /// The module documentation (`//!` lines are not kept; this is empty unless set).
+    /// The module documentation: the text of its `//!` lines.
     pub fn doc(&self) -> &str {
         &self.doc
     }

@@ -226,8 +226,8 @@ fn keyword(s: &str) -> Option<Tok> {
     })
 }
 
-/// Splits a source into tokens (comments and doc comments are skipped).
-pub fn tokenize(src: &str) -> Result<Vec<Token>, PosError> {
+/// Splits a source into tokens; also returns the module documentation (`//!` lines).
+pub fn tokenize(src: &str) -> Result<(Vec<Token>, String), PosError> {
     let mut lx = Lexer {
         chars: src.chars().collect(),
         i: 0,
@@ -236,17 +236,25 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, PosError> {
         _src: src,
     };
     let mut out = Vec::new();
+    let mut doc = String::new();
     loop {
         // whitespace and comments
         while let Some(c) = lx.peek(0) {
             if c.is_whitespace() {
                 lx.bump();
             } else if c == '/' && lx.peek(1) == Some('/') {
+                let module_doc = lx.peek(2) == Some('!');
+                let mut text = String::new();
                 while let Some(c) = lx.peek(0) {
                     if c == '\n' {
                         break;
                     }
+                    text.push(c);
                     lx.bump();
+                }
+                if module_doc {
+                    doc.push_str(text[3..].trim());
+                    doc.push('\n');
                 }
             } else {
                 break;
@@ -255,7 +263,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, PosError> {
         let pos = lx.pos();
         let Some(c) = lx.peek(0) else {
             out.push(Token { tok: Tok::Eof, pos });
-            return Ok(out);
+            return Ok((out, doc));
         };
         let tok = if c.is_ascii_alphabetic() || c == '_' {
             let mut s = String::new();

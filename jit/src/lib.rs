@@ -106,8 +106,9 @@ pub fn parse_module(file: &str, src: &str) -> Result<Module, Diagnostic> {
         col: e.pos.col,
         reason: e.reason,
     };
-    let toks = lexer::tokenize(src).map_err(to_diag)?;
-    let ast = parser::Parser::new(toks).module().map_err(to_diag)?;
+    let (toks, doc) = lexer::tokenize(src).map_err(to_diag)?;
+    let mut ast = parser::Parser::new(toks).module().map_err(to_diag)?;
+    ast.doc = doc;
     verify::check_module(&name, file, ast).map_err(to_diag)
 }
 

@@ -43,6 +43,8 @@ fn spin(n: i32) -> i32 { while true { if n > 0 { return n; } } }
 "#;
     let m = parse_module("dir/all.bfir", src).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(m.name(), "all");
+    assert_eq!(m.doc(), "module doc\n");
+    assert_eq!(m.table_names(), vec!["K", "B", "F"]);
     assert_eq!(m.function_names(), vec!["all", "helper", "rec", "spin"]);
 }
 
