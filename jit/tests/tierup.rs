@@ -376,3 +376,60 @@ fn code_owner_maps_addresses_in_jit_code() {
     );
     assert!(e.pool_stats().blocks >= 1);
 }
+
+#[test]
+fn specialization_on_bool_and_i64_arguments() {
+    let src = r#"
+fn pick(flag: bool, big: i64, a: &[i64]) -> i64 {
+    let s = 0i64;
+    for i in 0..len(a) {
+        if flag { s += a[i] * big; } else { s -= a[i] + big; }
+    }
+    return s;
+}
+"#;
+    let (e, rec) = engine_rec(false, [2, 4, 8]);
+    let f = func(&e, src, "pick");
+    let a: Vec<i64> = (0..37).map(|i| i * 3 - 20).collect();
+    let want = |flag: bool, big: i64| -> i64 {
+        a.iter().fold(0i64, |s, &x| {
+            if flag {
+                s.wrapping_add(x.wrapping_mul(big))
+            } else {
+                s.wrapping_sub(x.wrapping_add(big))
+            }
+        })
+    };
+    for _ in 0..12 {
+        assert_eq!(
+            i64v(e.call(f, &mut [Arg::Bool(true), Arg::I64(1 << 40), Arg::I64s(&a)])),
+            want(true, 1 << 40)
+        );
+    }
+    assert_eq!(e.current_tier(f), Tier::T3);
+    assert_eq!(e.deopt_count(f), 0);
+    // each changed argument misses the guard and runs T2, with the right result
+    assert_eq!(
+        i64v(e.call(f, &mut [Arg::Bool(false), Arg::I64(1 << 40), Arg::I64s(&a)])),
+        want(false, 1 << 40)
+    );
+    assert_eq!(
+        i64v(e.call(f, &mut [Arg::Bool(true), Arg::I64(-7), Arg::I64s(&a)])),
+        want(true, -7)
+    );
+    assert_eq!(e.deopt_count(f), 2);
+    assert_eq!(
+        i64v(e.call(f, &mut [Arg::Bool(true), Arg::I64(1 << 40), Arg::I64s(&a)])),
+        want(true, 1 << 40)
+    );
+    assert_eq!(e.deopt_count(f), 2);
+    assert_eq!(
+        rec.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, Event::Deopt { .. }))
+            .count(),
+        2
+    );
+}
