@@ -409,7 +409,8 @@ pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize)
             }
         }
     }
-    (passed, failed)
+    let (p, f) = crate::runtime_tests::run_all(elf, accel, filter);
+    (passed + p, failed + f)
 }
 
 #[cfg(test)]

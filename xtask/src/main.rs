@@ -1,6 +1,6 @@
 //! `cargo xtask`: build, package, boot and test BareFlow.
 
-#[allow(dead_code)] // wired to `cargo xtask bench` by the runtime work (issue 5)
+mod bench;
 mod bench_report;
 mod build;
 mod image;
@@ -9,6 +9,7 @@ mod itests;
 mod limine_fetch;
 mod paths;
 mod qemu;
+mod runtime_tests;
 mod trace;
 
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ commands:
       --raw                  print the JSON trace as is, not pretty
   test [--host-only|--qemu-only] [--accel A] [--filter NAME]
                              host unit tests, then QEMU integration tests
+  bench [--accel A] [--timeout SECS] [--out DIR]
+                             boot bench mode, write DIR/report.md and report.svg
+                             (default bench-report/)
   trace [FILE]               pretty-print a saved JSON trace (default stdin)
   limine-fetch [--dest DIR] [--sha256 HEX]
                              download the pinned Limine binary release";
@@ -239,6 +243,29 @@ fn cmd_test(mut args: Args) -> Result<bool, String> {
     Ok(failed == 0 && passed > 0)
 }
 
+fn cmd_bench(mut args: Args) -> Result<bool, String> {
+    let accel = qemu::select_accel(args.value("--accel")?.as_deref())?;
+    let secs = args.number("--timeout", 1800)?;
+    let out_dir = args
+        .value("--out")?
+        .map(PathBuf::from)
+        .unwrap_or_else(bench::report_dir);
+    args.finish()?;
+    let elf = build::build_kernel()?;
+    let md = bench::run(
+        &elf,
+        &bench::BenchOpts {
+            accel,
+            smp: 2,
+            mem_mib: 1024,
+            timeout: Duration::from_secs(secs),
+            out_dir,
+        },
+    )?;
+    println!("{md}");
+    Ok(true)
+}
+
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() || argv[0] == "help" || argv[0] == "--help" || argv[0] == "-h" {
@@ -268,6 +295,7 @@ fn main() -> ExitCode {
             }),
         "run" => cmd_run(args),
         "test" => cmd_test(args),
+        "bench" => cmd_bench(args),
         "trace" => {
             let file = args.rest.first().cloned();
             trace::print_file(file.as_deref()).map(|_| true)

@@ -1,0 +1,405 @@
+//! QEMU integration tests of the in-kernel JIT runtime (GRUB ISO, each boot with the
+//! hard timeout of the other QEMU tests).
+//!
+//! - `runtime-selftest-smp2`: selftest mode on two CPUs with an extra boot module that
+//!   is deliberately malformed and a replacement `fibonacci.bfir`: the bad module is
+//!   reported (file, line, col, reason) and skipped, the replacement is loaded, every
+//!   kernel climbs T0→T1→T2→T3 with tier-ups at exactly the configured call counts on
+//!   the compiler CPU (CPU 1), results agree with T0, a kernel trap and a real CPU
+//!   exception in JIT code are reported and the workload continues, W^X holds, the full
+//!   pool is reported, and the two-CPU soak makes a million calls without a wrong result.
+//! - `runtime-selftest-smp1`: the same on one CPU, compiling inline on CPU 0.
+//! - `runtime-demo`: demo mode; every kernel reaches T3, `stats` lines, exit success.
+
+use crate::iso::{self, Boot, IsoSpec};
+use crate::qemu::{self, Accel, QemuConfig, QemuOutcome};
+use crate::{paths, trace};
+use bareflow_boot_model::exit::ExitCode;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+type Event = Map<String, Value>;
+
+/// The deliberately malformed boot module and where its error is.
+const BROKEN_NAME: &str = "broken.bfir";
+const BROKEN_SRC: &str = "//! Deliberately malformed (runtime QEMU test).\nfn broken(x: i32) -> i32 {\n    return x + ;\n}\n";
+const BROKEN_LINE: u64 = 3;
+/// The function the replacement `fibonacci.bfir` adds to the built-in one.
+const MARKER_FN: &str = "boot_module_marker";
+/// Thresholds the selftest boots configure on the command line.
+const TIERS: [u64; 3] = [100, 1000, 10000];
+/// Selftests the runtime must report.
+const RUNTIME_TESTS: &[&str] = &[
+    "jit_modules",
+    "jit_tier_ladder",
+    "jit_trap",
+    "jit_exception",
+    "jit_wx",
+    "jit_pool_full",
+    "jit_soak",
+];
+
+fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(msg()) }
+}
+
+fn events(out: &QemuOutcome) -> Result<Vec<Event>, String> {
+    let mut v = Vec::new();
+    for line in &out.lines {
+        match trace::parse(line) {
+            Some(Ok(e)) => v.push(e),
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+    }
+    Ok(v)
+}
+
+fn all<'a>(evs: &'a [Event], name: &str) -> Vec<&'a Event> {
+    evs.iter().filter(|e| e["ev"] == name).collect()
+}
+
+fn s<'a>(e: &'a Event, k: &str) -> &'a str {
+    e.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn n(e: &Event, k: &str) -> Option<u64> {
+    e.get(k).and_then(Value::as_u64)
+}
+
+/// The modules of the selftest ISO: the defaults, `fibonacci.bfir` replaced by a copy
+/// with one more function, and the malformed module.
+fn test_modules() -> Result<Vec<PathBuf>, String> {
+    let dir = paths::iso_dir().join("runtime-test-modules");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let fib_src = paths::root().join("ir-modules").join("fibonacci.bfir");
+    let original =
+        std::fs::read_to_string(&fib_src).map_err(|e| format!("{}: {e}", fib_src.display()))?;
+    let replacement = format!(
+        "{original}\n/// Present only in the boot-module copy (proves the replacement).\nfn {MARKER_FN}() -> i32 {{\n    return 7;\n}}\n"
+    );
+    let fib = dir.join("fibonacci.bfir");
+    std::fs::write(&fib, replacement).map_err(|e| format!("{}: {e}", fib.display()))?;
+    let broken = dir.join(BROKEN_NAME);
+    std::fs::write(&broken, BROKEN_SRC).map_err(|e| format!("{}: {e}", broken.display()))?;
+    let mut mods: Vec<PathBuf> = iso::default_modules()
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|f| f != "fibonacci.bfir"))
+        .collect();
+    mods.push(fib);
+    mods.push(broken);
+    Ok(mods)
+}
+
+fn check_exit(evs: &[Event], out: &QemuOutcome) -> Result<(), String> {
+    let exit = all(evs, "exit");
+    ensure(
+        exit.len() == 1 && n(exit[0], "code") == Some(ExitCode::Success.value() as u64),
+        || format!("exit events {exit:?}"),
+    )?;
+    ensure(out.exit_code() == Some(ExitCode::Success), || {
+        format!("QEMU status {:?}, want success", out.status)
+    })
+}
+
+fn check_selftests(evs: &[Event]) -> Result<(), String> {
+    let tests = all(evs, "selftest");
+    for name in RUNTIME_TESTS {
+        let t = tests
+            .iter()
+            .find(|e| e["name"] == *name)
+            .ok_or_else(|| format!("no `{name}` selftest event"))?;
+        ensure(t["ok"] == true, || {
+            format!("selftest {name} failed: {}", t["detail"])
+        })?;
+    }
+    for t in &tests {
+        ensure(t["ok"] == true, || {
+            format!("selftest {} failed: {}", t["name"], t["detail"])
+        })?;
+    }
+    Ok(())
+}
+
+/// Tier-ups of the main engine: per kernel exactly T0→T1, T1→T2, T2→T3 at the
+/// thresholds, each emitted by and attributed to `compiler_cpu`.
+fn check_tier_ups(evs: &[Event], compiler_cpu: u64) -> Result<usize, String> {
+    let mut by_kernel: BTreeMap<&str, Vec<(&str, &str, u64)>> = BTreeMap::new();
+    for e in all(evs, "tier_up") {
+        ensure(
+            n(e, "cpu") == Some(compiler_cpu) && n(e, "compiler_cpu") == Some(compiler_cpu),
+            || format!("tier_up not on the compiler cpu {compiler_cpu}: {e:?}"),
+        )?;
+        for f in ["compile_us", "compile_cycles", "code_bytes"] {
+            ensure(n(e, f).is_some(), || format!("tier_up without {f}: {e:?}"))?;
+        }
+        by_kernel.entry(s(e, "kernel")).or_default().push((
+            s(e, "from"),
+            s(e, "to"),
+            n(e, "calls").unwrap_or(0),
+        ));
+    }
+    let want = vec![
+        ("T0", "T1", TIERS[0]),
+        ("T1", "T2", TIERS[1]),
+        ("T2", "T3", TIERS[2]),
+    ];
+    ensure(by_kernel.len() >= 16, || {
+        format!(
+            "tier-ups for only {} kernels: {:?}",
+            by_kernel.len(),
+            by_kernel.keys()
+        )
+    })?;
+    for (k, ups) in &by_kernel {
+        ensure(*ups == want, || {
+            format!("{k}: tier-ups {ups:?}, want {want:?}")
+        })?;
+    }
+    Ok(by_kernel.len())
+}
+
+fn selftest_smp2(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+    check_selftests(evs)?;
+    // the malformed boot module: reported with position and reason, and skipped
+    let errs = all(evs, "module_error");
+    ensure(errs.len() == 1, || format!("module_error events: {errs:?}"))?;
+    let e = errs[0];
+    ensure(
+        s(e, "file") == BROKEN_NAME
+            && n(e, "line") == Some(BROKEN_LINE)
+            && n(e, "col").is_some_and(|c| c > 0)
+            && !s(e, "reason").is_empty(),
+        || format!("module_error {e:?}"),
+    )?;
+    let loaded = all(evs, "module_loaded");
+    ensure(!loaded.iter().any(|m| s(m, "file") == BROKEN_NAME), || {
+        "the malformed module was loaded".into()
+    })?;
+    let fib = loaded
+        .iter()
+        .find(|m| s(m, "file") == "fibonacci.bfir")
+        .ok_or("fibonacci.bfir not loaded")?;
+    let fns: Vec<&str> = fib["functions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    ensure(
+        s(fib, "source") == "boot" && fib["replaces_builtin"] == true && fns.contains(&MARKER_FN),
+        || format!("fibonacci.bfir was not replaced by the boot module: {fib:?}"),
+    )?;
+    let kernels = check_tier_ups(evs, 1)?;
+    // a kernel trap: an event naming kernel, tier and kind
+    let traps = all(evs, "trap");
+    ensure(
+        traps.iter().any(|t| {
+            !s(t, "kernel").is_empty() && s(t, "tier").starts_with('T') && !s(t, "kind").is_empty()
+        }),
+        || format!("trap events {traps:?}"),
+    )?;
+    // a CPU exception in JIT code: attributed, recovered, kernel demoted
+    let exc = all(evs, "exception");
+    ensure(exc.len() == 1, || format!("exception events {exc:?}"))?;
+    let x = exc[0];
+    let victim = s(x, "kernel");
+    ensure(
+        x["recovered"] == true
+            && s(x, "tier") == "T3"
+            && n(x, "vector") == Some(14)
+            && !victim.is_empty(),
+        || format!("exception {x:?}"),
+    )?;
+    ensure(
+        all(evs, "deopt")
+            .iter()
+            .any(|d| s(d, "kernel") == victim && s(d, "reason").contains("CPU exception")),
+        || format!("no deopt of {victim} after the exception"),
+    )?;
+    ensure(!all(evs, "pool").is_empty(), || "no pool events".into())?;
+    ensure(!all(evs, "pool_exhausted").is_empty(), || {
+        "no pool_exhausted event".into()
+    })?;
+    ensure(!all(evs, "stats").is_empty(), || "no stats event".into())?;
+    let soak = all(evs, "soak");
+    ensure(
+        soak.len() == 1
+            && n(soak[0], "calls").is_some_and(|c| c >= 1_000_000)
+            && n(soak[0], "wrong") == Some(0),
+        || format!("soak {soak:?}"),
+    )?;
+    check_exit(evs, out)?;
+    Ok(format!(
+        "{kernels} kernels to T3 on cpu1, soak {} calls",
+        n(soak[0], "calls").unwrap_or(0)
+    ))
+}
+
+fn selftest_smp1(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+    check_selftests(evs)?;
+    let kernels = check_tier_ups(evs, 0)?;
+    check_exit(evs, out)?;
+    Ok(format!("{kernels} kernels to T3, compiled inline on cpu0"))
+}
+
+fn demo(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+    let done = all(evs, "demo_done");
+    ensure(done.len() == 1, || format!("demo_done events {done:?}"))?;
+    let d = done[0];
+    ensure(
+        n(d, "at_t3") == n(d, "kernels") && n(d, "wrong") == Some(0) && d["timed_out"] == false,
+        || format!("demo_done {d:?}"),
+    )?;
+    let climbed: BTreeSet<&str> = all(evs, "tier_up")
+        .into_iter()
+        .filter(|e| e["to"] == "T3")
+        .map(|e| s(e, "kernel"))
+        .collect();
+    ensure(climbed.len() as u64 == n(d, "kernels").unwrap_or(0), || {
+        format!("T3 tier-ups for {climbed:?}")
+    })?;
+    ensure(all(evs, "stats").len() >= 2, || {
+        "fewer than two stats lines".into()
+    })?;
+    check_exit(evs, out)?;
+    Ok(format!(
+        "{} kernels at T3, {} calls",
+        climbed.len(),
+        n(d, "calls").unwrap_or(0)
+    ))
+}
+
+struct Case {
+    name: &'static str,
+    cmdline: &'static str,
+    smp: u32,
+    extra_modules: bool,
+    check: fn(&[Event], &QemuOutcome) -> Result<String, String>,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "runtime-selftest-smp2",
+        cmdline: "bareflow.mode=selftest bareflow.tiers=100,1000,10000",
+        smp: 2,
+        extra_modules: true,
+        check: selftest_smp2,
+    },
+    Case {
+        name: "runtime-selftest-smp1",
+        cmdline: "bareflow.mode=selftest bareflow.tiers=100,1000,10000",
+        smp: 1,
+        extra_modules: false,
+        check: selftest_smp1,
+    },
+    Case {
+        name: "runtime-demo",
+        cmdline: "bareflow.mode=demo",
+        smp: 2,
+        extra_modules: false,
+        check: demo,
+    },
+];
+
+fn timeout() -> Duration {
+    let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(secs)
+}
+
+/// Runs the runtime cases matching `filter`; returns (passed, failed).
+pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize) {
+    let (mut passed, mut failed) = (0, 0);
+    for (i, case) in CASES
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| filter.is_none_or(|f| c.name.contains(f)))
+    {
+        print!("qemu test {} ({}) ... ", case.name, accel.name());
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let result = (|| -> Result<String, String> {
+            let modules = if case.extra_modules {
+                test_modules()?
+            } else {
+                iso::default_modules()
+            };
+            let spec = IsoSpec {
+                boot: Boot::Grub,
+                limine_dir: None,
+                cmdline: case.cmdline.to_string(),
+                modules,
+                out: paths::iso_dir().join(format!("test-runtime-{i}.iso")),
+            };
+            let iso_path = iso::make_iso(&spec, elf)?;
+            let cfg = QemuConfig {
+                iso: iso_path,
+                smp: case.smp,
+                mem_mib: 512,
+                uefi: false,
+                accel,
+                timeout: timeout(),
+            };
+            let out = qemu::run(&cfg, |_| {})?;
+            let took = format!("{:.1} s", out.elapsed.as_secs_f64());
+            if out.timed_out {
+                return Err(format!(
+                    "QEMU killed after the {} s timeout; serial tail:\n{}",
+                    cfg.timeout.as_secs(),
+                    out.tail(25)
+                ));
+            }
+            let evs = events(&out).map_err(|e| format!("{e}\nserial tail:\n{}", out.tail(25)))?;
+            let summary = (case.check)(&evs, &out)
+                .map_err(|e| format!("{e} ({took}); serial tail:\n{}", out.tail(25)))?;
+            Ok(format!("{took}, {summary}"))
+        })();
+        match result {
+            Ok(summary) => {
+                passed += 1;
+                println!("ok ({summary})");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAILED\n{e}");
+            }
+        }
+    }
+    (passed, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(s: &str) -> Event {
+        trace::parse(s).unwrap().unwrap()
+    }
+
+    #[test]
+    fn tier_up_check_wants_the_exact_ladder_on_the_compiler_cpu() {
+        let mut evs = Vec::new();
+        for k in 0..16 {
+            for (from, to, calls) in [("T0", "T1", 100), ("T1", "T2", 1000), ("T2", "T3", 10000)] {
+                evs.push(ev(&format!(
+                    r#"{{"ev":"tier_up","t_us":1,"cpu":1,"kernel":"k{k}","from":"{from}","to":"{to}","calls":{calls},"compile_us":1,"compile_cycles":2,"code_bytes":3,"compiler_cpu":1}}"#
+                )));
+            }
+        }
+        assert_eq!(check_tier_ups(&evs, 1).unwrap(), 16);
+        assert!(check_tier_ups(&evs, 0).is_err());
+        let mut late = evs.clone();
+        late[1].insert("calls".into(), Value::from(1001));
+        assert!(check_tier_ups(&late, 1).unwrap_err().contains("k0"));
+    }
+
+    #[test]
+    fn broken_module_error_is_on_its_line() {
+        assert_eq!(
+            BROKEN_SRC.lines().nth(BROKEN_LINE as usize - 1),
+            Some("    return x + ;")
+        );
+    }
+}
