@@ -13,7 +13,9 @@ use cranelift_codegen::FinalizedRelocTarget;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::{ExternalName, LibCall};
 
-const ALIGN: usize = 16;
+/// Functions start on cache-line boundaries (measured: 16-byte alignment made call-heavy
+/// code such as `fib` up to 15% slower depending on where the function happened to land).
+const ALIGN: usize = 64;
 
 fn cranelift_libcall(lc: LibCall) -> Option<Libcall> {
     Some(match lc {
