@@ -3,7 +3,8 @@
 //! `no_std + alloc`, embedded unchanged by the kernel; the `std` feature adds host
 //! conveniences (an mmap W^X [`HostExecMemory`], [`StdClock`],
 //! [`CpuFeatures::detect_host`], [`Engine::host`]). Hardware comes in only through
-//! three small traits: [`ExecMemory`], [`Clock`] and [`TraceSink`].
+//! small traits: [`ExecMemory`], [`Clock`], [`TraceSink`] and the optional [`CodeSync`]
+//! (the kernel's cross-modifying-code serialization before entering compiled code).
 //!
 //! # Module map
 //!

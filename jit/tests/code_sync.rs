@@ -57,8 +57,14 @@ fn hook_runs_before_compiled_code_only() {
     }
     assert_eq!(counter.0.load(Ordering::SeqCst), 11);
     // forced tiers: compiled ones enter through the hook, T0 does not
-    assert!(matches!(e.call_at(f, Tier::T0, &mut [Arg::I32(1)]), Ok(Value::I32(2))));
+    assert!(matches!(
+        e.call_at(f, Tier::T0, &mut [Arg::I32(1)]),
+        Ok(Value::I32(2))
+    ));
     assert_eq!(counter.0.load(Ordering::SeqCst), 11);
-    assert!(matches!(e.call_at(f, Tier::T2, &mut [Arg::I32(1)]), Ok(Value::I32(2))));
+    assert!(matches!(
+        e.call_at(f, Tier::T2, &mut [Arg::I32(1)]),
+        Ok(Value::I32(2))
+    ));
     assert_eq!(counter.0.load(Ordering::SeqCst), 12);
 }
