@@ -95,6 +95,35 @@ fn minred(x: &[f32], n: i32) -> f32 {
     return m;
 }
 
+/// index helpers declared in the body (`let a = ...`) are expanded by the affine analysis
+fn butterfly(re: &mut [f32], im: &mut [f32], n: i32, half: i32, k: i32) {
+    let span = half * 2;
+    for s in 0..n step span {
+        let a = s + k;
+        let b = a + half;
+        let xr = re[b] * 0.5 - im[b] * 0.25;
+        let xi = re[b] * 0.25 + im[b] * 0.5;
+        re[b] = re[a] - xr;
+        im[b] = im[a] - xi;
+        re[a] += xr;
+        im[a] += xi;
+    }
+}
+
+fn pack(w: &mut [i32], data: &[u8], off: i32, count: i32) {
+    for t in 0..count {
+        let p = off + t * 4;
+        w[t] = (data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3];
+    }
+}
+
+fn shifted_map(x: &[f32], y: &mut [f32], n: i32, o: i32) {
+    for i in 0..n {
+        let j = i + o;
+        y[i] = x[j] * 3.0 + 1.0;
+    }
+}
+
 fn stencil(a: &[f32], b: &mut [f32], n: i32) {
     for i in 1..n - 1 { b[i] = (a[i - 1] + a[i] + a[i + 1]) / 3.0; }
 }
@@ -369,6 +398,39 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             }
             vec![A::F32s(v), A::I32(k)]
         }
+        "butterfly" => {
+            let half = r.int(1, 6);
+            let k = r.int(-1, half);
+            let extra = r.int(0, 2) as usize;
+            vec![
+                A::F32m(r.vf32(n as usize)),
+                A::F32m(r.vf32(n as usize + extra)),
+                A::I32(n + over),
+                A::I32(half),
+                A::I32(k),
+            ]
+        }
+        "pack" => {
+            let off = r.int(-1, 5);
+            let count = r.int(0, 12);
+            let wl = r.int(8, 12) as usize;
+            let data = (0..n + 8).map(|_| r.int(0, 255) as u8).collect();
+            vec![
+                A::I32m(vec![0; wl]),
+                A::U8s(data),
+                A::I32(off),
+                A::I32(count),
+            ]
+        }
+        "shifted_map" => {
+            let o = r.int(-1, 3);
+            vec![
+                A::F32s(r.vf32(n as usize + 2)),
+                A::F32m(vec![0.0; n as usize]),
+                A::I32(k),
+                A::I32(o),
+            ]
+        }
         "stencil" => vec![
             A::F32s(r.vf32(n as usize)),
             A::F32m(vec![0.0; n as usize]),
@@ -449,6 +511,9 @@ fn differential(features: CpuFeatures, seed: u64, rounds: usize) {
         ("matvec", true),
         ("maxred", false),
         ("minred", false),
+        ("butterfly", false),
+        ("pack", false),
+        ("shifted_map", false),
         ("stencil", false),
         ("prefix", false),
         ("prefix_f", false),

@@ -79,6 +79,25 @@ impl Coef<'_> {
 pub struct LoopInfo<'a> {
     pub var: u32,
     pub assigned: &'a [u32],
+    /// Body-local `let`s that are affine in the loop variable (assigned once, at the top
+    /// level of the body): their uses in an index are expanded to the defining expression.
+    pub defs: Vec<(u32, &'a Expr)>,
+}
+
+/// Top-level `let`s of a loop body assigned exactly once, in order.
+pub fn single_defs<'a>(var: u32, body: &'a [Stmt], assigned: &[u32]) -> Vec<(u32, &'a Expr)> {
+    body.iter()
+        .filter_map(|s| match s {
+            Stmt::Set(l, e)
+                if *l > var
+                    && e.ty == Ty::I32
+                    && assigned.iter().filter(|a| *a == l).count() == 1 =>
+            {
+                Some((*l, e))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 impl<'a> LoopInfo<'a> {
@@ -131,6 +150,10 @@ impl<'a> LoopInfo<'a> {
                 coef: Some(Coef { neg, mul: None }),
                 offs: Vec::new(),
             }),
+            ExprKind::Local(l) => {
+                let (_, def) = self.defs.iter().find(|d| d.0 == *l)?;
+                self.aff(def, neg)
+            }
             ExprKind::Unary(UnOp::Neg, a) => self.aff(a, !neg),
             ExprKind::Binary(BinOp::Add | BinOp::Sub, a, b) => {
                 let sub = matches!(e.kind, ExprKind::Binary(BinOp::Sub, ..));
@@ -292,6 +315,9 @@ pub fn vectorizable<'a>(
     let mut stores: Vec<(BufRef, &Expr)> = Vec::new();
     for s in body {
         match s {
+            // an i32 index helper (`let a = s + k;`): its uses in indices became pointers,
+            // and vexpr_ok rejects any other use, so the vector loop does not need it
+            Stmt::Set(l, _) if li.defs.iter().any(|d| d.0 == *l) => {}
             Stmt::Set(l, e) if *l > li.var && e.ty == Ty::F32 => {
                 if temps.contains(l) {
                     return None;

@@ -490,6 +490,7 @@ impl L<'_, '_> {
             let li = LoopInfo {
                 var: fl.var,
                 assigned: &asg,
+                defs: analysis::single_defs(fl.var, &fl.body, &asg),
             };
             let mut acc = Vec::new();
             analysis::accesses(&li, &fl.body, &mut acc);
