@@ -10,6 +10,7 @@ mod limine_fetch;
 mod paths;
 mod qemu;
 mod runtime_tests;
+mod runtime_view;
 mod trace;
 
 use std::path::PathBuf;
@@ -40,7 +41,8 @@ commands:
   bench [--accel A] [--timeout SECS] [--out DIR]
                              boot bench mode, write DIR/report.md and report.svg
                              (default bench-report/)
-  trace [FILE]               pretty-print a saved JSON trace (default stdin)
+  trace [FILE] [--summary]   pretty-print a saved JSON trace (default stdin); --summary:
+                             time to the first tier-up, compile latency per tier
   limine-fetch [--dest DIR] [--sha256 HEX]
                              download the pinned Limine binary release";
 
@@ -296,10 +298,22 @@ fn main() -> ExitCode {
         "run" => cmd_run(args),
         "test" => cmd_test(args),
         "bench" => cmd_bench(args),
-        "trace" => {
+        "trace" => (|| {
+            let summary = args.flag("--summary");
             let file = args.rest.first().cloned();
-            trace::print_file(file.as_deref()).map(|_| true)
-        }
+            if !summary {
+                return trace::print_file(file.as_deref()).map(|_| true);
+            }
+            let path = file.ok_or("trace --summary needs a FILE")?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("cannot open {path}: {e}"))?;
+            let events: Vec<_> = text
+                .lines()
+                .filter_map(trace::parse)
+                .collect::<Result<_, _>>()?;
+            print!("{}", runtime_view::summary(&events));
+            Ok(true)
+        })(),
         "limine-fetch" => (|| {
             let dest = args.value("--dest")?.map(PathBuf::from);
             let digest = args.value("--sha256")?;

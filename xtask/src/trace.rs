@@ -36,6 +36,10 @@ pub fn pretty(ev: &Map<String, Value>) -> String {
     let t = ev.get("t_us").and_then(Value::as_u64).unwrap_or(0);
     let cpu = ev.get("cpu").and_then(Value::as_u64).unwrap_or(0);
     let mut s = format!("{:>10.3} ms  cpu{:<2} {:<16}", t as f64 / 1000.0, cpu, name);
+    if let Some(line) = crate::runtime_view::render(ev) {
+        s.push_str(&line);
+        return s;
+    }
     for (k, v) in ev {
         if matches!(k.as_str(), "ev" | "t_us" | "cpu") {
             continue;
