@@ -133,7 +133,9 @@ struct Slot {
     /// Highest tier this function may reach (lowered after a compile error or demotion).
     cap: AtomicU8,
     compiling: AtomicBool,
-    queued: AtomicBool,
+    /// Background mode: the highest tier a request was queued for (each tier is queued
+    /// once, so a request made while an earlier one is still being served is never lost).
+    requested: AtomicU8,
     /// Argument profile per parameter: last value and how many consecutive calls kept it.
     last: Vec<AtomicU64>,
     streak: Vec<AtomicU32>,
@@ -241,7 +243,7 @@ impl Engine {
                 tiers: Default::default(),
                 cap: AtomicU8::new(self.config.max_tier as u8),
                 compiling: AtomicBool::new(false),
-                queued: AtomicBool::new(false),
+                requested: AtomicU8::new(0),
                 last: (0..np).map(|_| AtomicU64::new(0)).collect(),
                 streak: (0..np).map(|_| AtomicU32::new(0)).collect(),
                 deopts: AtomicU64::new(0),
@@ -391,7 +393,6 @@ impl Engine {
             {
                 done += 1;
             }
-            slot.queued.store(false, Ordering::Release);
         }
         done
     }
@@ -489,7 +490,7 @@ impl Engine {
 
     fn request(&self, f: FuncId, slot: &Slot, target: Tier, calls: u64) {
         if self.config.background_compile {
-            if !slot.queued.swap(true, Ordering::AcqRel) {
+            if slot.requested.fetch_max(target as u8, Ordering::AcqRel) < target as u8 {
                 self.queue.lock().push_back((f.0, calls));
             }
         } else if !slot.compiling.swap(true, Ordering::AcqRel) {
