@@ -9,6 +9,8 @@
 //!   exception in JIT code are reported and the workload continues, W^X holds, the full
 //!   pool is reported, and the two-CPU soak makes a million calls without a wrong result.
 //! - `runtime-selftest-smp1`: the same on one CPU, compiling inline on CPU 0.
+//! - `runtime-bench`: bench mode; every kernel has T0..T3 and AOT cells, results equal
+//!   to T0, compile cost for the compiled tiers.
 //! - `runtime-demo`: demo mode; every kernel reaches T3, `stats` lines, exit success.
 
 use crate::iso::{self, Boot, IsoSpec};
@@ -270,6 +272,38 @@ fn demo(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
     ))
 }
 
+fn bench(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+    let cells = all(evs, "bench");
+    let mut tiers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for c in &cells {
+        ensure(c.get("ok") != Some(&Value::Bool(false)), || {
+            format!("bench result differs from T0: {c:?}")
+        })?;
+        ensure(
+            n(c, "median_cycles").is_some_and(|m| m > 0) && n(c, "reps").is_some_and(|r| r >= 5),
+            || format!("bench cell {c:?}"),
+        )?;
+        if s(c, "tier") != "aot" {
+            let compiled = s(c, "tier") != "T0";
+            ensure(
+                !compiled || (n(c, "compile_cycles").is_some() && n(c, "code_bytes").is_some()),
+                || format!("compiled cell without compile cost: {c:?}"),
+            )?;
+        }
+        tiers
+            .entry(s(c, "kernel"))
+            .or_default()
+            .insert(s(c, "tier"));
+    }
+    let full: BTreeSet<&str> = ["T0", "T1", "T2", "T3", "aot"].into();
+    let complete = tiers.values().filter(|t| **t == full).count();
+    ensure(complete >= 17, || {
+        format!("only {complete} kernels with all five cells: {tiers:?}")
+    })?;
+    check_exit(evs, out)?;
+    Ok(format!("{complete} kernels x 5 cells, all equal to T0"))
+}
+
 struct Case {
     name: &'static str,
     cmdline: &'static str,
@@ -292,6 +326,13 @@ const CASES: &[Case] = &[
         smp: 1,
         extra_modules: false,
         check: selftest_smp1,
+    },
+    Case {
+        name: "runtime-bench",
+        cmdline: "bareflow.mode=bench",
+        smp: 2,
+        extra_modules: false,
+        check: bench,
     },
     Case {
         name: "runtime-demo",
