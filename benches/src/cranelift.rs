@@ -1,30 +1,145 @@
-//! The cranelift-jit comparison column.
+//! The cranelift-jit comparison column: a kernel's own T2 Cranelift IR
+//! ([`jit::Engine::cranelift_ir`]) compiled and linked by the upstream `cranelift-jit` +
+//! `cranelift-module` instead of `jit`'s own linker.
 //!
-//! The column is meant to time the kernel's own T2 Cranelift IR compiled and linked by
-//! the upstream `cranelift-jit` + `cranelift-module` instead of the `jit` crate's linker.
-//! That needs the `jit` crate to hand out the Cranelift IR it builds, which it does not
-//! do yet. The hook this module needs (std only, in `jit`):
-//!
-//! ```text
-//! pub struct ClifUnit {
-//!     pub isa: Arc<dyn cranelift_codegen::isa::TargetIsa>,   // flags/features used for the tier
-//!     pub functions: Vec<(UserExternalName, cranelift_codegen::ir::Function)>,
-//!     pub entry: usize,                      // index of the EntryFn trampoline in `functions`
-//!     pub libcalls: Vec<(UserExternalName, &'static str, usize)>,   // name, symbol, address
-//! }
-//! impl Engine {
-//!     pub fn cranelift_ir(&self, f: FuncId, tier: Tier) -> Result<ClifUnit, CompileError>;
-//!     pub fn marshal(&self, f: FuncId, args: &mut [Arg]) -> Result<Vec<u64>, Trap>;
-//! }
-//! ```
-//!
-//! With it, the variant declares every function in a `JITModule` (libcalls through
-//! `JITBuilder::symbol`), finalizes, and calls the trampoline with the marshalled
-//! arguments (`extern "C" fn(*const u64, *mut u64) -> u32`, status 0 = ok). Until then
-//! the column reports why it is unavailable instead of timing anything.
+//! Every function of the unit is declared in a fresh `JITModule` (the entry trampoline
+//! exported, the rest local), the unit's user names are renamed to the module's function
+//! ids, `jit`'s math routines are declared as imports and resolved to the very same
+//! addresses through a symbol lookup function, and the module is finalized. A call
+//! marshals the arguments with [`jit::Engine::raw_args`] and calls the trampoline
+//! (`extern "C" fn(*const u64, *mut u64) -> u32`) directly.
 
-/// Why the cranelift-jit variant cannot run.
-pub fn unavailable_reason() -> String {
-    "jit exposes no hook to obtain a kernel's Cranelift IR (see benches/src/cranelift.rs)"
-        .to_string()
+use std::collections::HashMap;
+
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId as ClifFuncId, Linkage, Module};
+use jit::cranelift_codegen::ir::UserExternalName;
+use jit::{Arg, Engine, FuncId, Tier, Trap, Value};
+
+/// The tier whose IR the column compiles.
+pub const TIER: Tier = Tier::T2;
+
+/// Most raw argument words a kernel takes (the engine's own limit).
+const MAX_RAW: usize = 64;
+
+type EntryFn = unsafe extern "C" fn(*const u64, *mut u64) -> u32;
+
+/// One kernel compiled by cranelift-jit.
+pub struct CraneliftJitCode {
+    /// Owns the code; freed on drop.
+    module: Option<JITModule>,
+    entry: EntryFn,
+    func: FuncId,
+}
+
+impl CraneliftJitCode {
+    /// Compiles function `f`'s T2 IR with cranelift-jit.
+    pub fn compile(engine: &Engine, f: FuncId) -> Result<CraneliftJitCode, String> {
+        let unit = engine
+            .cranelift_ir(f, TIER)
+            .map_err(|e| format!("cranelift_ir: {e}"))?;
+        let mut symbols: HashMap<&'static str, usize> = HashMap::new();
+        for l in &unit.libcalls {
+            symbols.insert(l.symbol, l.address);
+        }
+        let backend: Vec<_> = unit
+            .backend_libcalls
+            .iter()
+            .map(|(lc, sym, addr)| {
+                symbols.insert(sym, *addr);
+                (*lc, *sym)
+            })
+            .collect();
+        let default_names = cranelift_module::default_libcall_names();
+        let mut builder = JITBuilder::with_isa(
+            unit.isa.clone(),
+            Box::new(move |lc| match backend.iter().find(|(l, _)| *l == lc) {
+                Some((_, sym)) => sym.to_string(),
+                None => default_names(lc),
+            }),
+        );
+        builder.symbol_lookup_fn(Box::new(move |name| {
+            symbols.get(name).map(|a| *a as *const u8)
+        }));
+        let mut module = JITModule::new(builder);
+
+        // declare everything, then rename the unit's references to the module's ids
+        let mut ids: HashMap<UserExternalName, ClifFuncId> = HashMap::new();
+        let mut defs = Vec::new();
+        for cf in &unit.functions {
+            let linkage = if cf.exported {
+                Linkage::Export
+            } else {
+                Linkage::Local
+            };
+            let id = module
+                .declare_function(&cf.symbol, linkage, &cf.func.signature)
+                .map_err(|e| format!("declare {}: {e}", cf.symbol))?;
+            ids.insert(cf.name.clone(), id);
+            defs.push(id);
+        }
+        for l in &unit.libcalls {
+            let id = module
+                .declare_function(l.symbol, Linkage::Import, &l.signature)
+                .map_err(|e| format!("declare {}: {e}", l.symbol))?;
+            ids.insert(l.name.clone(), id);
+        }
+        let mut ctx = module.make_context();
+        for (cf, id) in unit.functions.iter().zip(&defs) {
+            let mut func = cf.func.clone();
+            let refs: Vec<_> = func
+                .params
+                .user_named_funcs()
+                .iter()
+                .map(|(r, n)| (r, n.clone()))
+                .collect();
+            for (r, n) in refs {
+                let target = ids
+                    .get(&n)
+                    .ok_or_else(|| format!("{}: reference to unknown {n:?}", cf.symbol))?;
+                func.params
+                    .reset_user_func_name(r, UserExternalName::new(0, target.as_u32()));
+            }
+            ctx.func = func;
+            module
+                .define_function(*id, &mut ctx)
+                .map_err(|e| format!("define {}: {e:?}", cf.symbol))?;
+            module.clear_context(&mut ctx);
+        }
+        module
+            .finalize_definitions()
+            .map_err(|e| format!("finalize: {e}"))?;
+        let addr = module.get_finalized_function(defs[unit.entry]);
+        // SAFETY: `addr` is the finalized entry trampoline, generated by `jit` with the
+        // `extern "C" fn(*const u64, *mut u64) -> u32` (SystemV) signature; it stays
+        // executable while `module` lives, which owns it until `self` drops.
+        let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(addr) };
+        Ok(CraneliftJitCode {
+            module: Some(module),
+            entry,
+            func: f,
+        })
+    }
+
+    /// One call on `args`: marshalled like `Engine::call_at`, traps decoded like T2's.
+    pub fn call(&self, engine: &Engine, args: &mut [Arg]) -> Result<Value, Trap> {
+        let mut raw = [0u64; MAX_RAW];
+        let n = engine.raw_args(self.func, args, &mut raw)?;
+        let mut ret = 0u64;
+        // SAFETY: `entry` is live code with the EntryFn ABI (see `compile`); `raw` was
+        // checked against the function's signature by `raw_args`, and the buffers it points
+        // to are borrowed by `args` for the whole call.
+        let status = unsafe { (self.entry)(raw[..n].as_ptr(), &mut ret) };
+        engine.decode_result(self.func, TIER, status, ret)
+    }
+}
+
+impl Drop for CraneliftJitCode {
+    fn drop(&mut self) {
+        if let Some(m) = self.module.take() {
+            // SAFETY: the only pointer into the module's code is `self.entry`, which dies
+            // with `self`; no call can be running (`&mut self`).
+            unsafe { m.free_memory() };
+        }
+    }
 }

@@ -440,6 +440,59 @@ impl Engine {
         self.mem.lock().stats()
     }
 
+    /// Writes the raw argument words a compiled entry trampoline takes for these arguments
+    /// (scalars as bits; buffers as pointer then length) into `out`, checked against the
+    /// signature, and returns how many it wrote (`BadArguments` if `out` is too short).
+    /// The buffers' pointers are only valid while `args` borrows them.
+    pub fn raw_args(&self, f: FuncId, args: &mut [Arg], out: &mut [u64]) -> Result<usize, Trap> {
+        let bad = || Trap {
+            kind: TrapKind::BadArguments,
+            tier: Tier::T0,
+        };
+        let slot = self.slot(f).ok_or_else(bad)?;
+        marshal(&slot.params, args, out).ok_or_else(bad)
+    }
+
+    /// Decodes what an entry trampoline returned (status, result bits) into the call's
+    /// outcome, as [`Engine::call`] would report it for code of `tier`.
+    pub fn decode_result(
+        &self,
+        f: FuncId,
+        tier: Tier,
+        status: u32,
+        bits: u64,
+    ) -> Result<Value, Trap> {
+        let ret = self.slot(f).map(|s| s.ret).unwrap_or(Ty::Unit);
+        match status {
+            0 => Ok(Value::from_bits(ret, bits)),
+            k => Err(Trap {
+                kind: TrapKind::from_code(k),
+                tier,
+            }),
+        }
+    }
+
+    /// The Cranelift IR `jit` compiles for `f` at `tier` (unspecialized), with the ISA,
+    /// names, symbols and libcall addresses another linker needs (see [`crate::ClifUnit`]).
+    #[cfg(feature = "std")]
+    pub fn cranelift_ir(&self, f: FuncId, tier: Tier) -> Result<crate::ClifUnit, CompileError> {
+        let slot = self
+            .slot(f)
+            .ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
+        let mut cg = self.codegen.lock();
+        if cg.is_none() {
+            *cg = Some(CodeGen::new(
+                self.config.features,
+                self.config.call_depth_limit,
+            )?);
+        }
+        let cg = cg
+            .as_mut()
+            .ok_or_else(|| CompileError::Unsupported("no code generator".into()))?;
+        let (ir, isa) = cg.unit_ir(&slot.loaded.module, slot.index, tier)?;
+        Ok(crate::ClifUnit::new(&slot.name, ir, isa))
+    }
+
     // ---- internals
 
     fn marshal(

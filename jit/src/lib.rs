@@ -21,6 +21,7 @@
 //! | `engine` | [`Engine`]: slots, call counting, argument profiles, tier-up, events |
 //! | `values`, `events`, `mem`, `cpu` | the types crossing the API boundary |
 //! | `sync` | a spin lock (no_std has no Mutex) |
+//! | `clif` | (`std`) [`ClifUnit`]: a unit's Cranelift IR for other linkers ([`Engine::cranelift_ir`]) |
 //!
 //! # How the tiers work
 //!
@@ -62,6 +63,8 @@ extern crate alloc;
 
 mod ast;
 mod bytecode;
+#[cfg(feature = "std")]
+mod clif;
 mod codegen;
 mod cpu;
 mod diag;
@@ -80,7 +83,12 @@ mod types;
 mod values;
 mod verify;
 
+#[cfg(feature = "std")]
+pub use clif::{ClifFunction, ClifLibcall, ClifUnit};
 pub use cpu::CpuFeatures;
+/// The Cranelift code generator `jit` uses (for [`ClifUnit`] users: same crate, same types).
+#[cfg(feature = "std")]
+pub use cranelift_codegen;
 pub use diag::Diagnostic;
 pub use engine::{
     CompileError, CompileStats, Engine, EngineConfig, FuncId, LoadError, MAX_FUNCS, ModuleId,

@@ -108,6 +108,38 @@ impl Libcall {
         (self as u32) % 2 == 1
     }
 
+    /// The routine's symbol name (as a linker would see it).
+    #[cfg(feature = "std")]
+    pub fn symbol(self) -> &'static str {
+        use Libcall::*;
+        match self {
+            ExpF32 => "bf_expf",
+            ExpF64 => "bf_exp",
+            LnF32 => "bf_lnf",
+            LnF64 => "bf_ln",
+            SinF32 => "bf_sinf",
+            SinF64 => "bf_sin",
+            CosF32 => "bf_cosf",
+            CosF64 => "bf_cos",
+            TanhF32 => "bf_tanhf",
+            TanhF64 => "bf_tanh",
+            PowF32 => "bf_powf",
+            PowF64 => "bf_pow",
+            FmodF32 => "bf_fmodf",
+            FmodF64 => "bf_fmod",
+            FmaF32 => "bf_fmaf",
+            FmaF64 => "bf_fma",
+            FloorF32 => "bf_floorf",
+            FloorF64 => "bf_floor",
+            CeilF32 => "bf_ceilf",
+            CeilF64 => "bf_ceil",
+            TruncF32 => "bf_truncf",
+            TruncF64 => "bf_trunc",
+            NearestF32 => "bf_nearestf",
+            NearestF64 => "bf_nearest",
+        }
+    }
+
     /// The address of the routine.
     pub fn address(self) -> usize {
         use Libcall::*;

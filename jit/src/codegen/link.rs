@@ -17,7 +17,7 @@ use cranelift_codegen::ir::{ExternalName, LibCall};
 /// code such as `fib` up to 15% slower depending on where the function happened to land).
 const ALIGN: usize = 64;
 
-fn cranelift_libcall(lc: LibCall) -> Option<Libcall> {
+pub(crate) fn cranelift_libcall(lc: LibCall) -> Option<Libcall> {
     Some(match lc {
         LibCall::CeilF32 => Libcall::CeilF32,
         LibCall::CeilF64 => Libcall::CeilF64,

@@ -30,7 +30,11 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedMachReloc};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+#[cfg(feature = "std")]
+pub(crate) use link::cranelift_libcall;
 pub use lower::Opts;
+#[cfg(feature = "std")]
+pub use lower::{NS_FUNC, NS_LIB};
 
 /// Status a specialized entry returns when its guard fails (the caller runs T2 instead).
 pub const GUARD_MISS: u32 = 0xFFFF_FFFF;
@@ -66,9 +70,16 @@ impl Compiled {
     }
 }
 
+/// The Cranelift IR of one compilation unit (see [`CodeGen::unit_ir`]).
+#[cfg(feature = "std")]
+pub struct UnitIr {
+    /// (namespace, index, function); the first is the entry trampoline.
+    pub funcs: Vec<(u32, u32, Function)>,
+}
+
 /// Namespace of the specialized root (calls inside the unit go to the general version).
 const NS_SPEC: u32 = 2;
-const NS_TRAMP: u32 = 3;
+pub const NS_TRAMP: u32 = 3;
 
 /// One compiled function of a unit, before linking.
 pub(crate) struct Piece {
@@ -256,6 +267,38 @@ impl CodeGen {
         link::link(&pieces, mem)
     }
 
+    /// The Cranelift IR of the unit [`CodeGen::compile`] would build for (`fi`, `tier`),
+    /// unspecialized, before Cranelift's own passes: the trampoline first, then the entry
+    /// function, then its callees; each as (namespace, index, function). Also returns the
+    /// ISA the tier compiles with.
+    #[cfg(feature = "std")]
+    pub fn unit_ir(
+        &mut self,
+        m: &Module,
+        fi: usize,
+        tier: Tier,
+    ) -> Result<(UnitIr, Arc<dyn cranelift_codegen::isa::TargetIsa>), CompileError> {
+        if tier == Tier::T0 {
+            return Err(CompileError::Unsupported("T0 is interpreted".into()));
+        }
+        let opts = self.opts(tier);
+        let isa = self.isa(tier);
+        let mut funcs = Vec::new();
+        self.trampoline_ir(m, fi, &[], &*isa);
+        funcs.push((NS_TRAMP, 0, self.ctx.func.clone()));
+        self.function_ir(m, fi, lower::NS_FUNC, fi as u32, &[], opts, &*isa);
+        funcs.push((lower::NS_FUNC, fi as u32, self.ctx.func.clone()));
+        for c in callees(m, fi) {
+            if c == fi {
+                continue;
+            }
+            self.function_ir(m, c, lower::NS_FUNC, c as u32, &[], opts, &*isa);
+            funcs.push((lower::NS_FUNC, c as u32, self.ctx.func.clone()));
+        }
+        self.ctx.clear();
+        Ok((UnitIr { funcs }, isa))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn function(
         &mut self,
@@ -267,6 +310,22 @@ impl CodeGen {
         opts: Opts,
         isa: &dyn cranelift_codegen::isa::TargetIsa,
     ) -> Result<Piece, CompileError> {
+        self.function_ir(m, fi, ns, index, spec, opts, isa);
+        self.finish(ns, index, isa)
+    }
+
+    /// Lowers function `fi` into `self.ctx.func`.
+    #[allow(clippy::too_many_arguments)]
+    fn function_ir(
+        &mut self,
+        m: &Module,
+        fi: usize,
+        ns: u32,
+        index: u32,
+        spec: &[(usize, u64)],
+        opts: Opts,
+        isa: &dyn cranelift_codegen::isa::TargetIsa,
+    ) {
         self.ctx.clear();
         self.ctx.func = Function::with_name_signature(
             UserFuncName::user(ns, index),
@@ -281,7 +340,6 @@ impl CodeGen {
             opts,
             isa.frontend_config(),
         );
-        self.finish(ns, index, isa)
     }
 
     fn finish(
@@ -321,6 +379,18 @@ impl CodeGen {
         spec: &[(usize, u64)],
         isa: &dyn cranelift_codegen::isa::TargetIsa,
     ) -> Result<Piece, CompileError> {
+        self.trampoline_ir(m, fi, spec, isa);
+        self.finish(NS_TRAMP, 0, isa)
+    }
+
+    /// Builds the entry trampoline into `self.ctx.func`.
+    fn trampoline_ir(
+        &mut self,
+        m: &Module,
+        fi: usize,
+        spec: &[(usize, u64)],
+        isa: &dyn cranelift_codegen::isa::TargetIsa,
+    ) {
         let f = &m.funcs[fi];
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
@@ -401,7 +471,6 @@ impl CodeGen {
             b.seal_all_blocks();
             b.finalize(isa.frontend_config());
         }
-        self.finish(NS_TRAMP, 0, isa)
     }
 }
 
