@@ -1,10 +1,58 @@
 //! Math routines shared by the interpreter and compiled code (as libcalls), so that every
 //! tier computes `exp ln sin cos tanh pow` (and the software fallbacks of `fma`, rounding
 //! and float `%`) with the very same code: results are bit-identical across tiers.
+//!
+//! # False dependencies across the call
+//!
+//! The `libm` routines are compiled for baseline x86-64 and use SSE instructions that
+//! write only the low part of their destination register (`cvtsi2ss %eax, %xmm2` in
+//! `expf`, `cvtsi2sd` in `exp`/`pow`, `cvtss2sd` in `sinf`...). Such an instruction
+//! depends on the register's previous value. The caller's last value in that register is
+//! typically a loop-carried one (measured: a softmax sum kept in `xmm2` by the compiled
+//! loop): each call then waits for the previous iteration's result, the calls stop
+//! overlapping and the loop runs about 2x slower (see benches/RESULTS.md). Every wrapper
+//! therefore zeroes the scratch xmm registers that carry no argument (zeroing idioms,
+//! handled at register renaming) before it enters `libm`.
+
+/// Zeroes xmm`FIRST`..xmm15 (caller-saved in the SysV ABI; `FIRST` = the argument count).
+#[inline(always)]
+fn clear_scratch_xmm<const FIRST: u32>() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! clear_from {
+            ($($r:tt),*) => {
+                // SAFETY: only zeroes caller-saved registers that hold no argument and are
+                // declared as clobbered; no memory, stack or flags are touched.
+                unsafe {
+                    core::arch::asm!(
+                        $(concat!("xorps ", $r, ", ", $r),)*
+                        $(out($r) _,)*
+                        options(nomem, nostack, preserves_flags)
+                    )
+                }
+            };
+        }
+        match FIRST {
+            1 => clear_from!(
+                "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+            ),
+            2 => clear_from!(
+                "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+                "xmm12", "xmm13", "xmm14", "xmm15"
+            ),
+            _ => clear_from!(
+                "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+                "xmm13", "xmm14", "xmm15"
+            ),
+        }
+    }
+}
 
 macro_rules! unary {
     ($($name:ident = $f:path : $t:ty;)*) => {$(
         pub extern "C" fn $name(x: $t) -> $t {
+            clear_scratch_xmm::<1>();
             $f(x)
         }
     )*};
@@ -12,6 +60,7 @@ macro_rules! unary {
 macro_rules! binary {
     ($($name:ident = $f:path : $t:ty;)*) => {$(
         pub extern "C" fn $name(x: $t, y: $t) -> $t {
+            clear_scratch_xmm::<2>();
             $f(x, y)
         }
     )*};
@@ -46,10 +95,12 @@ binary! {
 }
 
 pub extern "C" fn bf_fmaf(a: f32, b: f32, c: f32) -> f32 {
+    clear_scratch_xmm::<3>();
     libm::fmaf(a, b, c)
 }
 
 pub extern "C" fn bf_fma(a: f64, b: f64, c: f64) -> f64 {
+    clear_scratch_xmm::<3>();
     libm::fma(a, b, c)
 }
 
