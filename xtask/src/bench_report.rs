@@ -196,12 +196,17 @@ impl Report {
         const PLOT_W: f64 = 560.0;
         const TOP: f64 = 50.0;
         const COLORS: [&str; 5] = ["#9e9e9e", "#64b5f6", "#1e88e5", "#0d47a1", "#ef6c00"];
+        // Only rows measured at T0 have speedups to draw (e.g. not an AOT-only probe).
+        let rows: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.cycles("T0").is_some())
+            .collect();
         let group_h = BAR_H * TIERS.len() as f64 + GAP;
-        let height = TOP + group_h * self.rows.len() as f64 + 40.0;
+        let height = TOP + group_h * rows.len() as f64 + 40.0;
         let width = LEFT + PLOT_W + 30.0;
         // The axis spans the speedups seen, in whole powers of two, always including 1x.
-        let speedups: Vec<f64> = self
-            .rows
+        let speedups: Vec<f64> = rows
             .iter()
             .flat_map(|r| TIERS.iter().filter_map(|t| r.speedup(t, "T0")))
             .filter(|v| v.is_finite() && *v > 0.0)
@@ -261,7 +266,7 @@ impl Report {
                 bottom + 14.0
             );
         }
-        for (ri, r) in self.rows.iter().enumerate() {
+        for (ri, r) in rows.iter().enumerate() {
             let gy = TOP + ri as f64 * group_h;
             let _ = writeln!(
                 s,
@@ -404,6 +409,17 @@ mod tests {
             svg.contains("1/2×"),
             "axis must reach below 1x for a slowdown"
         );
+    }
+
+    #[test]
+    fn svg_leaves_out_rows_without_t0() {
+        let mut evs = sample();
+        evs.push(ev(
+            r#"{"ev":"bench","t_us":5,"cpu":0,"kernel":"probe","tier":"aot","size":1,"median_cycles":9,"reps":3}"#,
+        ));
+        let r = Report::from_events(&evs).unwrap();
+        assert!(r.markdown().contains("| probe | 1 |"));
+        assert!(!r.svg().contains("probe"));
     }
 
     #[test]
