@@ -162,7 +162,7 @@ impl Harness {
                 Target::AotNative
             }
             Variant::CraneliftJit => {
-                Target::CraneliftJit(CraneliftJitCode::compile(&self.engine, func)?)
+                Target::CraneliftJit(Box::new(CraneliftJitCode::compile(&self.engine, func)?))
             }
         };
         let mut r = Runner {
@@ -207,8 +207,8 @@ enum Target {
     Jit(FuncId, Tier),
     Aot,
     AotNative,
-    /// The kernel's T2 IR linked by cranelift-jit.
-    CraneliftJit(CraneliftJitCode),
+    /// The kernel's T2 IR linked by cranelift-jit (boxed: the module is large).
+    CraneliftJit(Box<CraneliftJitCode>),
 }
 
 /// One variant of one kernel on one workload, ready to be timed.
