@@ -190,6 +190,39 @@ impl<'a> LoopInfo<'a> {
     }
 }
 
+/// True when two affine forms denote the same index at every iteration: same coefficient
+/// and offsets term by term. Terms are loop-invariant, so the same expression node, the same
+/// local or the same constant has the same value (a conservative, syntactic test).
+pub fn same_affine(x: &Affine<'_>, y: &Affine<'_>) -> bool {
+    fn same_expr(a: &Expr, b: &Expr) -> bool {
+        if core::ptr::eq(a, b) {
+            return true;
+        }
+        match (&a.kind, &b.kind) {
+            (ExprKind::Local(p), ExprKind::Local(q)) => p == q && a.ty == b.ty,
+            (ExprKind::Const(p), ExprKind::Const(q)) => a.ty == b.ty && p.bits() == q.bits(),
+            _ => false,
+        }
+    }
+    let coef = match (&x.coef, &y.coef) {
+        (None, None) => true,
+        (Some(c), Some(d)) => {
+            c.neg == d.neg
+                && match (c.mul, d.mul) {
+                    (None, None) => true,
+                    (Some(m), Some(n)) => same_expr(m, n),
+                    _ => false,
+                }
+        }
+        _ => false,
+    };
+    coef && x.offs.len() == y.offs.len()
+        && x.offs
+            .iter()
+            .zip(&y.offs)
+            .all(|((na, a), (nb, b))| na == nb && same_expr(a, b))
+}
+
 /// A buffer access found in a loop body: the node's address identifies it during lowering.
 pub struct Access<'a> {
     pub key: usize,

@@ -578,7 +578,23 @@ impl L<'_, '_> {
         let mut ok = self.b.ins().iconst(types::I8, 1);
         // per access: (coef i64 or None, offset i64)
         let mut forms: Vec<(Option<Value>, Value)> = Vec::new();
-        for a in acc {
+        // accesses of the same buffer at the same index (e.g. `re[b]` read twice and stored)
+        // share one pointer and one entry test: one induction variable each would only add
+        // latch increments and register pressure (measured on fft's butterfly)
+        let dup: Vec<Option<usize>> = acc
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                acc[..i]
+                    .iter()
+                    .position(|b| b.buf == a.buf && analysis::same_affine(&a.aff, &b.aff))
+            })
+            .collect();
+        for (ai, a) in acc.iter().enumerate() {
+            if let Some(j) = dup[ai] {
+                forms.push(forms[j]);
+                continue;
+            }
             let mut off = self.b.ins().iconst(types::I64, 0);
             for (neg, e) in &a.aff.offs {
                 let v = self.expr(e);
@@ -620,9 +636,14 @@ impl L<'_, '_> {
 
         // fast version: pointer variables start at the first iteration's address
         self.b.switch_to_block(fastb);
-        let mut ptrs = Vec::new();
+        let mut ptrs: Vec<(usize, Variable, Value, Option<bool>)> = Vec::new();
         let mut bumps = Vec::new();
-        for (a, (coef, off)) in acc.iter().zip(&forms) {
+        for (ai, (a, (coef, off))) in acc.iter().zip(&forms).enumerate() {
+            if let Some(j) = dup[ai] {
+                let shared = ptrs[j];
+                ptrs.push((a.key, shared.1, shared.2, shared.3));
+                continue;
+            }
             let (p, _) = self.buf(a.buf);
             let sh = self.elem_of(a.buf).shift() as i64;
             let first = match coef {
