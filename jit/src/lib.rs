@@ -45,7 +45,7 @@
 //! * **T2** uses `opt_level=speed` and versions innermost `i32` for-loops: when every index
 //!   that is affine in the loop variable is in bounds at the first and the last iteration,
 //!   a copy of the loop without those checks runs, with its addresses strength-reduced to
-//!   pointers bumped at the latch; otherwise the fully checked loop runs (so traps, and
+//!   pointers bumped at the latch (one per distinct buffer and index); otherwise the fully checked loop runs (so traps, and
 //!   the stores made before them, match T0 exactly).
 //! * **T3** adds, in the unchecked copy: f32x4 vectorization of element-wise f32 loops and
 //!   (under `#[reassoc]`) of reductions and `a*b+c` contraction, with FMA when the CPU has
