@@ -85,6 +85,20 @@ fn fft_stages(re: &mut [f32], n: i32) {
         }
     }
 }
+fn max_then_exp(x: &mut [f32], n: i32) {
+    let mx = x[0];
+    for i in 1..n { mx = max(mx, x[i]); }
+    let sum: f32 = 0.0;
+    for i in 0..n { let e = exp(x[i] - mx); x[i] = e; sum += e; }
+    x[0] = sum;
+}
+fn exp_sub_mx(x: &mut [f32], n: i32) {
+    let mx = x[7];
+    let sum: f32 = 0.0;
+    for i in 0..n { let e = exp(x[i] - mx); x[i] = e; sum += e; }
+    let inv = 1.0 / sum;
+    for i in 0..n { x[i] *= inv; }
+}
 fn softmax(x: &mut [f32], n: i32) {
     let mx = x[0];
     for i in 1..n { mx = max(mx, x[i]); }
@@ -284,6 +298,8 @@ fn main() {
             "sqrt_then_mul",
             "mul_then_exp",
             "max_only",
+            "max_then_exp",
+            "exp_sub_mx",
             "trig_only",
             "fft_stages",
             "softmax",
