@@ -472,13 +472,11 @@ impl Engine {
         }
     }
 
-    /// The Cranelift IR `jit` compiles for `f` at `tier` (unspecialized), with the ISA,
-    /// names, symbols and libcall addresses another linker needs (see [`crate::ClifUnit`]).
-    #[cfg(feature = "std")]
-    pub fn cranelift_ir(&self, f: FuncId, tier: Tier) -> Result<crate::ClifUnit, CompileError> {
-        let slot = self
-            .slot(f)
-            .ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
+    /// Runs `f` with the engine's code generator, building it (ISA, flags) on first use.
+    fn with_codegen<R>(
+        &self,
+        f: impl FnOnce(&mut CodeGen) -> Result<R, CompileError>,
+    ) -> Result<R, CompileError> {
         let mut cg = self.codegen.lock();
         if cg.is_none() {
             *cg = Some(CodeGen::new(
@@ -489,7 +487,18 @@ impl Engine {
         let cg = cg
             .as_mut()
             .ok_or_else(|| CompileError::Unsupported("no code generator".into()))?;
-        let (ir, isa) = cg.unit_ir(&slot.loaded.module, slot.index, tier)?;
+        f(cg)
+    }
+
+    /// The Cranelift IR `jit` compiles for `f` at `tier` (unspecialized), with the ISA,
+    /// names, symbols and libcall addresses another linker needs (see [`crate::ClifUnit`]).
+    #[cfg(feature = "std")]
+    pub fn cranelift_ir(&self, f: FuncId, tier: Tier) -> Result<crate::ClifUnit, CompileError> {
+        let slot = self
+            .slot(f)
+            .ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
+        let (ir, isa) =
+            self.with_codegen(|cg| cg.unit_ir(&slot.loaded.module, slot.index, tier))?;
         Ok(crate::ClifUnit::new(&slot.name, ir, isa))
     }
 
@@ -669,20 +678,10 @@ impl Engine {
                 t2
             };
         }
-        let compiled = {
-            let mut cg = self.codegen.lock();
-            if cg.is_none() {
-                *cg = Some(CodeGen::new(
-                    self.config.features,
-                    self.config.call_depth_limit,
-                )?);
-            }
-            let cg = cg
-                .as_mut()
-                .ok_or_else(|| CompileError::Unsupported("no code generator".into()))?;
+        let compiled = self.with_codegen(|cg| {
             let mut mem = self.mem.lock();
-            cg.compile(&slot.loaded.module, slot.index, tier, spec, &mut **mem)?
-        };
+            cg.compile(&slot.loaded.module, slot.index, tier, spec, &mut **mem)
+        })?;
         let bytes = compiled.code_bytes;
         let code = Box::new(Code {
             tier,

@@ -333,7 +333,8 @@ fn iso_for(
     Ok(p)
 }
 
-fn timeout() -> Duration {
+/// The hard limit of one QEMU boot (`BAREFLOW_QEMU_TIMEOUT` seconds, default 300).
+pub(crate) fn timeout() -> Duration {
     let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -20,7 +20,6 @@ use bareflow_boot_model::exit::ExitCode;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 type Event = Map<String, Value>;
 
@@ -343,14 +342,6 @@ const CASES: &[Case] = &[
     },
 ];
 
-fn timeout() -> Duration {
-    let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
-    Duration::from_secs(secs)
-}
-
 /// Runs the runtime cases matching `filter`; returns (passed, failed).
 pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize) {
     let (mut passed, mut failed) = (0, 0);
@@ -381,7 +372,7 @@ pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize)
                 mem_mib: 512,
                 uefi: false,
                 accel,
-                timeout: timeout(),
+                timeout: crate::itests::timeout(),
             };
             let out = qemu::run(&cfg, |_| {})?;
             let took = format!("{:.1} s", out.elapsed.as_secs_f64());
