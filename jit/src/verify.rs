@@ -193,29 +193,34 @@ fn table_data(elem: Elem, items: &[AExpr]) -> R<TableData> {
     Ok(match elem {
         Elem::U8 => collect!(U8, |p, c| match c {
             Const::I32(x) if (0..=255).contains(&x) => Ok(x as u8),
-            _ => err(p, "u8 element out of range 0..=255"),
+            Const::I32(_) => err(p, "u8 element out of range 0..=255"),
+            _ => suffix_mismatch(p),
         }),
-        Elem::I32 => collect!(I32, |_p, c| match c {
+        Elem::I32 => collect!(I32, |p, c| match c {
             Const::I32(x) => Ok(x),
-            _ => unreachable_r(),
+            _ => suffix_mismatch(p),
         }),
-        Elem::I64 => collect!(I64, |_p, c| match c {
+        Elem::I64 => collect!(I64, |p, c| match c {
             Const::I64(x) => Ok(x),
-            _ => unreachable_r(),
+            _ => suffix_mismatch(p),
         }),
-        Elem::F32 => collect!(F32, |_p, c| match c {
+        Elem::F32 => collect!(F32, |p, c| match c {
             Const::F32(x) => Ok(x),
-            _ => unreachable_r(),
+            _ => suffix_mismatch(p),
         }),
-        Elem::F64 => collect!(F64, |_p, c| match c {
+        Elem::F64 => collect!(F64, |p, c| match c {
             Const::F64(x) => Ok(x),
-            _ => unreachable_r(),
+            _ => suffix_mismatch(p),
         }),
     })
 }
 
-fn unreachable_r<T>() -> R<T> {
-    err(Pos::default(), "internal error: literal of unexpected type")
+/// A suffixed literal (`7i64`, `1.5f64`) whose type is not the table's element type.
+fn suffix_mismatch<T>(p: Pos) -> R<T> {
+    err(
+        p,
+        "table element's type suffix does not match the table's element type",
+    )
 }
 
 /// Converts a literal to a constant of type `ty` (negated when `neg`).

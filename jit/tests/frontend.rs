@@ -120,6 +120,14 @@ fn bad_sources_report_line_and_column() {
             "bad.bfir:1:21: array `K` declares 3 elements but lists 2",
         ),
         (
+            "const K: [i32; 2] = [1, 7i64];",
+            "bad.bfir:1:25: table element's type suffix does not match the table's element type",
+        ),
+        (
+            "const B: [u8; 2] = [1, -1.5f32];",
+            "bad.bfir:1:24: table element's type suffix does not match the table's element type",
+        ),
+        (
             "fn f(x: u8) {}",
             "bad.bfir:1:9: `u8` is only a buffer element type",
         ),
