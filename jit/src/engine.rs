@@ -92,6 +92,12 @@ pub enum LoadError {
     Internal(String),
 }
 
+#[cfg(feature = "std")]
+impl std::error::Error for CompileError {}
+
+#[cfg(feature = "std")]
+impl std::error::Error for LoadError {}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

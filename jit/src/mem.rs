@@ -31,6 +31,9 @@ pub enum ExecMemError {
     Protect(&'static str),
 }
 
+#[cfg(feature = "std")]
+impl std::error::Error for ExecMemError {}
+
 impl fmt::Display for ExecMemError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
