@@ -17,7 +17,8 @@
 //! | `codegen::lower` | typed IR to Cranelift IR for T1–T3 (explicit trap checks) |
 //! | `codegen::analysis` | affine-index, invariance and vectorizability analyses |
 //! | `codegen::link` | lays out a unit, resolves `X86CallPCRel4` / `Abs8`, W^X publish |
-//! | `libcalls` | the libm-backed math every tier calls, so results are bit-identical |
+//! | `libcalls` | the math every tier calls (libm-backed, or `mathf`), so results are bit-identical |
+//! | `mathf` | BareFlow's own f32 `exp`/`sin`/`cos`, which T2/T3 inline (T3 four lanes at a time) |
 //! | `engine` | [`Engine`]: slots, call counting, argument profiles, tier-up, events |
 //! | `values`, `events`, `mem`, `cpu` | the types crossing the API boundary |
 //! | `sync` | a spin lock (no_std has no Mutex) |
@@ -76,6 +77,7 @@ mod interp;
 mod ir;
 mod lexer;
 mod libcalls;
+pub mod mathf;
 mod mem;
 mod parser;
 mod sync;

@@ -1,6 +1,8 @@
 //! Math routines shared by the interpreter and compiled code (as libcalls), so that every
 //! tier computes `exp ln sin cos tanh pow` (and the software fallbacks of `fma`, rounding
-//! and float `%`) with the very same code: results are bit-identical across tiers.
+//! and float `%`) with the very same code: results are bit-identical across tiers. The
+//! f32 `exp`, `sin` and `cos` are BareFlow's own ([`crate::mathf`]), which T2 and T3
+//! also inline; the rest is `libm`.
 //!
 //! # False dependencies across the call
 //!
@@ -67,13 +69,13 @@ macro_rules! binary {
 }
 
 unary! {
-    bf_expf = libm::expf: f32;
+    bf_expf = crate::mathf::expf: f32;
     bf_exp = libm::exp: f64;
     bf_lnf = libm::logf: f32;
     bf_ln = libm::log: f64;
-    bf_sinf = libm::sinf: f32;
+    bf_sinf = crate::mathf::sinf: f32;
     bf_sin = libm::sin: f64;
-    bf_cosf = libm::cosf: f32;
+    bf_cosf = crate::mathf::cosf: f32;
     bf_cos = libm::cos: f64;
     bf_tanhf = libm::tanhf: f32;
     bf_tanh = libm::tanh: f64;

@@ -216,6 +216,48 @@ fn mixed(a: &[f32], out: &mut [f64], n: i32) -> i32 {
     }
     return neg + (n / (n - 5));
 }
+
+/// inline exp/sin/cos (T2), four lanes at a time (T3), with out-of-range lanes
+fn trig_map(x: &[f32], y: &mut [f32], n: i32) {
+    for i in 0..n {
+        let v = x[i];
+        y[i] = sin(v) * cos(v * 0.5) + exp(-v) - cos(v) * exp(v * 0.25);
+    }
+}
+
+/// softmax's middle loop: a sum that must stay in order, vectorized around it
+fn exp_sum(x: &mut [f32], n: i32, m: f32) -> f32 {
+    let s: f32 = 0.0;
+    for i in 0..n {
+        let e = exp(x[i] - m);
+        x[i] = e;
+        s += e;
+    }
+    return s;
+}
+
+fn sigmoid(v: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-v));
+}
+fn swish(v: f32, beta: f32) -> f32 {
+    return v * sigmoid(beta * v);
+}
+/// calls to expression functions, inlined lane-wise in the vector loop
+fn act(x: &mut [f32], g: &[f32], n: i32, beta: f32) {
+    for i in 0..n {
+        x[i] = swish(x[i], beta) * g[i] + sin(g[i]);
+    }
+}
+
+fn forever(v: f32) -> f32 {
+    return forever(v) + 1.0;
+}
+/// an expression function that recurses without end: every tier traps (call depth)
+fn act_forever(x: &mut [f32], n: i32) {
+    for i in 0..n {
+        x[i] = forever(x[i]);
+    }
+}
 "#;
 
 /// xorshift64*
@@ -235,6 +277,19 @@ impl Rng {
     }
     fn vf32(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| self.f32()).collect()
+    }
+    /// Mostly small values, sometimes large ones, infinities, NaN and signed zeros.
+    fn vf32_wild(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| match self.int(0, 15) {
+                0 => {
+                    [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0][self.int(0, 4) as usize]
+                }
+                1 => self.f32() * 1.0e5,
+                2 => self.f32() * 60.0,
+                _ => self.f32() * 4.0,
+            })
+            .collect()
     }
 }
 
@@ -491,6 +546,19 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             A::F64m(vec![0.0; n as usize]),
             A::I32(k),
         ],
+        "trig_map" => vec![
+            A::F32s(r.vf32_wild(n as usize)),
+            A::F32m(vec![0.0; n as usize]),
+            A::I32(k),
+        ],
+        "exp_sum" => vec![A::F32m(r.vf32_wild(n as usize)), A::I32(k), A::F32(r.f32())],
+        "act" => vec![
+            A::F32m(r.vf32_wild(n as usize)),
+            A::F32s(r.vf32(n as usize)),
+            A::I32(k),
+            A::F32(r.f32()),
+        ],
+        "act_forever" => vec![A::F32m(r.vf32(n as usize)), A::I32(k)],
         _ => unreachable!("{name}"),
     }
 }
@@ -528,6 +596,10 @@ fn differential(features: CpuFeatures, seed: u64, rounds: usize) {
         ("sum_slice", false),
         ("fill_sub", false),
         ("mixed", false),
+        ("trig_map", false),
+        ("exp_sum", false),
+        ("act", false),
+        ("act_forever", false),
     ];
     let mut traps = 0;
     for (name, reassoc) in names {

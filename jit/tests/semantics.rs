@@ -447,10 +447,10 @@ fn cases() -> Vec<Case> {
         un!("f32_nearest", f32, f32, "nearest(a)", |a| ok(
             a.round_ties_even()
         )),
-        un!("f32_exp", f32, f32, "exp(a)", |a| ok(libm::expf(a))),
+        un!("f32_exp", f32, f32, "exp(a)", |a| ok(jit::mathf::expf(a))),
         un!("f32_ln", f32, f32, "ln(a)", |a| ok(libm::logf(a))),
-        un!("f32_sin", f32, f32, "sin(a)", |a| ok(libm::sinf(a))),
-        un!("f32_cos", f32, f32, "cos(a)", |a| ok(libm::cosf(a))),
+        un!("f32_sin", f32, f32, "sin(a)", |a| ok(jit::mathf::sinf(a))),
+        un!("f32_cos", f32, f32, "cos(a)", |a| ok(jit::mathf::cosf(a))),
         un!("f32_tanh", f32, f32, "tanh(a)", |a| ok(libm::tanhf(a))),
         un!("f32_to_i32", f32, i32, "a as i32", |a| ok(a as i32)),
         un!("f32_to_i64", f32, i64, "a as i64", |a| ok(a as i64)),

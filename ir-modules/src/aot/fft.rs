@@ -31,8 +31,8 @@ pub fn fft(re: &mut [f32], im: &mut [f32], n: i32) -> Result<i32, AotError> {
         let step_angle = -6.283_185_5f32 / (len as f32);
         for k in 0..half {
             let angle = step_angle * (k as f32);
-            let wr = libm::cosf(angle);
-            let wi = libm::sinf(angle);
+            let wr = jit::mathf::cosf(angle);
+            let wi = jit::mathf::sinf(angle);
             for s in (0..n).step_by(len) {
                 let a = s + k;
                 let b = a + half;

@@ -123,7 +123,7 @@ pub fn attention(
         }
         let mut sum = 0.0f32;
         for j in 0..seq {
-            let e = libm::expf(scores[j] - mx);
+            let e = jit::mathf::expf(scores[j] - mx);
             scores[j] = e;
             sum += e;
         }

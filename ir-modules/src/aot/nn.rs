@@ -37,7 +37,7 @@ pub fn softmax(x: &mut [f32], n: i32) -> Result<(), AotError> {
     }
     let mut sum = 0.0f32;
     for i in 0..n {
-        let e = libm::expf(x[i] - mx);
+        let e = jit::mathf::expf(x[i] - mx);
         x[i] = e;
         sum += e;
     }
@@ -63,8 +63,8 @@ pub fn rope(x: &mut [f32], pos: i32, dim: i32, head_dim: i32, theta: f32) -> Res
         let h = i.wrapping_rem(head_dim);
         let freq = 1.0f32 / libm::powf(theta, (h as f32) / (head_dim as f32));
         let angle = (pos as f32) * freq;
-        let c = libm::cosf(angle);
-        let s = libm::sinf(angle);
+        let c = jit::mathf::cosf(angle);
+        let s = jit::mathf::sinf(angle);
         let i = i as usize;
         let x0 = x[i];
         let x1 = x[i + 1];
@@ -76,7 +76,7 @@ pub fn rope(x: &mut [f32], pos: i32, dim: i32, head_dim: i32, theta: f32) -> Res
 
 #[inline(always)]
 fn silu_scalar(v: f32) -> f32 {
-    v / (1.0f32 + libm::expf(-v))
+    v / (1.0f32 + jit::mathf::expf(-v))
 }
 
 /// See `silu.bfir`.

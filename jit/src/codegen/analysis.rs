@@ -3,7 +3,7 @@
 //! reduction), and whether an innermost loop is an f32 map/reduction that can be vectorized.
 
 use crate::ir::*;
-use crate::types::{Elem, Ty};
+use crate::types::{Elem, ParamTy, Ty};
 use alloc::vec::Vec;
 
 /// Locals assigned anywhere in `stmts` (including nested blocks and loop variables).
@@ -327,15 +327,81 @@ pub enum VStmt<'a> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RedOp {
+    /// A sum that may be reordered (`#[reassoc]`): one partial sum per lane.
     Add,
+    /// A sum that must stay in order: the lanes are added to the scalar one after another,
+    /// exactly as the scalar loop would.
+    OrderedAdd,
     Min,
     Max,
+}
+
+/// How deep calls to expression functions may be inlined into a vector loop.
+pub const MAX_INLINE_DEPTH: u32 = 3;
+
+/// The returned expression of a function whose whole body is `return e;` and whose
+/// parameters are all `f32` (parameter `i` is local `i`): such a call can be computed
+/// lane-wise in a vector loop by substituting the argument vectors.
+pub fn expr_function(m: &Module, fi: u32) -> Option<&Expr> {
+    let f = &m.funcs[fi as usize];
+    if f.ret != Ty::F32
+        || !f.bufs.is_empty()
+        || f.params.iter().any(|p| *p != ParamTy::Scalar(Ty::F32))
+    {
+        return None;
+    }
+    match f.body.as_slice() {
+        [Stmt::Return(Some(e))] => Some(e),
+        _ => None,
+    }
+}
+
+/// Whether the body `e` of an expression function (with `params` parameters) is made of
+/// lane-wise operations only. Fused multiply-adds are left out: the loop decides about
+/// hardware FMA from the caller's expressions alone.
+fn inline_body_ok(m: &Module, e: &Expr, params: usize, depth: u32) -> bool {
+    if e.ty != Ty::F32 {
+        return false;
+    }
+    let rec = |x: &Expr| inline_body_ok(m, x, params, depth);
+    match &e.kind {
+        ExprKind::Const(_) => true,
+        ExprKind::Local(l) => (*l as usize) < params,
+        ExprKind::Unary(UnOp::Neg, a) => rec(a),
+        ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => {
+            rec(a) && rec(b)
+        }
+        ExprKind::Intrinsic(
+            Intrinsic::Sqrt | Intrinsic::Abs | Intrinsic::Exp | Intrinsic::Sin | Intrinsic::Cos,
+            a,
+        ) => rec(&a[0]),
+        ExprKind::Intrinsic(Intrinsic::Min | Intrinsic::Max, a) => rec(&a[0]) && rec(&a[1]),
+        ExprKind::Call(g, args) => call_inlinable(m, *g, args, depth + 1, &rec),
+        _ => false,
+    }
+}
+
+/// A call that a vector loop computes inline: an expression function with lane-wise body,
+/// whose scalar arguments pass `arg_ok`.
+fn call_inlinable(
+    m: &Module,
+    fi: u32,
+    args: &[CallArg],
+    depth: u32,
+    arg_ok: &dyn Fn(&Expr) -> bool,
+) -> bool {
+    depth <= MAX_INLINE_DEPTH
+        && expr_function(m, fi).is_some_and(|body| inline_body_ok(m, body, args.len(), depth))
+        && args
+            .iter()
+            .all(|a| matches!(a, CallArg::Scalar(x) if arg_ok(x)))
 }
 
 /// Decides whether an innermost step-1 loop can run 4 (x2) iterations at a time in f32x4.
 /// `proven` says whether an access (by key) was proven in bounds and is contiguous (coef 1)
 /// or invariant. Reductions need `reassoc`; maps are lane-wise exact and need nothing.
 pub fn vectorizable<'a>(
+    m: &Module,
     li: &LoopInfo<'a>,
     body: &'a [Stmt],
     reassoc: bool,
@@ -376,6 +442,14 @@ pub fn vectorizable<'a>(
                     }
                     ExprKind::Intrinsic(Intrinsic::Fma, args) if reassoc && is_acc(&args[2]) => {
                         red(e, RedOp::Add, Some((&args[0], &args[1])))
+                    }
+                    // without #[reassoc] the lanes are summed in iteration order
+                    // (IEEE addition is commutative, so `e + acc` is `acc + e`)
+                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(a) => {
+                        red(b, RedOp::OrderedAdd, None)
+                    }
+                    ExprKind::Binary(BinOp::Add, a, b) if is_acc(b) => {
+                        red(a, RedOp::OrderedAdd, None)
                     }
                     // IEEE minimum/maximum are associative and commutative: exact in any order
                     ExprKind::Intrinsic(i @ (Intrinsic::Min | Intrinsic::Max), args)
@@ -421,7 +495,9 @@ pub fn vectorizable<'a>(
             VStmt::Reduce { e, .. } | VStmt::Store { e, .. } | VStmt::Temp { e, .. } => (*e, None),
         };
         for x in core::iter::once(e).chain(extra) {
-            if !vexpr_ok(li, x, &defined, &temps, &accs, &stores, elem_of, contiguous) {
+            if !vexpr_ok(
+                m, li, x, &defined, &temps, &accs, &stores, elem_of, contiguous,
+            ) {
                 return None;
             }
         }
@@ -448,6 +524,7 @@ fn same_index(a: &Expr, b: &Expr) -> bool {
 
 #[allow(clippy::too_many_arguments)]
 fn vexpr_ok(
+    m: &Module,
     li: &LoopInfo,
     e: &Expr,
     defined: &[u32],
@@ -460,7 +537,7 @@ fn vexpr_ok(
     if e.ty != Ty::F32 {
         return false;
     }
-    let rec = |x: &Expr| vexpr_ok(li, x, defined, temps, accs, stores, elem_of, contiguous);
+    let rec = |x: &Expr| vexpr_ok(m, li, x, defined, temps, accs, stores, elem_of, contiguous);
     match &e.kind {
         ExprKind::Const(_) => true,
         ExprKind::Local(l) => {
@@ -486,9 +563,13 @@ fn vexpr_ok(
         ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => {
             rec(a) && rec(b)
         }
-        ExprKind::Intrinsic(Intrinsic::Sqrt | Intrinsic::Abs, a) => rec(&a[0]),
+        ExprKind::Intrinsic(
+            Intrinsic::Sqrt | Intrinsic::Abs | Intrinsic::Exp | Intrinsic::Sin | Intrinsic::Cos,
+            a,
+        ) => rec(&a[0]),
         ExprKind::Intrinsic(Intrinsic::Min | Intrinsic::Max, a) => rec(&a[0]) && rec(&a[1]),
         ExprKind::Intrinsic(Intrinsic::Fma, a) => rec(&a[0]) && rec(&a[1]) && rec(&a[2]),
+        ExprKind::Call(fi, args) => call_inlinable(m, *fi, args, 1, &rec),
         _ => false,
     }
 }

@@ -5,6 +5,8 @@
 //! or a trap code; a caller that sees a non-zero status returns it at once. Traps never rely
 //! on hardware faults: every check is an explicit branch to a cold trap exit.
 
+mod inline_math;
+
 use super::analysis::{self, Access, LoopInfo, RedOp, VStmt};
 use crate::ir::*;
 use crate::libcalls::Libcall;
@@ -29,6 +31,8 @@ pub struct Opts {
     pub unroll: bool,
     /// T3: f32x4 maps and (with `#[reassoc]`) reductions.
     pub vectorize: bool,
+    /// T2+: f32 `exp` inline (`mathf`'s sequence) instead of a libcall.
+    pub inline_math: bool,
     pub hw_fma: bool,
     pub sse41: bool,
     pub depth_limit: u32,
@@ -92,6 +96,9 @@ struct L<'a, 'b> {
     depth: Value,
     /// Locals redirected to other variables (the extra accumulators of an unrolled reduction).
     alias: Vec<(u32, Variable)>,
+    /// Inside the inlined body of an expression function (vector loops): its own
+    /// expressions never get the caller's `#[reassoc]` contractions.
+    inlining: u32,
 }
 
 /// Lowers function `fi` of `m` into `func` (whose signature must be `native_sig`).
@@ -127,6 +134,7 @@ pub fn lower_function(
         fast: None,
         depth: params[0],
         alias: Vec::new(),
+        inlining: 0,
     };
     // every local starts defined (zero) so the SSA builder never sees an undefined use
     for (i, t) in f.locals.iter().enumerate() {
@@ -800,7 +808,7 @@ impl L<'_, '_> {
             BufRef::Param(i) => f.bufs[i as usize].0,
             BufRef::Table(t) => m.tables[t as usize].data.elem(),
         };
-        let Some(vs) = analysis::vectorizable(li, &fl.body, f.reassoc, &elem_of, &contiguous)
+        let Some(vs) = analysis::vectorizable(m, li, &fl.body, f.reassoc, &elem_of, &contiguous)
         else {
             return;
         };
@@ -816,7 +824,9 @@ impl L<'_, '_> {
         // accumulators
         let mut accs: Vec<(u32, RedOp, [Variable; PARTS])> = Vec::new();
         for v in &vs {
-            if let VStmt::Reduce { acc, op, .. } = v {
+            if let VStmt::Reduce { acc, op, .. } = v
+                && *op != RedOp::OrderedAdd
+            {
                 let a = self.b.use_var(self.vars[*acc as usize]);
                 let splat = self.b.ins().splat(v4, a);
                 let z = self.b.ins().f32const(0.0);
@@ -846,7 +856,21 @@ impl L<'_, '_> {
         let v = self.b.use_var(var);
         let v64 = self.b.ins().sextend(types::I64, v);
         let v8 = self.b.ins().iadd_imm_s(v64, LANES as i64);
-        let c = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, v8, e64);
+        let mut c = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, v8, e64);
+        if has_call(&fl.body) {
+            // inlined calls skip their call-depth check: when one could fail, leave every
+            // iteration to the scalar loop, which traps where T0 does
+            let room = self
+                .b
+                .ins()
+                .iadd_imm_s(self.depth, analysis::MAX_INLINE_DEPTH as i64);
+            let ok = self.b.ins().icmp_imm_s(
+                IntCC::UnsignedLessThanOrEqual,
+                room,
+                self.o.depth_limit as i64,
+            );
+            c = self.b.ins().band(c, ok);
+        }
         self.b.ins().brif(c, body, &[], done, &[]);
         self.b.switch_to_block(body);
         for part in 0..PARTS as u32 {
@@ -866,6 +890,21 @@ impl L<'_, '_> {
                             p,
                             (part * 16) as i32,
                         );
+                    }
+                    VStmt::Reduce {
+                        acc,
+                        e,
+                        op: RedOp::OrderedAdd,
+                        ..
+                    } => {
+                        let xv = self.vexpr(e, part, &temps);
+                        let var = self.var_of(*acc);
+                        let mut sum = self.b.use_var(var);
+                        for lane in 0..4u8 {
+                            let x = self.b.ins().extractlane(xv, lane);
+                            sum = self.b.ins().fadd(sum, x);
+                        }
+                        self.b.def_var(var, sum);
                     }
                     VStmt::Reduce {
                         acc,
@@ -932,7 +971,7 @@ impl L<'_, '_> {
         for (acc, op, vs) in accs {
             let parts: Vec<Value> = vs.iter().map(|v| self.b.use_var(*v)).collect();
             let comb = |b: &mut FunctionBuilder, x: Value, y: Value| match op {
-                RedOp::Add => b.ins().fadd(x, y),
+                RedOp::Add | RedOp::OrderedAdd => b.ins().fadd(x, y),
                 RedOp::Min => b.ins().fmin(x, y),
                 RedOp::Max => b.ins().fmax(x, y),
             };
@@ -988,6 +1027,7 @@ impl L<'_, '_> {
             }
             ExprKind::Binary(BinOp::Add, a, b)
                 if self.f.reassoc
+                    && self.inlining == 0
                     && self.o.hw_fma
                     && (matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..))
                         || matches!(b.kind, ExprKind::Binary(BinOp::Mul, ..))) =>
@@ -1021,10 +1061,29 @@ impl L<'_, '_> {
                 match i {
                     Intrinsic::Sqrt => self.b.ins().sqrt(xs[0]),
                     Intrinsic::Abs => self.b.ins().fabs(xs[0]),
+                    Intrinsic::Exp => self.inline_exp(xs[0]),
+                    Intrinsic::Sin => self.inline_sincos(xs[0], false),
+                    Intrinsic::Cos => self.inline_sincos(xs[0], true),
                     Intrinsic::Min => self.b.ins().fmin(xs[0], xs[1]),
                     Intrinsic::Max => self.b.ins().fmax(xs[0], xs[1]),
                     _ => self.b.ins().fma(xs[0], xs[1], xs[2]),
                 }
+            }
+            ExprKind::Call(fi, args) => {
+                // an expression function: its body over the argument vectors
+                let body = analysis::expr_function(self.m, *fi).expect("checked inlinable");
+                let params: Vec<(u32, Value)> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| match a {
+                        CallArg::Scalar(x) => (i as u32, self.vexpr(x, part, temps)),
+                        _ => unreachable!("checked: scalar arguments only"),
+                    })
+                    .collect();
+                self.inlining += 1;
+                let v = self.vexpr(body, part, &params);
+                self.inlining -= 1;
+                v
             }
             _ => unreachable!("vectorizable() admits only the forms handled above"),
         }
@@ -1205,6 +1264,10 @@ impl L<'_, '_> {
             Ceil => self.libcall(pick(Libcall::CeilF32, Libcall::CeilF64), &xs),
             Trunc => self.libcall(pick(Libcall::TruncF32, Libcall::TruncF64), &xs),
             Nearest => self.libcall(pick(Libcall::NearestF32, Libcall::NearestF64), &xs),
+            // scalar sin/cos stay calls: their inline form needs a cold libm path for large
+            // arguments, and values live across that call get spilled in the hot path
+            // (measured: rope 30 % slower than with the call)
+            Exp if !f64_ && self.o.inline_math => self.inline_exp(xs[0]),
             Exp => self.libcall(pick(Libcall::ExpF32, Libcall::ExpF64), &xs),
             Ln => self.libcall(pick(Libcall::LnF32, Libcall::LnF64), &xs),
             Sin => self.libcall(pick(Libcall::SinF32, Libcall::SinF64), &xs),
@@ -1437,6 +1500,18 @@ fn visit_body_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
             _ => {}
         }
     }
+}
+
+fn has_call(stmts: &[Stmt]) -> bool {
+    let mut found = false;
+    visit_body_exprs(stmts, &mut |e| {
+        e.visit(&mut |x| {
+            if matches!(x.kind, ExprKind::Call(..)) {
+                found = true;
+            }
+        })
+    });
+    found
 }
 
 fn has_fma(e: &Expr) -> bool {

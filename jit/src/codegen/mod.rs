@@ -219,6 +219,7 @@ impl CodeGen {
             hoist: tier >= Tier::T2,
             unroll: tier >= Tier::T3,
             vectorize: tier >= Tier::T3,
+            inline_math: tier >= Tier::T2,
             hw_fma: self.features.has_hw_fma(),
             sse41: self.features.sse41,
             depth_limit: self.depth_limit,
@@ -533,6 +534,21 @@ fn prefix(a: &mut [f32], n: i32) {
 fn hist(d: &[i32], h: &mut [i32], n: i32) {
     for i in 0..n { h[d[i]] += 1; }
 }
+fn softmax_sum(x: &mut [f32], n: i32, m: f32) -> f32 {
+    let s: f32 = 0.0;
+    for i in 0..n { let e = exp(x[i] - m); x[i] = e; s += e; }
+    return s;
+}
+fn sig(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
+fn silu(x: &mut [f32], n: i32) {
+    for i in 0..n { x[i] = sig(x[i]); }
+}
+fn waves(x: &mut [f32], n: i32) {
+    for i in 0..n { x[i] = sin(x[i]) + cos(x[i]); }
+}
+fn exp64(x: &mut [f64], n: i32) {
+    for i in 0..n { x[i] = exp(x[i]); }
+}
 fn butterfly(re: &mut [f32], im: &mut [f32], n: i32, half: i32, k: i32) {
     for s in 0..n step 2 * half {
         let a = s + k;
@@ -574,8 +590,46 @@ fn butterfly(re: &mut [f32], im: &mut [f32], n: i32, half: i32, k: i32) {
 
     #[test]
     fn t3_never_reassociates_without_the_attribute() {
+        // the products are computed four at a time, but the four lanes are added to the
+        // one scalar sum in iteration order: no partial sums, no FMA
         let t3 = clif(SRC, "dot_exact", Tier::T3, CpuFeatures::all());
-        assert!(!t3.contains("f32x4"), "{t3}");
+        assert!(count(&t3, "load.f32x4") >= 4, "{t3}");
+        assert_eq!(count(&t3, "extractlane"), 4 * 4, "{t3}");
+        assert!(!t3.contains("fma"), "{t3}");
+    }
+
+    #[test]
+    fn f32_exp_is_a_libcall_at_t1_inline_from_t2() {
+        let t1 = clif(SRC, "softmax_sum", Tier::T1, CpuFeatures::all());
+        assert!(count(&t1, " = call ") >= 1, "{t1}");
+        let t2 = clif(SRC, "softmax_sum", Tier::T2, CpuFeatures::all());
+        assert_eq!(count(&t2, " = call "), 0, "{t2}");
+        assert!(t2.contains("bitcast.i32"), "{t2}");
+        // scalar sin/cos and f64 exp keep their calls
+        assert!(
+            count(
+                &clif(SRC, "waves", Tier::T2, CpuFeatures::all()),
+                " = call "
+            ) >= 2
+        );
+        assert!(
+            count(
+                &clif(SRC, "exp64", Tier::T2, CpuFeatures::all()),
+                " = call "
+            ) >= 2
+        );
+    }
+
+    #[test]
+    fn t3_vectorizes_transcendental_maps_and_inlines_expression_functions() {
+        for f in ["softmax_sum", "silu", "waves"] {
+            let t3 = clif(SRC, f, Tier::T3, CpuFeatures::all());
+            assert!(count(&t3, "load.f32x4") >= 4, "{f}\n{t3}");
+            assert!(t3.contains("bitcast.i32x4"), "{f}\n{t3}");
+        }
+        // silu's vector loop has no call to sig (the scalar remainder still has)
+        let t3 = clif(SRC, "silu", Tier::T3, CpuFeatures::all());
+        assert!(count(&t3, "bitcast.i32x4") >= 4, "{t3}");
     }
 
     #[test]

@@ -1,0 +1,223 @@
+//! T2/T3 inline versions of [`crate::mathf`]'s `exp`, `sin` and `cos`, for a scalar `f32`
+//! or an `f32x4` of four lanes.
+//!
+//! Every routine here emits exactly the operation sequence of its `mathf` counterpart —
+//! same constants, same order, no fused multiply-add — so compiled code and the
+//! interpreter agree to the bit. Arguments `mathf` hands to `libm` (|x| beyond the trig
+//! limit, inf, NaN) take a cold path that calls the shared libcall, lane by lane.
+
+use super::L;
+use crate::libcalls::Libcall;
+use crate::mathf;
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value, types};
+
+impl L<'_, '_> {
+    fn is_vec(&self, x: Value) -> bool {
+        self.b.func.dfg.value_type(x).is_vector()
+    }
+
+    /// An f32 constant shaped like `like` (scalar, or splat over four lanes).
+    fn f32_like(&mut self, like: Value, c: f32) -> Value {
+        let s = self.b.ins().f32const(c);
+        if self.is_vec(like) {
+            self.b.ins().splat(types::F32X4, s)
+        } else {
+            s
+        }
+    }
+
+    /// An i32 constant shaped like `like`.
+    fn i32_like(&mut self, like: Value, c: i32) -> Value {
+        let s = self.b.ins().iconst(types::I32, c as i64);
+        if self.is_vec(like) {
+            self.b.ins().splat(types::I32X4, s)
+        } else {
+            s
+        }
+    }
+
+    /// Reinterprets f32 (x4) bits as i32 (x4) or back.
+    fn reinterpret(&mut self, x: Value, to_int: bool) -> Value {
+        let ty: Type = match (self.is_vec(x), to_int) {
+            (false, true) => types::I32,
+            (false, false) => types::F32,
+            (true, true) => types::I32X4,
+            (true, false) => types::F32X4,
+        };
+        self.b.ins().bitcast(ty, MemFlagsData::new(), x)
+    }
+
+    /// `cond ? a : b` lane-wise; `cond` comes from an `fcmp`/`icmp` of the same shape.
+    fn pick(&mut self, cond: Value, a: Value, b: Value) -> Value {
+        if self.is_vec(a) {
+            let ty = self.b.func.dfg.value_type(a);
+            let mask = self.b.ins().bitcast(ty, MemFlagsData::new(), cond);
+            self.b.ins().bitselect(mask, a, b)
+        } else {
+            self.b.ins().select(cond, a, b)
+        }
+    }
+
+    /// `c[0]·x^(n-1) + ... + c[n-1]` by Horner's rule, as `mathf::horner`.
+    fn horner(&mut self, c: &[f32], x: Value) -> Value {
+        let mut p = self.f32_like(x, c[0]);
+        for k in &c[1..] {
+            let px = self.b.ins().fmul(p, x);
+            let kv = self.f32_like(x, *k);
+            p = self.b.ins().fadd(px, kv);
+        }
+        p
+    }
+
+    /// `round(x·scale)` as a float and as an integer (the `ROUND_MAGIC` trick).
+    fn round_scaled(&mut self, x: Value, scale: f32) -> (Value, Value) {
+        let s = self.f32_like(x, scale);
+        let magic = self.f32_like(x, mathf::ROUND_MAGIC);
+        let xs = self.b.ins().fmul(x, s);
+        let t = self.b.ins().fadd(xs, magic);
+        let nf = self.b.ins().fsub(t, magic);
+        let ti = self.reinterpret(t, true);
+        let mi = self.i32_like(x, mathf::ROUND_MAGIC.to_bits() as i32);
+        let n = self.b.ins().isub(ti, mi);
+        (nf, n)
+    }
+
+    /// 2^n as f32 for n in the normal exponent range.
+    fn pow2(&mut self, n: Value) -> Value {
+        let bias = self.i32_like(n, 127);
+        let e = self.b.ins().iadd(n, bias);
+        let bits = self.b.ins().ishl_imm_u(e, 23);
+        self.reinterpret(bits, false)
+    }
+
+    /// `mathf::expf`, inline.
+    pub(super) fn inline_exp(&mut self, x: Value) -> Value {
+        let lo = self.f32_like(x, mathf::EXP_LO);
+        let hi = self.f32_like(x, mathf::EXP_HI);
+        let below = self.b.ins().fcmp(FloatCC::LessThan, x, lo);
+        let x = self.pick(below, lo, x);
+        let above = self.b.ins().fcmp(FloatCC::GreaterThan, x, hi);
+        let x = self.pick(above, hi, x);
+        let (nf, n) = self.round_scaled(x, mathf::LOG2_E);
+        let ln2_hi = self.f32_like(x, mathf::LN2_HI);
+        let ln2_lo = self.f32_like(x, mathf::LN2_LO);
+        let a = self.b.ins().fmul(nf, ln2_hi);
+        let r = self.b.ins().fsub(x, a);
+        let bb = self.b.ins().fmul(nf, ln2_lo);
+        let r = self.b.ins().fsub(r, bb);
+        let z = self.b.ins().fmul(r, r);
+        let p = self.horner(&mathf::EXP_POLY, r);
+        let pz = self.b.ins().fmul(p, z);
+        let y = self.b.ins().fadd(pz, r);
+        let one = self.f32_like(x, 1.0);
+        let y = self.b.ins().fadd(y, one);
+        let n1 = self.b.ins().sshr_imm_u(n, 1);
+        let n2 = self.b.ins().isub(n, n1);
+        let s1 = self.pow2(n1);
+        let s2 = self.pow2(n2);
+        let y = self.b.ins().fmul(y, s1);
+        self.b.ins().fmul(y, s2)
+    }
+
+    /// `mathf::sinf` / `mathf::cosf`, inline: the polynomial path when every lane is
+    /// within the limit, else the shared libcall for each lane.
+    pub(super) fn inline_sincos(&mut self, x: Value, cos: bool) -> Value {
+        let ty = self.b.func.dfg.value_type(x);
+        let ax = self.b.ins().fabs(x);
+        let lim = self.f32_like(x, mathf::TRIG_LIMIT);
+        // false for NaN
+        let ok = self.b.ins().fcmp(FloatCC::LessThanOrEqual, ax, lim);
+        let all_ok = if self.is_vec(x) {
+            self.b.ins().vall_true(ok)
+        } else {
+            ok
+        };
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let out = self.b.append_block_param(join, ty);
+        self.b.ins().brif(all_ok, fast, &[], slow, &[]);
+        self.b.set_cold_block(slow);
+
+        self.b.switch_to_block(slow);
+        let lc = if cos {
+            Libcall::CosF32
+        } else {
+            Libcall::SinF32
+        };
+        let v = if self.is_vec(x) {
+            let mut acc = x;
+            for lane in 0..4u8 {
+                let e = self.b.ins().extractlane(x, lane);
+                let r = self.libcall(lc, &[e]);
+                acc = self.b.ins().insertlane(acc, r, lane);
+            }
+            acc
+        } else {
+            self.libcall(lc, &[x])
+        };
+        self.b.ins().jump(join, &[v.into()]);
+
+        self.b.switch_to_block(fast);
+        let v = self.sincos_reduced(x, cos);
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.switch_to_block(join);
+        out
+    }
+
+    fn sincos_reduced(&mut self, x: Value, cos: bool) -> Value {
+        let (qf, q) = self.round_scaled(x, mathf::FRAC_2_PI);
+        let q = if cos {
+            let one = self.i32_like(x, 1);
+            self.b.ins().iadd(q, one)
+        } else {
+            q
+        };
+        let mut r = x;
+        for part in [mathf::PIO2_1, mathf::PIO2_2, mathf::PIO2_3] {
+            let c = self.f32_like(x, part);
+            let qc = self.b.ins().fmul(qf, c);
+            r = self.b.ins().fsub(r, qc);
+        }
+        let z = self.b.ins().fmul(r, r);
+        // s = r + r·z·S(z)
+        let sp = self.horner(&mathf::SIN_POLY, z);
+        let rz = self.b.ins().fmul(r, z);
+        let rzs = self.b.ins().fmul(rz, sp);
+        let s = self.b.ins().fadd(r, rzs);
+        // c = (z·z·C(z) − 0.5·z) + 1
+        let cp = self.horner(&mathf::COS_POLY, z);
+        let zz = self.b.ins().fmul(z, z);
+        let zzc = self.b.ins().fmul(zz, cp);
+        let half = self.f32_like(x, 0.5);
+        let hz = self.b.ins().fmul(half, z);
+        let c = self.b.ins().fsub(zzc, hz);
+        let one = self.f32_like(x, 1.0);
+        let c = self.b.ins().fadd(c, one);
+        // odd quadrant: the other polynomial, chosen with a bit mask (a scalar `select`
+        // of floats becomes a branch, mispredicted half the time on varied angles);
+        // quadrants 2 and 3: negated
+        let q1 = self.i32_like(x, 1);
+        let odd = self.b.ins().band(q, q1);
+        let mask = self.b.ins().ineg(odd);
+        let si = self.reinterpret(s, true);
+        let ci = self.reinterpret(c, true);
+        let diff = self.b.ins().bxor(si, ci);
+        let pick_c = self.b.ins().band(diff, mask);
+        let vi = self.b.ins().bxor(si, pick_c);
+        let q2 = self.i32_like(x, 2);
+        let neg = self.b.ins().band(q, q2);
+        let sign = self.b.ins().ishl_imm_u(neg, 30);
+        let vi = self.b.ins().bxor(vi, sign);
+        let v = self.reinterpret(vi, false);
+        if cos {
+            v
+        } else {
+            // sin(±0) = ±0
+            let fz = self.f32_like(x, 0.0);
+            let is_zero = self.b.ins().fcmp(FloatCC::Equal, x, fz);
+            self.pick(is_zero, x, v)
+        }
+    }
+}
