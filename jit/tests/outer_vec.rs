@@ -1,4 +1,4 @@
-//! T3's outer-loop vectorization (16 or 4 columns of a `for j { acc; for p {..}; store }`
+//! T3's outer-loop vectorization (32, 16 or 4 columns of a `for j { acc; for p {..}; store }`
 //! nest at once) against T0, at T1–T3, with and without FMA hardware: column counts that
 //! leave every kind of remainder, empty inner loops, several accumulators, post-loop
 //! statements, and buffers too short so the kernel traps part-way (same trap kind, same
@@ -226,7 +226,9 @@ const KERNELS: [(&str, bool, usize); 6] = [
     ("window", true, 3),
 ];
 
-const COLUMNS: [i32; 14] = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 33];
+const COLUMNS: [i32; 19] = [
+    0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 31, 32, 33, 47, 52, 70,
+];
 
 fn check(features: CpuFeatures, seed: u64) -> usize {
     let e = engine_with(features);

@@ -487,7 +487,7 @@ impl L<'_, '_> {
         self.b.switch_to_block(pre);
 
         let innermost = !analysis::has_loop(&fl.body);
-        // T3: a column loop around a dot product runs 16/4 columns at once (outer_vec.rs)
+        // T3: a column loop around a dot product runs 32/16/4 columns at once (outer_vec.rs)
         if self.o.vectorize
             && !innermost
             && step.is_none()
