@@ -8,15 +8,17 @@
 //! }
 //! ```
 //!
-//! runs 32 (then 16, then 4) consecutive `j` at once in f32x4 lanes: one lane per column, so each
-//! lane performs exactly the scalar sequence of operations of its `j` (bit-exact without
-//! `#[reassoc]`; with it, `x*y + acc` may be contracted into one `fma`). Loads whose index
-//! does not depend on `j` (`a[i*k + p]`) are broadcast, loads contiguous along `j`
-//! (`b[p*n + j]`) are f32x4 loads. Every index is affine in `j` (coefficient 0 or 1) and
-//! in `p`, so it is in bounds for the whole vector range iff it is at the corners of the
-//! (j, p) box: those are tested once before the nest, and if any fails the original loop
-//! (every check kept) runs instead, so traps are those of T0. The `j` iterations left over
-//! after the groups of 4 run through the ordinary lowering.
+//! runs 32 (then 16, then 4) consecutive `j` at once in f32x4 lanes: one lane per column,
+//! so each lane performs exactly the scalar sequence of operations of its `j` (bit-exact
+//! without `#[reassoc]`; with it, `x*y + acc` may be contracted into one `fma`). Loads
+//! whose index does not depend on `j` (`a[i*k + p]`) are broadcast, loads contiguous along
+//! `j` (`b[p*n + j]`) are f32x4 loads. Every index is affine in `j` (coefficient 0 or 1)
+//! and in `p`, so it is in bounds for the whole vector range iff it is at the corners of
+//! the (j, p) box: those are tested once before the nest, and if any fails the original
+//! loop (every check kept) runs instead, so traps are those of T0. The tests compute in
+//! i64 from the sign-extended i32 terms, which is congruent to the kernel's wrapping i32
+//! arithmetic; a value in `0..len` (below 2^31) is therefore the kernel's index itself.
+//! The `j` iterations left over after the groups of 4 run through the ordinary lowering.
 
 use super::{FastCtx, L};
 use crate::codegen::analysis::{self, LoopInfo};
@@ -312,7 +314,6 @@ impl L<'_, '_> {
         exit: Block,
     ) -> bool {
         let (outer_asg, inner_asg) = assigned_sets(fl);
-
         let Some(nest) = nest_of(self.f, self.m, fl, &outer_asg, &inner_asg, self.o.hw_fma) else {
             return false;
         };
