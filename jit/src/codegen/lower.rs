@@ -22,6 +22,9 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use hashbrown::HashMap;
 
+#[path = "outer_vec.rs"]
+mod outer_vec;
+
 /// What the lowering may do beyond a straight translation.
 #[derive(Clone, Copy, Debug)]
 pub struct Opts {
@@ -492,6 +495,16 @@ impl L<'_, '_> {
         self.b.switch_to_block(pre);
 
         let innermost = !analysis::has_loop(&fl.body);
+        // T3: a column loop around a dot product runs 32/16/4 columns at once (outer_vec.rs)
+        if self.o.vectorize
+            && !innermost
+            && step.is_none()
+            && self.fast.is_none()
+            && self.try_outer_vector(fl, start, end, exit)
+        {
+            self.b.switch_to_block(exit);
+            return;
+        }
         if self.o.hoist && innermost && ty == Ty::I32 && self.fast.is_none() {
             let mut asg = Vec::new();
             analysis::assigned(&fl.body, &mut asg);
