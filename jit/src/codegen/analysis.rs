@@ -367,6 +367,16 @@ fn inline_body_ok(m: &Module, e: &Expr, params: usize, depth: u32) -> bool {
     match &e.kind {
         ExprKind::Const(_) => true,
         ExprKind::Local(l) => (*l as usize) < params,
+        ExprKind::Call(g, args) => call_inlinable(m, *g, args, depth + 1, &rec),
+        _ => lanewise_op(e, &rec).unwrap_or(false),
+    }
+}
+
+/// The f32 operations a vector lane computes exactly like the scalar code (negation,
+/// `+ - * /`, `sqrt abs exp sin cos min max`): `Some(whether every operand passes rec)`;
+/// `None` for any other kind of expression.
+fn lanewise_op(e: &Expr, rec: &dyn Fn(&Expr) -> bool) -> Option<bool> {
+    Some(match &e.kind {
         ExprKind::Unary(UnOp::Neg, a) => rec(a),
         ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => {
             rec(a) && rec(b)
@@ -376,9 +386,8 @@ fn inline_body_ok(m: &Module, e: &Expr, params: usize, depth: u32) -> bool {
             a,
         ) => rec(&a[0]),
         ExprKind::Intrinsic(Intrinsic::Min | Intrinsic::Max, a) => rec(&a[0]) && rec(&a[1]),
-        ExprKind::Call(g, args) => call_inlinable(m, *g, args, depth + 1, &rec),
-        _ => false,
-    }
+        _ => return None,
+    })
 }
 
 /// A call that a vector loop computes inline: an expression function with lane-wise body,
@@ -559,17 +568,8 @@ fn vexpr_ok(
                 .iter()
                 .all(|(b, sidx)| b != r || same_index(sidx, idx))
         }
-        ExprKind::Unary(UnOp::Neg, a) => rec(a),
-        ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => {
-            rec(a) && rec(b)
-        }
-        ExprKind::Intrinsic(
-            Intrinsic::Sqrt | Intrinsic::Abs | Intrinsic::Exp | Intrinsic::Sin | Intrinsic::Cos,
-            a,
-        ) => rec(&a[0]),
-        ExprKind::Intrinsic(Intrinsic::Min | Intrinsic::Max, a) => rec(&a[0]) && rec(&a[1]),
         ExprKind::Intrinsic(Intrinsic::Fma, a) => rec(&a[0]) && rec(&a[1]) && rec(&a[2]),
         ExprKind::Call(fi, args) => call_inlinable(m, *fi, args, 1, &rec),
-        _ => false,
+        _ => lanewise_op(e, &rec).unwrap_or(false),
     }
 }
