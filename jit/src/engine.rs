@@ -528,6 +528,8 @@ impl Engine {
                 Arg::I32(v) => *v as u32 as u64,
                 Arg::I64(v) => *v as u64,
                 Arg::Bool(v) => *v as u64,
+                Arg::F32(v) => v.to_bits() as u64,
+                Arg::F64(v) => v.to_bits(),
                 _ => continue,
             };
             if slot.last[i].swap(bits, Ordering::Relaxed) == bits {
@@ -629,8 +631,7 @@ impl Engine {
         let need = (self.config.thresholds[2] / 4).clamp(2, 256) as u32;
         let mut v = Vec::new();
         for (i, p) in slot.params.iter().enumerate() {
-            if matches!(p, ParamTy::Scalar(Ty::I32 | Ty::I64 | Ty::Bool))
-                && slot.streak[i].load(Ordering::Relaxed) >= need
+            if matches!(p, ParamTy::Scalar(_)) && slot.streak[i].load(Ordering::Relaxed) >= need
             {
                 v.push((i, slot.last[i].load(Ordering::Relaxed)));
             }

@@ -51,13 +51,15 @@
 //! * **T3** adds, in the unchecked copy: f32x4 vectorization of element-wise f32 loops and
 //!   (under `#[reassoc]`) of reductions and `a*b+c` contraction, with FMA when the CPU has
 //!   AVX+FMA; unrolling by 4 (with separate accumulators for `#[reassoc]` reductions); and
-//!   specialization of integer/bool arguments that were stable in the profile, which
-//!   become constants behind an entry guard. A guard miss returns `GUARD_MISS` from the
+//!   specialization of scalar arguments that were stable in the profile, which
+//!   become constants behind an entry guard (floats compared bit for bit). A guard miss returns `GUARD_MISS` from the
 //!   trampoline; the engine then runs the T2 code and emits a (rate-limited) `Deopt` event.
 //!
-//! libm-backed intrinsics (`exp ln sin cos tanh pow`, float `%`, and `fma` /
+//! Math intrinsics (`exp ln sin cos tanh pow`, float `%`, and `fma` /
 //! `floor ceil trunc nearest` when the CPU lacks FMA / SSE4.1) are calls to the functions in
-//! `libcalls`, which the interpreter calls too.
+//! `libcalls`, which the interpreter calls too; f32 `exp sin cos pow` are BareFlow's own
+//! (`mathf`), inlined by T2/T3 where that pays (exp; `pow` with a known base; T3 vector
+//! loops), with the very same operations.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;

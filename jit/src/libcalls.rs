@@ -1,8 +1,8 @@
 //! Math routines shared by the interpreter and compiled code (as libcalls), so that every
 //! tier computes `exp ln sin cos tanh pow` (and the software fallbacks of `fma`, rounding
 //! and float `%`) with the very same code: results are bit-identical across tiers. The
-//! f32 `exp`, `sin` and `cos` are BareFlow's own ([`crate::mathf`]), which T2 and T3
-//! also inline; the rest is `libm`.
+//! f32 `exp`, `sin`, `cos` and `pow` are BareFlow's own ([`crate::mathf`]), which T2
+//! and T3 also inline; the rest is `libm`.
 //!
 //! # False dependencies across the call
 //!
@@ -90,7 +90,7 @@ unary! {
 }
 
 binary! {
-    bf_powf = libm::powf: f32;
+    bf_powf = crate::mathf::powf: f32;
     bf_pow = libm::pow: f64;
     bf_fmodf = libm::fmodf: f32;
     bf_fmod = libm::fmod: f64;

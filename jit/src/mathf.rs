@@ -1,6 +1,6 @@
-//! BareFlow's own single-precision `exp`, `sin` and `cos`.
+//! BareFlow's own single-precision `exp`, `sin`, `cos` and `pow`.
 //!
-//! These three are what an IR `exp`/`sin`/`cos` on `f32` means, in every tier. Each one is
+//! These are what an IR `exp`/`sin`/`cos`/`pow` on `f32` means, in every tier. Each one is
 //! a fixed sequence of IEEE-754 basic operations (add, subtract, multiply, compare,
 //! integer bit manipulation of the float encoding; never a fused multiply-add), so the same
 //! sequence emitted by the compiler — scalar in T2, four lanes at a time in T3's `f32x4`
@@ -20,6 +20,14 @@
 //!   reduction `r = x − q·π/2` (|r| ≤ π/4), minimax polynomials for sin and cos on
 //!   [−π/4, π/4] (Cephes' coefficients), the quadrant choosing polynomial and sign.
 //!   Beyond the limit, and for inf/NaN, the `libm` routines (exact argument reduction).
+//!
+//! - `pow`: for a base `x > 0`, finite and not 1, `2^(y·log2 x)` computed in double
+//!   precision ([`log2_f64`], [`exp2_to_f32`]: series with a truncation error below 2^-53)
+//!   and rounded once to f32 — correctly rounded but for results within ~1e-7 ulp of a
+//!   rounding boundary. Every other base (zero, negative, 1, inf, NaN), with its IEEE
+//!   special cases, goes to `libm`. Because `log2 x` is a pure function of `x`, a compiler
+//!   that knows `x` (a literal, or an argument T3 specialized on) folds it and emits only
+//!   the `exp2` half, with the very same result.
 //!
 //! The accuracy is measured by the tests below against double-precision references on
 //! millions of arguments and stated in `jit/IR.md`.
@@ -58,6 +66,42 @@ pub const PIO2_3: f32 = 7.549_79e-8;
 pub const SIN_POLY: [f32; 3] = [-1.951_529_6e-4, 8.332_161e-3, -0.166_666_55];
 /// `cos r ≈ 1 − z/2 + z²·C(z)`, from the highest degree down.
 pub const COS_POLY: [f32; 3] = [2.443_315_7e-5, -1.388_731_6e-3, 4.166_664_6e-2];
+
+/// Adding then subtracting 1.5·2^52 rounds an f64 of magnitude < 2^51 to an integer.
+pub const ROUND_MAGIC_F64: f64 = 6_755_399_441_055_744.0;
+/// `pow`'s exponent `y·log2 x` is clamped to ±this (2^±200 is far outside f32's range).
+pub const EXP2_CLAMP: f64 = 200.0;
+/// `e^u = Σ u^k/k!`, k = 13 down to 0 (|u| ≤ ln2/2: the first term left out is < 2^-56).
+pub const EXP2_POLY: [f64; 14] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
+/// `ln m = 2s·Σ s^2k/(2k+1)`, `s = (m-1)/(m+1)`, k = 10 down to 0 (|s| ≤ 0.172).
+const LN_SERIES: [f64; 11] = [
+    1.0 / 21.0,
+    1.0 / 19.0,
+    1.0 / 17.0,
+    1.0 / 15.0,
+    1.0 / 13.0,
+    1.0 / 11.0,
+    1.0 / 9.0,
+    1.0 / 7.0,
+    1.0 / 5.0,
+    1.0 / 3.0,
+    1.0,
+];
 
 #[inline(always)]
 fn horner(c: &[f32], x: f32) -> f32 {
@@ -106,6 +150,55 @@ fn sincos_reduced(x: f32, cos: bool) -> f32 {
     let v = if q & 2 == 0 { v } else { -v };
     // sin(±0) = ±0 (the polynomial would give +0 for -0)
     if x == 0.0 && !cos { x } else { v }
+}
+
+#[inline(always)]
+fn horner64(c: &[f64], x: f64) -> f64 {
+    let mut p = c[0];
+    for k in &c[1..] {
+        p = p * x + *k;
+    }
+    p
+}
+
+/// log2 x in double precision for a positive, finite, normal `x`.
+pub fn log2_f64(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
+    if m > core::f64::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1;
+    }
+    let s = (m - 1.0) / (m + 1.0);
+    let ln_m = 2.0 * s * horner64(&LN_SERIES, s * s);
+    e as f64 + ln_m * core::f64::consts::LOG2_E
+}
+
+/// `2^t` rounded to f32 (t computed in double precision; NaN stays NaN).
+pub fn exp2_to_f32(t: f64) -> f32 {
+    let t = t.clamp(-EXP2_CLAMP, EXP2_CLAMP);
+    let k = t + ROUND_MAGIC_F64;
+    let nf = k - ROUND_MAGIC_F64;
+    let n = (k.to_bits() as i64).wrapping_sub(ROUND_MAGIC_F64.to_bits() as i64);
+    let u = (t - nf) * core::f64::consts::LN_2;
+    let p = horner64(&EXP2_POLY, u);
+    let scale = f64::from_bits((n.wrapping_add(1023) as u64) << 52);
+    (p * scale) as f32
+}
+
+/// Whether `pow` with this base takes the double-precision path (else `libm`).
+pub fn pow_base_inline(x: f32) -> bool {
+    x > 0.0 && x.is_finite() && x != 1.0
+}
+
+/// `x^y` (see the module documentation).
+pub fn powf(x: f32, y: f32) -> f32 {
+    if pow_base_inline(x) {
+        exp2_to_f32(y as f64 * log2_f64(x as f64))
+    } else {
+        libm::powf(x, y)
+    }
 }
 
 /// `sin x` (see the module documentation).
@@ -226,6 +319,51 @@ mod tests {
                 worst.0,
                 worst.1
             );
+        }
+    }
+
+    #[test]
+    fn pow_is_correctly_rounded_but_for_rare_ties() {
+        let mut worst = (0.0, 0.0f32, 0.0f32);
+        let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..2_000_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            // bases over 2^-30..2^30, exponents in ±(a range that keeps results finite)
+            let x = 2f32.powf(((s >> 40) as f32 / (1u64 << 24) as f32) * 60.0 - 30.0);
+            let y = ((s & 0xFF_FFFF) as f32 / (1u64 << 24) as f32) * 8.0 - 4.0;
+            let u = ulps(powf(x, y), (x as f64).powf(y as f64));
+            if u > worst.0 {
+                worst = (u, x, y);
+            }
+        }
+        std::println!("pow: worst {:.4} ulp at {:e}^{:e}", worst.0, worst.1, worst.2);
+        assert!(worst.0 <= 0.5001, "pow: {} ulp at {:e}^{:e}", worst.0, worst.1, worst.2);
+        // rope's use: 10000^(-h/64)
+        for h in 0..64 {
+            let y = h as f32 / 64.0;
+            assert!(ulps(powf(10000.0, y), 10000f64.powf(y as f64)) <= 0.5001);
+        }
+    }
+
+    #[test]
+    fn pow_special_values() {
+        assert_eq!(powf(2.0, 3.0), 8.0);
+        assert_eq!(powf(2.0, -1.0), 0.5);
+        assert_eq!(powf(7.5, 0.0), 1.0);
+        assert_eq!(powf(7.5, 1.0), 7.5);
+        assert_eq!(powf(3.0, f32::INFINITY), f32::INFINITY);
+        assert_eq!(powf(0.5, f32::INFINITY), 0.0);
+        assert_eq!(powf(3.0, f32::NEG_INFINITY), 0.0);
+        assert!(powf(3.0, f32::NAN).is_nan());
+        assert_eq!(powf(10.0, 39.0), f32::INFINITY);
+        assert_eq!(powf(10.0, -46.0), 0.0);
+        assert!(ulps(powf(10.0, -40.0), 1e-40) <= 0.5001, "subnormal result");
+        // the libm side: bases that are not positive finite, or 1
+        for (x, y) in [(0.0f32, 2.0f32), (-2.0, 3.0), (-2.0, 0.5), (1.0, f32::NAN), (f32::INFINITY, -1.0)] {
+            let (a, b) = (powf(x, y), libm::powf(x, y));
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x}^{y}");
         }
     }
 

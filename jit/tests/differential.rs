@@ -249,6 +249,13 @@ fn act(x: &mut [f32], g: &[f32], n: i32, beta: f32) {
     }
 }
 
+/// pow with literal bases (T2/T3 fold log2 of the base and inline the rest) and not
+fn powers(x: &[f32], y: &mut [f32], n: i32) {
+    for i in 0..n {
+        y[i] = pow(10000.0, x[i]) - pow(0.5, x[i] * 3.0) + pow(abs(x[i]), 0.5) + pow(1.0, x[i]);
+    }
+}
+
 fn forever(v: f32) -> f32 {
     return forever(v) + 1.0;
 }
@@ -559,6 +566,11 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             A::F32(r.f32()),
         ],
         "act_forever" => vec![A::F32m(r.vf32(n as usize)), A::I32(k)],
+        "powers" => vec![
+            A::F32s(r.vf32_wild(n as usize)),
+            A::F32m(vec![0.0; n as usize]),
+            A::I32(k),
+        ],
         _ => unreachable!("{name}"),
     }
 }
@@ -600,6 +612,7 @@ fn differential(features: CpuFeatures, seed: u64, rounds: usize) {
         ("exp_sum", false),
         ("act", false),
         ("act_forever", false),
+        ("powers", false),
     ];
     let mut traps = 0;
     for (name, reassoc) in names {

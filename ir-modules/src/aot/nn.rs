@@ -61,7 +61,7 @@ pub fn rope(x: &mut [f32], pos: i32, dim: i32, head_dim: i32, theta: f32) -> Res
     check_len(x.len(), (dim as usize + 1) & !1)?;
     for i in (0..dim).step_by(2) {
         let h = i.wrapping_rem(head_dim);
-        let freq = 1.0f32 / libm::powf(theta, (h as f32) / (head_dim as f32));
+        let freq = 1.0f32 / jit::mathf::powf(theta, (h as f32) / (head_dim as f32));
         let angle = (pos as f32) * freq;
         let c = jit::mathf::cosf(angle);
         let s = jit::mathf::sinf(angle);

@@ -102,6 +102,8 @@ struct L<'a, 'b> {
     /// Inside the inlined body of an expression function (vector loops): its own
     /// expressions never get the caller's `#[reassoc]` contractions.
     inlining: u32,
+    /// Scalar parameters specialized to a constant (T3) that the body never reassigns.
+    consts: Vec<(u32, Const)>,
 }
 
 /// Lowers function `fi` of `m` into `func` (whose signature must be `native_sig`).
@@ -138,7 +140,10 @@ pub fn lower_function(
         depth: params[0],
         alias: Vec::new(),
         inlining: 0,
+        consts: Vec::new(),
     };
+    let mut assigned_anywhere = Vec::new();
+    analysis::assigned(&f.body, &mut assigned_anywhere);
     // every local starts defined (zero) so the SSA builder never sees an undefined use
     for (i, t) in f.locals.iter().enumerate() {
         let z = l.zero(*t);
@@ -149,7 +154,13 @@ pub fn lower_function(
         match (p, slot) {
             (ParamTy::Scalar(t), ParamSlot::Local(li)) => {
                 let v = match spec.iter().find(|(i, _)| *i == pi) {
-                    Some((_, bits)) => l.konst(Const::from_bits(*t, *bits)),
+                    Some((_, bits)) => {
+                        let c = Const::from_bits(*t, *bits);
+                        if !assigned_anywhere.contains(li) {
+                            l.consts.push((*li, c));
+                        }
+                        l.konst(c)
+                    }
                     None => params[k],
                 };
                 l.b.def_var(l.vars[*li as usize], v);
@@ -225,6 +236,19 @@ impl L<'_, '_> {
             Ty::F32 => self.b.ins().f32const(0.0),
             Ty::F64 => self.b.ins().f64const(0.0),
             t => self.b.ins().iconst(clty(t), 0),
+        }
+    }
+
+    /// The value of an f32 expression known at compile time: a literal, or a parameter
+    /// specialized to a constant and never reassigned.
+    fn const_f32(&self, e: &Expr) -> Option<f32> {
+        match &e.kind {
+            ExprKind::Const(Const::F32(c)) => Some(*c),
+            ExprKind::Local(l) => self.consts.iter().find_map(|(x, c)| match c {
+                Const::F32(v) if x == l => Some(*v),
+                _ => None,
+            }),
+            _ => None,
         }
     }
 
@@ -1286,6 +1310,18 @@ impl L<'_, '_> {
             Sin => self.libcall(pick(Libcall::SinF32, Libcall::SinF64), &xs),
             Cos => self.libcall(pick(Libcall::CosF32, Libcall::CosF64), &xs),
             Tanh => self.libcall(pick(Libcall::TanhF32, Libcall::TanhF64), &xs),
+            // a known base (a literal, or a parameter T3 specialized on): log2 of it is
+            // folded here, by the very function the interpreter runs, and only `2^(y·c)`
+            // is emitted
+            Pow if !f64_
+                && self.o.inline_math
+                && self
+                    .const_f32(&args[0])
+                    .is_some_and(crate::mathf::pow_base_inline) =>
+            {
+                let base = self.const_f32(&args[0]).expect("checked");
+                self.inline_pow_known_base(xs[1], crate::mathf::log2_f64(base as f64))
+            }
             Pow => self.libcall(pick(Libcall::PowF32, Libcall::PowF64), &xs),
             Fma if self.o.hw_fma => self.b.ins().fma(xs[0], xs[1], xs[2]),
             Fma => self.libcall(pick(Libcall::FmaF32, Libcall::FmaF64), &xs),

@@ -416,12 +416,24 @@ impl CodeGen {
                     ParamTy::Scalar(t) => {
                         let v = b.ins().load(lower::clty(*t), fl, args, k * 8);
                         if let Some((_, bits)) = spec.iter().find(|(i, _)| *i == pi) {
-                            let c = match t {
-                                Ty::I64 => b.ins().iconst(types::I64, *bits as i64),
-                                Ty::I32 => b.ins().iconst(types::I32, *bits as u32 as i32 as i64),
-                                _ => b.ins().iconst(types::I8, (*bits & 0xff) as i64),
+                            // floats are compared bit for bit (through an integer load):
+                            // the code was specialized on exactly those bits
+                            let (raw, c) = match t {
+                                Ty::I64 => (v, b.ins().iconst(types::I64, *bits as i64)),
+                                Ty::I32 => {
+                                    (v, b.ins().iconst(types::I32, *bits as u32 as i32 as i64))
+                                }
+                                Ty::F64 => (
+                                    b.ins().load(types::I64, fl, args, k * 8),
+                                    b.ins().iconst(types::I64, *bits as i64),
+                                ),
+                                Ty::F32 => (
+                                    b.ins().load(types::I32, fl, args, k * 8),
+                                    b.ins().iconst(types::I32, *bits as u32 as i32 as i64),
+                                ),
+                                _ => (v, b.ins().iconst(types::I8, (*bits & 0xff) as i64)),
                             };
-                            let ne = b.ins().icmp(IntCC::NotEqual, v, c);
+                            let ne = b.ins().icmp(IntCC::NotEqual, raw, c);
                             guards.push(ne);
                         }
                         vals.push(v);
@@ -546,6 +558,9 @@ fn silu(x: &mut [f32], n: i32) {
 fn waves(x: &mut [f32], n: i32) {
     for i in 0..n { x[i] = sin(x[i]) + cos(x[i]); }
 }
+fn decay(x: &mut [f32], n: i32, base: f32) {
+    for i in 0..n { x[i] = pow(10000.0, x[i]) + pow(base, x[i]); }
+}
 fn exp64(x: &mut [f64], n: i32) {
     for i in 0..n { x[i] = exp(x[i]); }
 }
@@ -618,6 +633,38 @@ fn butterfly(re: &mut [f32], im: &mut [f32], n: i32, half: i32, k: i32) {
                 " = call "
             ) >= 2
         );
+    }
+
+    #[test]
+    fn pow_with_a_known_base_is_inline() {
+        // T1: two calls; T2: the literal base is folded, the parameter one stays a call
+        let t1 = clif(SRC, "decay", Tier::T1, CpuFeatures::all());
+        assert_eq!(count(&t1, " = call "), 2, "{t1}");
+        let t2 = clif(SRC, "decay", Tier::T2, CpuFeatures::all());
+        assert_eq!(count(&t2, " = call "), 2, "{t2}");
+        assert!(t2.contains("fdemote"), "{t2}");
+        // specialized on base = 2.0 (parameter 2): no call left in the fast loop
+        let m = crate::parse_module("t.bfir", SRC).expect("parse");
+        let fi = m.funcs.iter().position(|f| f.name == "decay").unwrap();
+        let mut cg = CodeGen::new(CpuFeatures::all(), 512).expect("codegen");
+        let opts = cg.opts(Tier::T3);
+        let isa = cg.isa(Tier::T3);
+        cg.ctx.func = Function::with_name_signature(
+            UserFuncName::user(0, 0),
+            lower::native_sig(&m.funcs[fi]),
+        );
+        let spec = [(2usize, 2.0f32.to_bits() as u64)];
+        lower::lower_function(
+            &mut cg.ctx.func,
+            &mut cg.fctx,
+            &m,
+            fi,
+            &spec,
+            opts,
+            isa.frontend_config(),
+        );
+        let t3 = format!("{}", cg.ctx.func.display());
+        assert!(count(&t3, "fdemote") >= 4, "{t3}");
     }
 
     #[test]

@@ -120,6 +120,42 @@ impl L<'_, '_> {
         self.b.ins().fmul(y, s2)
     }
 
+    /// `mathf::powf(x, y)` for a base known at compile time (`mathf::pow_base_inline`),
+    /// given `log2 x`: `mathf::exp2_to_f32(y · log2x)`, scalar.
+    pub(super) fn inline_pow_known_base(&mut self, y: Value, log2x: f64) -> Value {
+        let y64 = self.b.ins().fpromote(types::F64, y);
+        let l = self.b.ins().f64const(log2x);
+        let t = self.b.ins().fmul(y64, l);
+        let lo = self.b.ins().f64const(-mathf::EXP2_CLAMP);
+        let hi = self.b.ins().f64const(mathf::EXP2_CLAMP);
+        let below = self.b.ins().fcmp(FloatCC::LessThan, t, lo);
+        let t = self.b.ins().select(below, lo, t);
+        let above = self.b.ins().fcmp(FloatCC::GreaterThan, t, hi);
+        let t = self.b.ins().select(above, hi, t);
+        let magic = self.b.ins().f64const(mathf::ROUND_MAGIC_F64);
+        let k = self.b.ins().fadd(t, magic);
+        let nf = self.b.ins().fsub(k, magic);
+        let ki = self.b.ins().bitcast(types::I64, MemFlagsData::new(), k);
+        let n = self
+            .b
+            .ins()
+            .iadd_imm_s(ki, -(mathf::ROUND_MAGIC_F64.to_bits() as i64));
+        let f = self.b.ins().fsub(t, nf);
+        let ln2 = self.b.ins().f64const(core::f64::consts::LN_2);
+        let u = self.b.ins().fmul(f, ln2);
+        let mut p = self.b.ins().f64const(mathf::EXP2_POLY[0]);
+        for c in &mathf::EXP2_POLY[1..] {
+            let pu = self.b.ins().fmul(p, u);
+            let cv = self.b.ins().f64const(*c);
+            p = self.b.ins().fadd(pu, cv);
+        }
+        let e = self.b.ins().iadd_imm_s(n, 1023);
+        let sb = self.b.ins().ishl_imm_u(e, 52);
+        let scale = self.b.ins().bitcast(types::F64, MemFlagsData::new(), sb);
+        let r = self.b.ins().fmul(p, scale);
+        self.b.ins().fdemote(types::F32, r)
+    }
+
     /// `mathf::sinf` / `mathf::cosf`, inline: the polynomial path when every lane is
     /// within the limit, else the shared libcall for each lane.
     pub(super) fn inline_sincos(&mut self, x: Value, cos: bool) -> Value {
