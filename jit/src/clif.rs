@@ -23,8 +23,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use cranelift_codegen::ir::{AbiParam, Function, LibCall, Signature, UserExternalName, types};
-use cranelift_codegen::isa::{CallConv, TargetIsa};
+use cranelift_codegen::ir::{Function, LibCall, Signature, UserExternalName};
+use cranelift_codegen::isa::TargetIsa;
 
 /// One function of a unit.
 #[derive(Clone)]
@@ -81,7 +81,7 @@ impl ClifUnit {
                         name: n.clone(),
                         symbol: lc.symbol(),
                         address: lc.address(),
-                        signature: libcall_signature(lc),
+                        signature: lc.signature(),
                     });
                 }
             }
@@ -122,14 +122,4 @@ impl ClifUnit {
             backend_libcalls,
         }
     }
-}
-
-fn libcall_signature(lc: Libcall) -> Signature {
-    let t = if lc.is_f64() { types::F64 } else { types::F32 };
-    let mut sig = Signature::new(CallConv::SystemV);
-    for _ in 0..lc.arity() {
-        sig.params.push(AbiParam::new(t));
-    }
-    sig.returns.push(AbiParam::new(t));
-    sig
 }

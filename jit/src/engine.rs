@@ -631,8 +631,7 @@ impl Engine {
         let need = (self.config.thresholds[2] / 4).clamp(2, 256) as u32;
         let mut v = Vec::new();
         for (i, p) in slot.params.iter().enumerate() {
-            if matches!(p, ParamTy::Scalar(_)) && slot.streak[i].load(Ordering::Relaxed) >= need
-            {
+            if matches!(p, ParamTy::Scalar(_)) && slot.streak[i].load(Ordering::Relaxed) >= need {
                 v.push((i, slot.last[i].load(Ordering::Relaxed)));
             }
         }

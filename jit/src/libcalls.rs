@@ -16,6 +16,9 @@
 //! therefore zeroes the scratch xmm registers that carry no argument (zeroing idioms,
 //! handled at register renaming) before it enters `libm`.
 
+use cranelift_codegen::ir::{AbiParam, Signature, types};
+use cranelift_codegen::isa::CallConv;
+
 /// Zeroes xmm`FIRST`..xmm15 (caller-saved in the SysV ABI; `FIRST` = the argument count).
 #[inline(always)]
 fn clear_scratch_xmm<const FIRST: u32>() {
@@ -159,6 +162,21 @@ impl Libcall {
 
     pub fn is_f64(self) -> bool {
         (self as u32) % 2 == 1
+    }
+
+    /// The Cranelift signature compiled code calls the routine with (SysV).
+    pub fn signature(self) -> Signature {
+        let t = if self.is_f64() {
+            types::F64
+        } else {
+            types::F32
+        };
+        let mut sig = Signature::new(CallConv::SystemV);
+        for _ in 0..self.arity() {
+            sig.params.push(AbiParam::new(t));
+        }
+        sig.returns.push(AbiParam::new(t));
+        sig
     }
 
     /// The routine's symbol name (as a linker would see it).

@@ -338,8 +338,19 @@ mod tests {
                 worst = (u, x, y);
             }
         }
-        std::println!("pow: worst {:.4} ulp at {:e}^{:e}", worst.0, worst.1, worst.2);
-        assert!(worst.0 <= 0.5001, "pow: {} ulp at {:e}^{:e}", worst.0, worst.1, worst.2);
+        std::println!(
+            "pow: worst {:.4} ulp at {:e}^{:e}",
+            worst.0,
+            worst.1,
+            worst.2
+        );
+        assert!(
+            worst.0 <= 0.5001,
+            "pow: {} ulp at {:e}^{:e}",
+            worst.0,
+            worst.1,
+            worst.2
+        );
         // rope's use: 10000^(-h/64)
         for h in 0..64 {
             let y = h as f32 / 64.0;
@@ -361,9 +372,18 @@ mod tests {
         assert_eq!(powf(10.0, -46.0), 0.0);
         assert!(ulps(powf(10.0, -40.0), 1e-40) <= 0.5001, "subnormal result");
         // the libm side: bases that are not positive finite, or 1
-        for (x, y) in [(0.0f32, 2.0f32), (-2.0, 3.0), (-2.0, 0.5), (1.0, f32::NAN), (f32::INFINITY, -1.0)] {
+        for (x, y) in [
+            (0.0f32, 2.0f32),
+            (-2.0, 3.0),
+            (-2.0, 0.5),
+            (1.0, f32::NAN),
+            (f32::INFINITY, -1.0),
+        ] {
             let (a, b) = (powf(x, y), libm::powf(x, y));
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x}^{y}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x}^{y}"
+            );
         }
     }
 

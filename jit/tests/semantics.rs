@@ -432,12 +432,16 @@ fn cases() -> Vec<Case> {
         bin!("f32_copysign", f32, f32, "copysign(a, b)", |a, b| ok(
             a.copysign(b)
         )),
-        bin!("f32_pow", f32, f32, "pow(a, b)", |a, b| ok(jit::mathf::powf(
-            a, b
-        ))),
-        un!("f32_pow_literal_base", f32, f32, "pow(10000.0, a) + pow(0.25, a)", |a| ok(
-            jit::mathf::powf(10000.0, a) + jit::mathf::powf(0.25, a)
+        bin!("f32_pow", f32, f32, "pow(a, b)", |a, b| ok(
+            jit::mathf::powf(a, b)
         )),
+        un!(
+            "f32_pow_literal_base",
+            f32,
+            f32,
+            "pow(10000.0, a) + pow(0.25, a)",
+            |a| ok(jit::mathf::powf(10000.0, a) + jit::mathf::powf(0.25, a))
+        ),
         bin!("f32_fma", f32, f32, "fma(a, b, a)", |a, b| ok(libm::fmaf(
             a, b, a
         ))),

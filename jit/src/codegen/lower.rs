@@ -1301,9 +1301,9 @@ impl L<'_, '_> {
             Ceil => self.libcall(pick(Libcall::CeilF32, Libcall::CeilF64), &xs),
             Trunc => self.libcall(pick(Libcall::TruncF32, Libcall::TruncF64), &xs),
             Nearest => self.libcall(pick(Libcall::NearestF32, Libcall::NearestF64), &xs),
-            // scalar sin/cos stay calls: their inline form needs a cold libm path for large
-            // arguments, and values live across that call get spilled in the hot path
-            // (measured: rope 30 % slower than with the call)
+            // scalar sin/cos stay calls: inline (both polynomials for the quadrant choice,
+            // and a cold libm path) they measured slower than `libm`'s sinf/cosf, also
+            // with a register-preserving cold call (rope T2 1.7x slower than T1)
             Exp if !f64_ && self.o.inline_math => self.inline_exp(xs[0]),
             Exp => self.libcall(pick(Libcall::ExpF32, Libcall::ExpF64), &xs),
             Ln => self.libcall(pick(Libcall::LnF32, Libcall::LnF64), &xs),
@@ -1355,13 +1355,7 @@ impl L<'_, '_> {
         let fr = match self.libs.get(&key) {
             Some(fr) => *fr,
             None => {
-                let t = if lc.is_f64() { types::F64 } else { types::F32 };
-                let mut sig = Signature::new(CallConv::SystemV);
-                for _ in 0..lc.arity() {
-                    sig.params.push(AbiParam::new(t));
-                }
-                sig.returns.push(AbiParam::new(t));
-                let sr = self.b.import_signature(sig);
+                let sr = self.b.import_signature(lc.signature());
                 let name = self
                     .b
                     .func
