@@ -17,10 +17,11 @@
 //! }
 //! ```
 //!
-//! Four consecutive `k` run at once, one per f32x4 lane: the temporaries before the inner
-//! loop become vectors (`k as f32` is the converted i32x4 `[k, k+1, k+2, k+3]`, `sin`/`cos`/
-//! `exp` the lane-wise inline `mathf` sequences), the inner loop runs scalar over `s` and
-//! does each statement for the four lanes with f32x4 loads and stores. Each lane performs
+//! Eight (two f32x4 vectors per step, when the lane test below allows 8), then four
+//! consecutive `k` run at once, one per lane: the temporaries before the inner loop become
+//! vectors (`k as f32` is the converted i32x4 `[k, k+1, k+2, k+3]`, `sin`/`cos`/`exp` the
+//! lane-wise inline `mathf` sequences), the inner loop runs scalar over `s` and does each
+//! statement for all lanes with f32x4 loads and stores. Each lane performs
 //! exactly the scalar operation sequence of its `k` (nothing is contracted into fma, even
 //! with `#[reassoc]`), so the results are bit-identical to T0. The `k` left over after the
 //! groups of 4 run through the ordinary lowering.
@@ -39,7 +40,7 @@
 //!   so an i64 value in `0..len` is the kernel's index itself. An empty inner loop makes
 //!   no access; a step `<= 0` takes the checked loop, which traps `BadStep` as T0 does.
 //! - *No dependence between lanes*: the vector path changes the order of the iterations
-//!   `(k, s)` only inside one group of four `k` (groups run in order, and within one `k`
+//!   `(k, s)` only inside one group of L = 4 or 8 `k` (groups run in order, within one `k`
 //!   the `s` run in order): `(k1, s1)` with `k1 < k2` may now run after `(k2, s2)` when
 //!   `s1 > s2`, and the lanes of one `s` are interleaved statement by statement. That is
 //!   harmless if two different `k` of a group never touch the same element of a stored
@@ -47,11 +48,12 @@
 //!   `oX`, `oY` and the same coefficient `C` (tested), the elements `C*s1 + k1 + oX` and
 //!   `C*s2 + k2 + oY` coincide iff `D*t + d = k2 - k1`, with `D = C*st` (elements per `s`
 //!   step), `t` the difference of the two iteration numbers and `d = oX - oY`. For
-//!   `1 <= |k2 - k1| <= 3` that is impossible when
-//!   `d == 0 || |d| >= 4` (covers `t = 0`) and, if the inner loop runs more than once,
-//!   `D == 0 || |D| >= |d| + 4` (then `|D*t + d| >= 4` for every `t != 0`, or `D*t + d = d`).
+//!   `1 <= |k2 - k1| <= L - 1` that is impossible when
+//!   `d == 0 || |d| >= L` (covers `t = 0`) and, if the inner loop runs more than once,
+//!   `D == 0 || |D| >= |d| + L` (then `|D*t + d| >= L` for every `t != 0`, or `D*t + d = d`).
+//!   The test for L = 4 guards the vector path, the one for L = 8 the two-vector steps.
 //!   In fft, `re[a]` and `re[b]` differ by `d = half` and `D = span = 2*half`: both hold iff
-//!   `half >= 4`; the early stages (`half < 4`) have no vector group anyway.
+//!   `half >= L`; the early stages (`half < 4`) have no vector group anyway.
 //! - Read-only buffers may be read at any such index: the order of reads does not matter.
 
 use super::L;
@@ -370,8 +372,10 @@ impl L<'_, '_> {
                 keys: alloc::vec![a.key],
             });
         }
-        // lanes never share an element of a stored buffer (see the module documentation)
+        // lanes never share an element of a stored buffer (see the module documentation),
+        // for groups of 4 and of 8 k
         let mut dep_ok = self.b.ins().iconst(types::I8, 1);
+        let mut dep_ok8 = self.b.ins().iconst(types::I8, 1);
         for x in 0..groups.len() {
             let bx = nest.accs[groups[x].rep].buf;
             let stored = nest
@@ -391,24 +395,26 @@ impl L<'_, '_> {
                 let d = self.b.ins().isub(groups[x].form.off, groups[y].form.off);
                 let ad = self.b.ins().iabs(d);
                 let d0 = self.b.ins().icmp_imm_s(IntCC::Equal, d, 0);
-                let far = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, ad, LANES);
-                let lane_ok = self.b.ins().bor(d0, far);
                 let dd = self.b.ins().imul(cx, st1);
                 let add = self.b.ins().iabs(dd);
-                let need = self.b.ins().iadd_imm_s(ad, LANES);
-                let step_far = self
-                    .b
-                    .ins()
-                    .icmp(IntCC::SignedGreaterThanOrEqual, add, need);
                 let dd0 = self.b.ins().icmp_imm_s(IntCC::Equal, dd, 0);
-                let iter_ok = self.b.ins().bor(step_far, dd0);
-                let iter_ok = self.b.ins().bor(iter_ok, once);
-                let ok = self.b.ins().band(same_c, lane_ok);
-                let ok = self.b.ins().band(ok, iter_ok);
-                dep_ok = self.b.ins().band(dep_ok, ok);
+                let iter_any = self.b.ins().bor(dd0, once);
+                for (lanes, acc) in [(LANES, &mut dep_ok), (2 * LANES, &mut dep_ok8)] {
+                    let far = self
+                        .b
+                        .ins()
+                        .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, ad, lanes);
+                    let lane_ok = self.b.ins().bor(d0, far);
+                    let need = self.b.ins().iadd_imm_s(ad, lanes);
+                    let step_far = self
+                        .b
+                        .ins()
+                        .icmp(IntCC::SignedGreaterThanOrEqual, add, need);
+                    let iter_ok = self.b.ins().bor(step_far, iter_any);
+                    let ok = self.b.ins().band(same_c, lane_ok);
+                    let ok = self.b.ins().band(ok, iter_ok);
+                    *acc = self.b.ins().band(*acc, ok);
+                }
             }
         }
         let proven = self.b.ins().band(inb_all, dep_ok);
@@ -421,7 +427,15 @@ impl L<'_, '_> {
         self.b.ins().brif(ok, vecb, &[], slowb, &[]);
 
         self.b.switch_to_block(vecb);
-        self.map_blocks(fl, &nest, &groups, vend, p0, p1, st1);
+        // two vectors (8 k) per step while the lanes allow it, then single vectors
+        let wide = self.b.create_block();
+        let narrow = self.b.create_block();
+        self.b.ins().brif(dep_ok8, wide, &[], narrow, &[]);
+        self.b.switch_to_block(wide);
+        self.map_blocks(fl, &nest, &groups, vend, p0, p1, st1, 2);
+        self.b.ins().jump(narrow, &[]);
+        self.b.switch_to_block(narrow);
+        self.map_blocks(fl, &nest, &groups, vend, p0, p1, st1, 1);
         // the remaining (fewer than 4) k: the ordinary lowering
         let var = self.vars[fl.var as usize];
         let v = self.b.use_var(var);
@@ -437,7 +451,8 @@ impl L<'_, '_> {
         true
     }
 
-    /// Runs groups of 4 `k` while a whole group fits before `vend`; leaves `k` at `vend`.
+    /// Runs groups of `4 * parts` k (one f32x4 per part) while a whole group fits before
+    /// `vend`.
     #[allow(clippy::too_many_arguments)]
     fn map_blocks(
         &mut self,
@@ -448,13 +463,15 @@ impl L<'_, '_> {
         p0: Value,
         p1: Value,
         st: Value,
+        parts: usize,
     ) {
         let v4 = types::F32X4;
+        let width = LANES * parts as i64;
         let var = self.vars[fl.var as usize];
-        let temps: Vec<(u32, Variable)> = nest
+        let temps: Vec<(u32, Vec<Variable>)> = nest
             .temps
             .iter()
-            .map(|l| (*l, self.b.declare_var(v4)))
+            .map(|l| (*l, (0..parts).map(|_| self.b.declare_var(v4)).collect()))
             .collect();
         // bytes per s step, per group
         let strides: Vec<Value> = groups
@@ -471,7 +488,7 @@ impl L<'_, '_> {
         self.b.switch_to_block(head);
         let kv = self.b.use_var(var);
         let k64 = self.b.ins().sextend(types::I64, kv);
-        let kw = self.b.ins().iadd_imm_s(k64, LANES);
+        let kw = self.b.ins().iadd_imm_s(k64, width);
         let fits = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, kw, vend);
         self.b.ins().brif(fits, body, &[], done, &[]);
 
@@ -484,8 +501,7 @@ impl L<'_, '_> {
         };
         for s in nest.pre {
             if let Stmt::Set(l, e) = s {
-                let x = self.map_expr(e, &cx);
-                self.b.def_var(cx.temp(*l), x);
+                self.map_set(*l, e, &cx, parts);
             }
         }
         // pointers start at (k, p0) and advance by `C*st` elements per s step
@@ -518,18 +534,20 @@ impl L<'_, '_> {
         self.b.switch_to_block(sbody);
         for s in &nest.inner.body {
             match s {
-                Stmt::Set(l, e) if e.ty == Ty::F32 => {
-                    let x = self.map_expr(e, &cx);
-                    self.b.def_var(cx.temp(*l), x);
-                }
+                Stmt::Set(l, e) if e.ty == Ty::F32 => self.map_set(*l, e, &cx, parts),
                 Stmt::Set(..) => {} // index helpers: their uses became pointers
                 Stmt::Store(_, idx, e) => {
-                    let x = self.map_expr(e, &cx);
                     let (pv, _) = cx.ptr(analysis::key(idx));
-                    let p = self.b.use_var(pv);
-                    self.b
-                        .ins()
-                        .store(MemFlagsData::new().with_notrap(), x, p, 0);
+                    for part in 0..parts {
+                        let x = self.map_expr(e, &cx, part);
+                        let p = self.b.use_var(pv);
+                        self.b.ins().store(
+                            MemFlagsData::new().with_notrap(),
+                            x,
+                            p,
+                            (part * 16) as i32,
+                        );
+                    }
                 }
                 _ => unreachable!("map_nest admits only sets and stores in the inner loop"),
             }
@@ -545,14 +563,22 @@ impl L<'_, '_> {
         self.b.ins().jump(shead, &[]);
 
         self.b.switch_to_block(sdone);
-        let k1 = self.b.ins().iadd_imm_s(kv, LANES);
+        let k1 = self.b.ins().iadd_imm_s(kv, width);
         self.b.def_var(var, k1);
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(done);
     }
 
-    /// An f32 expression for the four lanes `k..k+4` (see `Walk::lane_ok`).
-    fn map_expr(&mut self, e: &Expr, cx: &MapCx) -> Value {
+    /// `l = e` in every part (all parts computed before any is redefined).
+    fn map_set(&mut self, l: u32, e: &Expr, cx: &MapCx, parts: usize) {
+        let xs: Vec<Value> = (0..parts).map(|p| self.map_expr(e, cx, p)).collect();
+        for (v, x) in cx.temp(l).iter().zip(xs) {
+            self.b.def_var(*v, x);
+        }
+    }
+
+    /// An f32 expression for the four lanes `k+4*part..k+4*part+4` (see `Walk::lane_ok`).
+    fn map_expr(&mut self, e: &Expr, cx: &MapCx, part: usize) -> Value {
         let v4 = types::F32X4;
         match &e.kind {
             ExprKind::Const(c) => {
@@ -560,7 +586,7 @@ impl L<'_, '_> {
                 self.b.ins().splat(v4, s)
             }
             ExprKind::Local(l) => match cx.temps.iter().find(|t| t.0 == *l) {
-                Some(t) => self.b.use_var(t.1),
+                Some(t) => self.b.use_var(t.1[part]),
                 None => {
                     let var = self.var_of(*l);
                     let s = self.b.use_var(var);
@@ -568,8 +594,9 @@ impl L<'_, '_> {
                 }
             },
             ExprKind::Cast(_) => {
-                // [k, k+1, k+2, k+3] as f32: the same rounding as the scalar conversion
+                // [k, k+1, k+2, k+3] (+ 4*part) as f32: the scalar conversion's rounding
                 let k = self.b.use_var(cx.kvar);
+                let k = self.b.ins().iadd_imm_s(k, LANES * part as i64);
                 let mut lanes = self.b.ins().splat(types::I32X4, k);
                 for lane in 1..LANES as u8 {
                     let kl = self.b.ins().iadd_imm_s(k, lane as i64);
@@ -583,19 +610,19 @@ impl L<'_, '_> {
                 if along {
                     self.b
                         .ins()
-                        .load(v4, MemFlagsData::new().with_notrap(), p, 0)
+                        .load(v4, MemFlagsData::new().with_notrap(), p, (part * 16) as i32)
                 } else {
                     let s = self.b.ins().load(types::F32, MemFlagsData::trusted(), p, 0);
                     self.b.ins().splat(v4, s)
                 }
             }
             ExprKind::Unary(_, a) => {
-                let x = self.map_expr(a, cx);
+                let x = self.map_expr(a, cx, part);
                 self.b.ins().fneg(x)
             }
             ExprKind::Binary(op, a, b) => {
-                let x = self.map_expr(a, cx);
-                let y = self.map_expr(b, cx);
+                let x = self.map_expr(a, cx, part);
+                let y = self.map_expr(b, cx, part);
                 match op {
                     BinOp::Add => self.b.ins().fadd(x, y),
                     BinOp::Sub => self.b.ins().fsub(x, y),
@@ -604,7 +631,7 @@ impl L<'_, '_> {
                 }
             }
             ExprKind::Intrinsic(i, a) => {
-                let xs: Vec<Value> = a.iter().map(|x| self.map_expr(x, cx)).collect();
+                let xs: Vec<Value> = a.iter().map(|x| self.map_expr(x, cx, part)).collect();
                 match i {
                     Intrinsic::Sqrt => self.b.ins().sqrt(xs[0]),
                     Intrinsic::Abs => self.b.ins().fabs(xs[0]),
@@ -623,16 +650,17 @@ impl L<'_, '_> {
 
 /// The vector path's view of the nest while lowering its expressions.
 struct MapCx<'c> {
-    /// f32 locals of the nest and their f32x4 variables.
-    temps: &'c [(u32, Variable)],
+    /// f32 locals of the nest and their f32x4 variables (one per part).
+    temps: &'c [(u32, Vec<Variable>)],
     /// (access key, pointer variable, contiguous along k).
     ptrs: &'c [(usize, Variable, bool)],
     kvar: Variable,
 }
 
 impl MapCx<'_> {
-    fn temp(&self, l: u32) -> Variable {
-        self.temps
+    fn temp(&self, l: u32) -> &[Variable] {
+        &self
+            .temps
             .iter()
             .find(|t| t.0 == l)
             .expect("recognized temporary")
