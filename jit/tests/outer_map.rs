@@ -43,14 +43,14 @@ fn overlap(x: &mut [f32], lo: i32, hi: i32, n: i32, st: i32, d: i32) {
 }
 
 /// k range not from 0, a scaled s term, a per-lane recurrence carried across s, a broadcast
-/// load of a read-only buffer, exp/sqrt/abs/max, an index with a subtracted offset
+/// load of a read-only buffer, exp/sqrt/abs/max/fma, an index with a subtracted offset
 fn misc(x: &mut [f32], y: &[f32], t: &[f32], lo: i32, hi: i32, n: i32, st: i32, c: i32, g: f32) {
     for k in lo..hi {
         let w = exp(g * (k as f32)) - 1.0;
         let acc = sqrt(abs(w));
         for s in 0..n step st {
             let a = s * c + k;
-            acc = acc * 0.5 + y[a] * t[s];
+            acc = fma(acc, 0.5, y[a] * t[s]);
             x[a - lo] = max(acc, w) + x[a - lo];
         }
     }
