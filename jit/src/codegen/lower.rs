@@ -25,6 +25,9 @@ use hashbrown::HashMap;
 #[path = "outer_vec.rs"]
 mod outer_vec;
 
+#[path = "outer_map.rs"]
+mod outer_map;
+
 /// What the lowering may do beyond a straight translation.
 #[derive(Clone, Copy, Debug)]
 pub struct Opts {
@@ -524,7 +527,9 @@ impl L<'_, '_> {
             && !innermost
             && step.is_none()
             && self.fast.is_none()
-            && self.try_outer_vector(fl, start, end, exit)
+            && (self.try_outer_vector(fl, start, end, exit)
+                // a map nest over k (fft's butterflies) runs 4 k at once (outer_map.rs)
+                || self.try_outer_map(fl, start, end, exit))
         {
             self.b.switch_to_block(exit);
             return;

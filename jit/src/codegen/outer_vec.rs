@@ -37,16 +37,16 @@ const LANES: i64 = 4;
 const PASSES: [usize; 3] = [8, 4, 1];
 
 /// A buffer access of the nest: index `p*cp + j*[along_j] + sum(offs)`.
-struct NAccess<'a> {
-    key: usize,
-    buf: BufRef,
+pub(super) struct NAccess<'a> {
+    pub(super) key: usize,
+    pub(super) buf: BufRef,
     /// Read inside the inner loop (else after it).
-    inner: bool,
-    along_j: bool,
+    pub(super) inner: bool,
+    pub(super) along_j: bool,
     /// Coefficient of the inner loop variable (`None`: no `p` term, or a post-loop access).
-    cp: Option<analysis::Coef<'a>>,
+    pub(super) cp: Option<analysis::Coef<'a>>,
     /// Terms invariant in both `j` and `p`, with their signs (true: subtracted).
-    offs: Vec<(bool, &'a Expr)>,
+    pub(super) offs: Vec<(bool, &'a Expr)>,
 }
 
 /// The recognized nest.
@@ -60,14 +60,14 @@ struct Nest<'a> {
     stores: Vec<NAccess<'a>>,
 }
 
-struct Ctx<'a, 'b> {
-    f: &'b Function,
-    m: &'b Module,
-    hw_fma: bool,
-    var: u32,
-    outer_asg: &'b [u32],
-    li_j: &'b LoopInfo<'a>,
-    accs: &'b [u32],
+pub(super) struct Ctx<'a, 'b> {
+    pub(super) f: &'b Function,
+    pub(super) m: &'b Module,
+    pub(super) hw_fma: bool,
+    pub(super) var: u32,
+    pub(super) outer_asg: &'b [u32],
+    pub(super) li_j: &'b LoopInfo<'a>,
+    pub(super) accs: &'b [u32],
 }
 
 impl<'a> Ctx<'a, '_> {
@@ -133,7 +133,7 @@ impl<'a> Ctx<'a, '_> {
 
     /// Splits an index into `p*cp + j*[along_j] + offs`, offs invariant in both loops.
     #[allow(clippy::type_complexity)]
-    fn classify(
+    pub(super) fn classify(
         &self,
         idx: &'a Expr,
         li_p: Option<&LoopInfo<'a>>,
@@ -285,7 +285,7 @@ fn column_invariant(e: &Expr, var: u32, outer_asg: &[u32]) -> bool {
 }
 
 /// The locals assigned in the body of `fl` and in the body of its first nested `for`.
-fn assigned_sets(fl: &ForLoop) -> (Vec<u32>, Vec<u32>) {
+pub(super) fn assigned_sets(fl: &ForLoop) -> (Vec<u32>, Vec<u32>) {
     let mut outer = Vec::new();
     analysis::assigned(&fl.body, &mut outer);
     let mut inner = Vec::new();
@@ -296,11 +296,11 @@ fn assigned_sets(fl: &ForLoop) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// Per-access values computed once at nest entry.
-struct Form {
+pub(super) struct Form {
     /// `p` coefficient (i64), if any.
-    cp: Option<Value>,
+    pub(super) cp: Option<Value>,
     /// Sum of the invariant terms (i64).
-    off: Value,
+    pub(super) off: Value,
 }
 
 impl L<'_, '_> {
@@ -390,7 +390,7 @@ impl L<'_, '_> {
         true
     }
 
-    fn form(&mut self, a: &NAccess) -> Form {
+    pub(super) fn form(&mut self, a: &NAccess) -> Form {
         let mut off = self.b.ins().iconst(types::I64, 0);
         for (neg, e) in &a.offs {
             let v = self.expr(e);
@@ -415,7 +415,7 @@ impl L<'_, '_> {
     }
 
     /// The exact (i64) index of an access at column `jj`, inner iteration `pp`.
-    fn index_at(&mut self, a: &NAccess, form: &Form, jj: Value, pp: Value) -> Value {
+    pub(super) fn index_at(&mut self, a: &NAccess, form: &Form, jj: Value, pp: Value) -> Value {
         let mut idx = form.off;
         if a.along_j {
             idx = self.b.ins().iadd(idx, jj);
@@ -669,7 +669,7 @@ impl L<'_, '_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use crate::codegen::{CodeGen, lower};
     use crate::cpu::CpuFeatures;
     use crate::values::Tier;
@@ -678,7 +678,12 @@ mod tests {
     use cranelift_codegen::ir::{Function, UserFuncName};
 
     /// The Cranelift IR of a function as lowered for `tier` (before Cranelift's own passes).
-    fn clif(src: &str, name: &str, tier: Tier, features: CpuFeatures) -> String {
+    pub(in crate::codegen::lower) fn clif(
+        src: &str,
+        name: &str,
+        tier: Tier,
+        features: CpuFeatures,
+    ) -> String {
         let m = crate::parse_module("t.bfir", src).expect("parse");
         let fi = m
             .funcs
