@@ -1063,53 +1063,28 @@ impl L<'_, '_> {
                     self.b.ins().splat(v4, s)
                 }
             }
-            ExprKind::Unary(_, a) => {
-                let x = self.vexpr(a, part, temps);
-                self.b.ins().fneg(x)
-            }
-            ExprKind::Binary(BinOp::Add, a, b)
-                if self.f.reassoc
-                    && self.inlining == 0
-                    && self.o.hw_fma
-                    && (matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..))
-                        || matches!(b.kind, ExprKind::Binary(BinOp::Mul, ..))) =>
-            {
-                // `x*y + z` contracted to one fused multiply-add (allowed by #[reassoc])
-                let (prod, other) = if matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..)) {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                let ExprKind::Binary(_, x, y) = &prod.kind else {
-                    unreachable!("checked above")
-                };
-                let xv = self.vexpr(x, part, temps);
-                let yv = self.vexpr(y, part, temps);
-                let zv = self.vexpr(other, part, temps);
-                self.b.ins().fma(xv, yv, zv)
-            }
-            ExprKind::Binary(op, a, b) => {
-                let x = self.vexpr(a, part, temps);
-                let y = self.vexpr(b, part, temps);
-                match op {
-                    BinOp::Add => self.b.ins().fadd(x, y),
-                    BinOp::Sub => self.b.ins().fsub(x, y),
-                    BinOp::Mul => self.b.ins().fmul(x, y),
-                    _ => self.b.ins().fdiv(x, y),
+            ExprKind::Binary(BinOp::Add, a, b) if self.f.reassoc && self.inlining == 0 => {
+                match (self.o.hw_fma, mul_add(a, b)) {
+                    // `x*y + z` contracted to one fused multiply-add (allowed by #[reassoc])
+                    (true, Some((x, y, z))) => {
+                        let xv = self.vexpr(x, part, temps);
+                        let yv = self.vexpr(y, part, temps);
+                        let zv = self.vexpr(z, part, temps);
+                        self.b.ins().fma(xv, yv, zv)
+                    }
+                    _ => {
+                        let xv = self.vexpr(a, part, temps);
+                        let yv = self.vexpr(b, part, temps);
+                        self.b.ins().fadd(xv, yv)
+                    }
                 }
             }
-            ExprKind::Intrinsic(i, a) => {
-                let xs: Vec<Value> = a.iter().map(|x| self.vexpr(x, part, temps)).collect();
-                match i {
-                    Intrinsic::Sqrt => self.b.ins().sqrt(xs[0]),
-                    Intrinsic::Abs => self.b.ins().fabs(xs[0]),
-                    Intrinsic::Exp => self.inline_exp(xs[0]),
-                    Intrinsic::Sin => self.inline_sincos(xs[0], false),
-                    Intrinsic::Cos => self.inline_sincos(xs[0], true),
-                    Intrinsic::Min => self.b.ins().fmin(xs[0], xs[1]),
-                    Intrinsic::Max => self.b.ins().fmax(xs[0], xs[1]),
-                    _ => self.b.ins().fma(xs[0], xs[1], xs[2]),
-                }
+            ExprKind::Unary(..) | ExprKind::Binary(..) | ExprKind::Intrinsic(..) => {
+                let xs: Vec<Value> = lane_operands(e)
+                    .into_iter()
+                    .map(|x| self.vexpr(x, part, temps))
+                    .collect();
+                self.lane_op(e, &xs)
             }
             ExprKind::Call(fi, args) => {
                 // an expression function: its body over the argument vectors
@@ -1128,6 +1103,32 @@ impl L<'_, '_> {
                 v
             }
             _ => unreachable!("vectorizable() admits only the forms handled above"),
+        }
+    }
+
+    /// Emits the lane-wise f32 operation `e` (negation, `+ - * /`, `sqrt abs exp sin cos
+    /// min max fma`) on its operands' already computed vectors `xs`
+    /// ([`lane_operands`] order). Every vectorizer's expression emitter ends here.
+    pub(super) fn lane_op(&mut self, e: &Expr, xs: &[Value]) -> Value {
+        match &e.kind {
+            ExprKind::Unary(_, _) => self.b.ins().fneg(xs[0]),
+            ExprKind::Binary(op, _, _) => match op {
+                BinOp::Add => self.b.ins().fadd(xs[0], xs[1]),
+                BinOp::Sub => self.b.ins().fsub(xs[0], xs[1]),
+                BinOp::Mul => self.b.ins().fmul(xs[0], xs[1]),
+                _ => self.b.ins().fdiv(xs[0], xs[1]),
+            },
+            ExprKind::Intrinsic(i, _) => match i {
+                Intrinsic::Sqrt => self.b.ins().sqrt(xs[0]),
+                Intrinsic::Abs => self.b.ins().fabs(xs[0]),
+                Intrinsic::Exp => self.inline_exp(xs[0]),
+                Intrinsic::Sin => self.inline_sincos(xs[0], false),
+                Intrinsic::Cos => self.inline_sincos(xs[0], true),
+                Intrinsic::Min => self.b.ins().fmin(xs[0], xs[1]),
+                Intrinsic::Max => self.b.ins().fmax(xs[0], xs[1]),
+                _ => self.b.ins().fma(xs[0], xs[1], xs[2]),
+            },
+            _ => unreachable!("the vectorizers admit only lane-wise operations"),
         }
     }
 
@@ -1547,6 +1548,25 @@ fn visit_body_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
             }
             _ => {}
         }
+    }
+}
+
+/// `x*y + z` or `z + x*y` as (x, y, z): an addition a `#[reassoc]` function may contract.
+pub(super) fn mul_add<'e>(a: &'e Expr, b: &'e Expr) -> Option<(&'e Expr, &'e Expr, &'e Expr)> {
+    match (&a.kind, &b.kind) {
+        (ExprKind::Binary(BinOp::Mul, x, y), _) => Some((x, y, b)),
+        (_, ExprKind::Binary(BinOp::Mul, x, y)) => Some((x, y, a)),
+        _ => None,
+    }
+}
+
+/// The operands of a lane-wise f32 operation (see [`L::lane_op`]).
+pub(super) fn lane_operands(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        ExprKind::Unary(_, a) => alloc::vec![&**a],
+        ExprKind::Binary(_, a, b) => alloc::vec![&**a, &**b],
+        ExprKind::Intrinsic(_, a) => a.iter().collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -493,7 +493,18 @@ mod tests {
     use alloc::string::String;
 
     /// The Cranelift IR of a function as lowered for `tier` (before Cranelift's own passes).
-    fn clif(src: &str, name: &str, tier: Tier, features: CpuFeatures) -> String {
+    pub(super) fn clif(src: &str, name: &str, tier: Tier, features: CpuFeatures) -> String {
+        clif_spec(src, name, tier, features, &[])
+    }
+
+    /// [`clif`] with the function specialized on (parameter index, value bits) pairs.
+    fn clif_spec(
+        src: &str,
+        name: &str,
+        tier: Tier,
+        features: CpuFeatures,
+        spec: &[(usize, u64)],
+    ) -> String {
         let m = crate::parse_module("t.bfir", src).expect("parse");
         let fi = m
             .funcs
@@ -513,7 +524,7 @@ mod tests {
             &mut cg.fctx,
             &m,
             fi,
-            &[],
+            spec,
             opts,
             isa.frontend_config(),
         );
@@ -644,26 +655,8 @@ fn butterfly(re: &mut [f32], im: &mut [f32], n: i32, half: i32, k: i32) {
         assert_eq!(count(&t2, " = call "), 2, "{t2}");
         assert!(t2.contains("fdemote"), "{t2}");
         // specialized on base = 2.0 (parameter 2): no call left in the fast loop
-        let m = crate::parse_module("t.bfir", SRC).expect("parse");
-        let fi = m.funcs.iter().position(|f| f.name == "decay").unwrap();
-        let mut cg = CodeGen::new(CpuFeatures::all(), 512).expect("codegen");
-        let opts = cg.opts(Tier::T3);
-        let isa = cg.isa(Tier::T3);
-        cg.ctx.func = Function::with_name_signature(
-            UserFuncName::user(0, 0),
-            lower::native_sig(&m.funcs[fi]),
-        );
         let spec = [(2usize, 2.0f32.to_bits() as u64)];
-        lower::lower_function(
-            &mut cg.ctx.func,
-            &mut cg.fctx,
-            &m,
-            fi,
-            &spec,
-            opts,
-            isa.frontend_config(),
-        );
-        let t3 = format!("{}", cg.ctx.func.display());
+        let t3 = clif_spec(SRC, "decay", Tier::T3, CpuFeatures::all(), &spec);
         assert!(count(&t3, "fdemote") >= 4, "{t3}");
     }
 

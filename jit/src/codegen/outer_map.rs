@@ -616,32 +616,12 @@ impl L<'_, '_> {
                     self.b.ins().splat(v4, s)
                 }
             }
-            ExprKind::Unary(_, a) => {
-                let x = self.map_expr(a, cx, part);
-                self.b.ins().fneg(x)
-            }
-            ExprKind::Binary(op, a, b) => {
-                let x = self.map_expr(a, cx, part);
-                let y = self.map_expr(b, cx, part);
-                match op {
-                    BinOp::Add => self.b.ins().fadd(x, y),
-                    BinOp::Sub => self.b.ins().fsub(x, y),
-                    BinOp::Mul => self.b.ins().fmul(x, y),
-                    _ => self.b.ins().fdiv(x, y),
-                }
-            }
-            ExprKind::Intrinsic(i, a) => {
-                let xs: Vec<Value> = a.iter().map(|x| self.map_expr(x, cx, part)).collect();
-                match i {
-                    Intrinsic::Sqrt => self.b.ins().sqrt(xs[0]),
-                    Intrinsic::Abs => self.b.ins().fabs(xs[0]),
-                    Intrinsic::Exp => self.inline_exp(xs[0]),
-                    Intrinsic::Sin => self.inline_sincos(xs[0], false),
-                    Intrinsic::Cos => self.inline_sincos(xs[0], true),
-                    Intrinsic::Min => self.b.ins().fmin(xs[0], xs[1]),
-                    Intrinsic::Max => self.b.ins().fmax(xs[0], xs[1]),
-                    _ => self.b.ins().fma(xs[0], xs[1], xs[2]),
-                }
+            ExprKind::Unary(..) | ExprKind::Binary(..) | ExprKind::Intrinsic(..) => {
+                let xs: Vec<Value> = super::lane_operands(e)
+                    .into_iter()
+                    .map(|x| self.map_expr(x, cx, part))
+                    .collect();
+                self.lane_op(e, &xs)
             }
             _ => unreachable!("lane_ok admits only the forms handled above"),
         }
@@ -678,7 +658,7 @@ impl MapCx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::outer_vec::tests::clif;
+    use crate::codegen::tests::clif;
     use crate::cpu::CpuFeatures;
     use crate::values::Tier;
 

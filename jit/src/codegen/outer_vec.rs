@@ -616,52 +616,28 @@ impl L<'_, '_> {
                     v
                 }
             }
-            ExprKind::Unary(_, a) => {
-                let x = self.lane_expr(a, part, accs, bcast);
-                self.b.ins().fneg(x)
-            }
-            ExprKind::Binary(BinOp::Add, a, b)
-                if self.f.reassoc
-                    && self.o.hw_fma
-                    && (matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..))
-                        || matches!(b.kind, ExprKind::Binary(BinOp::Mul, ..))) =>
-            {
-                // `x*y + z` contracted (allowed by #[reassoc])
-                let (prod, other) = if matches!(a.kind, ExprKind::Binary(BinOp::Mul, ..)) {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                let ExprKind::Binary(_, x, y) = &prod.kind else {
-                    unreachable!("checked above")
-                };
-                let xv = self.lane_expr(x, part, accs, bcast);
-                let yv = self.lane_expr(y, part, accs, bcast);
-                let zv = self.lane_expr(other, part, accs, bcast);
-                self.b.ins().fma(xv, yv, zv)
-            }
-            ExprKind::Binary(op, a, b) => {
-                let x = self.lane_expr(a, part, accs, bcast);
-                let y = self.lane_expr(b, part, accs, bcast);
-                match op {
-                    BinOp::Add => self.b.ins().fadd(x, y),
-                    BinOp::Sub => self.b.ins().fsub(x, y),
-                    BinOp::Mul => self.b.ins().fmul(x, y),
-                    _ => self.b.ins().fdiv(x, y),
+            ExprKind::Binary(BinOp::Add, a, b) if self.f.reassoc && self.o.hw_fma => {
+                match super::mul_add(a, b) {
+                    // `x*y + z` contracted (allowed by #[reassoc])
+                    Some((x, y, z)) => {
+                        let xv = self.lane_expr(x, part, accs, bcast);
+                        let yv = self.lane_expr(y, part, accs, bcast);
+                        let zv = self.lane_expr(z, part, accs, bcast);
+                        self.b.ins().fma(xv, yv, zv)
+                    }
+                    None => {
+                        let xv = self.lane_expr(a, part, accs, bcast);
+                        let yv = self.lane_expr(b, part, accs, bcast);
+                        self.b.ins().fadd(xv, yv)
+                    }
                 }
             }
-            ExprKind::Intrinsic(i, a) => {
-                let xs: Vec<Value> = a
-                    .iter()
+            ExprKind::Unary(..) | ExprKind::Binary(..) | ExprKind::Intrinsic(..) => {
+                let xs: Vec<Value> = super::lane_operands(e)
+                    .into_iter()
                     .map(|x| self.lane_expr(x, part, accs, bcast))
                     .collect();
-                match i {
-                    Intrinsic::Sqrt => self.b.ins().sqrt(xs[0]),
-                    Intrinsic::Abs => self.b.ins().fabs(xs[0]),
-                    Intrinsic::Min => self.b.ins().fmin(xs[0], xs[1]),
-                    Intrinsic::Max => self.b.ins().fmax(xs[0], xs[1]),
-                    _ => self.b.ins().fma(xs[0], xs[1], xs[2]),
-                }
+                self.lane_op(e, &xs)
             }
             _ => unreachable!("lane_ok admits only the forms handled above"),
         }
@@ -669,46 +645,10 @@ impl L<'_, '_> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use crate::codegen::{CodeGen, lower};
+mod tests {
+    use crate::codegen::tests::clif;
     use crate::cpu::CpuFeatures;
     use crate::values::Tier;
-    use alloc::format;
-    use alloc::string::String;
-    use cranelift_codegen::ir::{Function, UserFuncName};
-
-    /// The Cranelift IR of a function as lowered for `tier` (before Cranelift's own passes).
-    pub(in crate::codegen::lower) fn clif(
-        src: &str,
-        name: &str,
-        tier: Tier,
-        features: CpuFeatures,
-    ) -> String {
-        let m = crate::parse_module("t.bfir", src).expect("parse");
-        let fi = m
-            .funcs
-            .iter()
-            .position(|f| f.name == name)
-            .expect("function");
-        let mut cg = CodeGen::new(features, 512).expect("codegen");
-        let opts = cg.opts(tier);
-        let isa = cg.isa(tier);
-        cg.ctx.clear();
-        cg.ctx.func = Function::with_name_signature(
-            UserFuncName::user(0, 0),
-            lower::native_sig(&m.funcs[fi]),
-        );
-        lower::lower_function(
-            &mut cg.ctx.func,
-            &mut cg.fctx,
-            &m,
-            fi,
-            &[],
-            opts,
-            isa.frontend_config(),
-        );
-        format!("{}", cg.ctx.func.display())
-    }
 
     const MATMUL: &str = include_str!("../../../ir-modules/matmul.bfir");
 
