@@ -267,37 +267,16 @@ fn act_forever(x: &mut [f32], n: i32) {
 }
 "#;
 
-/// xorshift64*
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn int(&mut self, lo: i32, hi: i32) -> i32 {
-        lo + (self.next() % ((hi - lo + 1) as u64)) as i32
-    }
-    fn f32(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-    }
-    fn vf32(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.f32()).collect()
-    }
-    /// Mostly small values, sometimes large ones, infinities, NaN and signed zeros.
-    fn vf32_wild(&mut self, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| match self.int(0, 15) {
-                0 => {
-                    [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0][self.int(0, 4) as usize]
-                }
-                1 => self.f32() * 1.0e5,
-                2 => self.f32() * 60.0,
-                _ => self.f32() * 4.0,
-            })
-            .collect()
-    }
+/// Mostly small values, sometimes large ones, infinities, NaN and signed zeros.
+fn vf32_wild(r: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| match r.int(0, 15) {
+            0 => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0][r.int(0, 4) as usize],
+            1 => r.f32() * 1.0e5,
+            2 => r.f32() * 60.0,
+            _ => r.f32() * 4.0,
+        })
+        .collect()
 }
 
 /// Owned argument values, so each tier gets a fresh copy.
@@ -401,22 +380,22 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
         "dot_r" | "dot" => {
             let extra = r.int(0, 3) as usize;
             vec![
-                A::F32s(r.vf32(n as usize)),
-                A::F32s(r.vf32(n as usize + extra)),
+                A::F32s(r.vf32(n)),
+                A::F32s(r.vf32(n + extra as i32)),
                 A::I32(k),
             ]
         }
         "saxpy" => vec![
             A::F32(r.f32()),
-            A::F32s(r.vf32(n as usize)),
-            A::F32m(r.vf32(n as usize)),
+            A::F32s(r.vf32(n)),
+            A::F32m(r.vf32(n)),
             A::I32(k),
         ],
         "scale_off" => {
             let lo = r.int(-2, 5);
             vec![
-                A::F32s(r.vf32(n as usize + 3)),
-                A::F32m(r.vf32(n as usize)),
+                A::F32s(r.vf32(n + 3)),
+                A::F32m(r.vf32(n)),
                 A::I32(lo),
                 A::I32(k),
                 A::I32(r.int(-1, 3)),
@@ -430,8 +409,8 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             let (m, nn, kk) = (r.int(0, 9), r.int(0, 19), r.int(0, 11));
             let extra = if over > 0 { 1 } else { 0 };
             vec![
-                A::F32s(r.vf32((m * kk) as usize)),
-                A::F32s(r.vf32((kk * nn) as usize)),
+                A::F32s(r.vf32(m * kk)),
+                A::F32s(r.vf32(kk * nn)),
                 A::F32m(vec![0.0; (m * nn) as usize]),
                 A::I32(m),
                 A::I32(nn),
@@ -441,15 +420,15 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
         "matvec" => {
             let (rows, cols) = (r.int(0, 7), r.int(0, 37));
             vec![
-                A::F32s(r.vf32((rows * cols) as usize)),
-                A::F32s(r.vf32(cols as usize)),
+                A::F32s(r.vf32(rows * cols)),
+                A::F32s(r.vf32(cols)),
                 A::F32m(vec![0.0; rows as usize]),
                 A::I32(rows),
                 A::I32(cols + over),
             ]
         }
         "maxred" | "minred" => {
-            let mut v = r.vf32(n as usize);
+            let mut v = r.vf32(n);
             for x in v.iter_mut() {
                 match r.int(0, 30) {
                     0 => *x = f32::NAN,
@@ -465,8 +444,8 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             let k = r.int(-1, half);
             let extra = r.int(0, 2) as usize;
             vec![
-                A::F32m(r.vf32(n as usize)),
-                A::F32m(r.vf32(n as usize + extra)),
+                A::F32m(r.vf32(n)),
+                A::F32m(r.vf32(n + extra as i32)),
                 A::I32(n + over),
                 A::I32(half),
                 A::I32(k),
@@ -487,14 +466,14 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
         "shifted_map" => {
             let o = r.int(-1, 3);
             vec![
-                A::F32s(r.vf32(n as usize + 2)),
+                A::F32s(r.vf32(n + 2)),
                 A::F32m(vec![0.0; n as usize]),
                 A::I32(k),
                 A::I32(o),
             ]
         }
         "stencil" => vec![
-            A::F32s(r.vf32(n as usize)),
+            A::F32s(r.vf32(n)),
             A::F32m(vec![0.0; n as usize]),
             A::I32(k),
         ],
@@ -502,7 +481,7 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             A::I32m((0..n).map(|_| r.int(-100, 100)).collect()),
             A::I32(k),
         ],
-        "prefix_f" => vec![A::F32m(r.vf32(n as usize)), A::I32(k)],
+        "prefix_f" => vec![A::F32m(r.vf32(n)), A::I32(k)],
         "reverse" => vec![
             A::I32s((0..n).map(|_| r.int(-1000, 1000)).collect()),
             A::I32m(vec![0; n as usize]),
@@ -549,25 +528,29 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             vec![A::I32m(vec![0; n as usize]), A::I32(lo), A::I32(hi)]
         }
         "mixed" => vec![
-            A::F32s(r.vf32(n as usize)),
+            A::F32s(r.vf32(n)),
             A::F64m(vec![0.0; n as usize]),
             A::I32(k),
         ],
         "trig_map" => vec![
-            A::F32s(r.vf32_wild(n as usize)),
+            A::F32s(vf32_wild(r, n as usize)),
             A::F32m(vec![0.0; n as usize]),
             A::I32(k),
         ],
-        "exp_sum" => vec![A::F32m(r.vf32_wild(n as usize)), A::I32(k), A::F32(r.f32())],
-        "act" => vec![
-            A::F32m(r.vf32_wild(n as usize)),
-            A::F32s(r.vf32(n as usize)),
+        "exp_sum" => vec![
+            A::F32m(vf32_wild(r, n as usize)),
             A::I32(k),
             A::F32(r.f32()),
         ],
-        "act_forever" => vec![A::F32m(r.vf32(n as usize)), A::I32(k)],
+        "act" => vec![
+            A::F32m(vf32_wild(r, n as usize)),
+            A::F32s(r.vf32(n)),
+            A::I32(k),
+            A::F32(r.f32()),
+        ],
+        "act_forever" => vec![A::F32m(r.vf32(n)), A::I32(k)],
         "powers" => vec![
-            A::F32s(r.vf32_wild(n as usize)),
+            A::F32s(vf32_wild(r, n as usize)),
             A::F32m(vec![0.0; n as usize]),
             A::I32(k),
         ],

@@ -7,7 +7,7 @@
 
 mod common;
 use common::*;
-use jit::{Arg, CpuFeatures, Engine, Tier, Trap, Value};
+use jit::{CpuFeatures, Engine, Tier};
 
 const FFT: &str = include_str!("../../ir-modules/fft.bfir");
 
@@ -70,52 +70,7 @@ fn neg_off(p: &mut [f32], q: &mut [f32], m: i32, n: i32, h: i32) {
 }
 "#;
 
-/// xorshift64*
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn int(&mut self, lo: i32, hi: i32) -> i32 {
-        lo + (self.next() % ((hi - lo + 1) as u64)) as i32
-    }
-    fn f32(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-    }
-    fn vf32(&mut self, n: i32) -> Vec<f32> {
-        (0..n.max(0)).map(|_| self.f32()).collect()
-    }
-}
-
-#[derive(Clone, Debug)]
-enum A {
-    I32(i32),
-    F32(f32),
-    In(Vec<f32>),
-    Out(Vec<f32>),
-}
-
-type Outcome = (Result<Value, Trap>, Vec<A>);
-
-fn run(e: &Engine, f: jit::FuncId, t: Tier, args: &[A]) -> Outcome {
-    let mut owned = args.to_vec();
-    let r = {
-        let mut xs: Vec<Arg> = owned
-            .iter_mut()
-            .map(|a| match a {
-                A::I32(v) => Arg::I32(*v),
-                A::F32(v) => Arg::F32(*v),
-                A::In(v) => Arg::F32s(v),
-                A::Out(v) => Arg::F32sMut(v),
-            })
-            .collect();
-        e.call_at(f, t, &mut xs)
-    };
-    (r, owned)
-}
+use common::F32Arg as A;
 
 /// Same result or trap kind, and bit-identical output buffers (NaN payloads aside).
 fn same(what: &str, t0: &Outcome, tn: &Outcome) {
@@ -137,9 +92,9 @@ fn same(what: &str, t0: &Outcome, tn: &Outcome) {
 
 /// Runs `a` at T0 and at T1-T3 and compares; returns whether T0 trapped.
 fn compare(e: &Engine, f: jit::FuncId, what: &str, a: &[A]) -> bool {
-    let t0 = run(e, f, Tier::T0, a);
+    let t0 = run_owned(e, f, Tier::T0, a);
     for t in [Tier::T1, Tier::T2, Tier::T3] {
-        let tn = run(e, f, t, a);
+        let tn = run_owned(e, f, t, a);
         same(&format!("{what} {t:?}"), &t0, &tn);
     }
     t0.0.is_err()

@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use jit::{Arg, CpuFeatures, Engine, Tier, Trap, Value};
+use jit::{CpuFeatures, Tier};
 
 const PROGRAMS: &str = r#"
 /// the catalog's matmul: contraction into fma allowed
@@ -81,52 +81,7 @@ fn window(a: &[f32], b: &[f32], c: &mut [f32], lo: i32, hi: i32, p0: i32, k: i32
 }
 "#;
 
-/// xorshift64*
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn int(&mut self, lo: i32, hi: i32) -> i32 {
-        lo + (self.next() % ((hi - lo + 1) as u64)) as i32
-    }
-    fn f32(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-    }
-    fn vf32(&mut self, n: i32) -> Vec<f32> {
-        (0..n.max(0)).map(|_| self.f32()).collect()
-    }
-}
-
-#[derive(Clone, Debug)]
-enum A {
-    I32(i32),
-    F32(f32),
-    In(Vec<f32>),
-    Out(Vec<f32>),
-}
-
-type Outcome = (Result<Value, Trap>, Vec<A>);
-
-fn run(e: &Engine, f: jit::FuncId, t: Tier, args: &[A]) -> Outcome {
-    let mut owned = args.to_vec();
-    let r = {
-        let mut xs: Vec<Arg> = owned
-            .iter_mut()
-            .map(|a| match a {
-                A::I32(v) => Arg::I32(*v),
-                A::F32(v) => Arg::F32(*v),
-                A::In(v) => Arg::F32s(v),
-                A::Out(v) => Arg::F32sMut(v),
-            })
-            .collect();
-        e.call_at(f, t, &mut xs)
-    };
-    (r, owned)
-}
+use common::F32Arg as A;
 
 /// Same trap kind (or both fine) and the same output buffers: bit-exact, or within the
 /// reassociation tolerance of the tests (`1e-4 * max(1, max|y0|)`).
@@ -246,12 +201,12 @@ fn check(features: CpuFeatures, seed: u64) -> usize {
                     (r.int(1, bufs as i32) as usize, r.int(1, 3))
                 };
                 let a = args(name, &mut r, n, cut);
-                let t0 = run(&e, f, Tier::T0, &a);
+                let t0 = run_owned(&e, f, Tier::T0, &a);
                 if t0.0.is_err() {
                     traps += 1;
                 }
                 for t in [Tier::T1, Tier::T2, Tier::T3] {
-                    let tn = run(&e, f, t, &a);
+                    let tn = run_owned(&e, f, t, &a);
                     same(&format!("{name} n={n} cut={cut:?} {t:?}"), exact, &t0, &tn);
                 }
             }
@@ -292,8 +247,8 @@ fn out_of_bounds_column_traps_like_t0_with_partial_writes() {
                 A::I32(n),
                 A::I32(k),
             ];
-            let t0 = run(&e, f, Tier::T0, &a);
-            let t3 = run(&e, f, Tier::T3, &a);
+            let t0 = run_owned(&e, f, Tier::T0, &a);
+            let t3 = run_owned(&e, f, Tier::T3, &a);
             assert!(
                 matches!(&t0.0, Err(t) if t.kind == jit::TrapKind::OutOfBounds),
                 "{:?}",
