@@ -291,13 +291,8 @@ impl L<'_, '_> {
         let Some(nest) = map_nest(self.f, self.m, fl, &outer_asg, &inner_asg, self.o.hw_fma) else {
             return false;
         };
-        let s64 = self.b.ins().sextend(types::I64, start);
-        let e64 = self.b.ins().sextend(types::I64, end);
-        // k runs in vectors: the largest multiple of 4
-        let cnt = self.b.ins().isub(e64, s64);
-        let vcnt = self.b.ins().band_imm_s(cnt, !(LANES - 1));
-        let vend = self.b.ins().iadd(s64, vcnt);
-        let klast = self.b.ins().iadd_imm_s(vend, -1);
+        // k runs in vectors
+        let (s64, vcnt, vend, klast) = self.vector_span(start, end);
         // the inner loop's range, evaluated once (k-invariant and trap-free)
         let ps = self.expr(&nest.inner.start);
         let pe = self.expr(&nest.inner.end);
@@ -436,18 +431,7 @@ impl L<'_, '_> {
         self.b.ins().jump(narrow, &[]);
         self.b.switch_to_block(narrow);
         self.map_blocks(fl, &nest, &groups, vend, p0, p1, st1, 1);
-        // the remaining (fewer than 4) k: the ordinary lowering
-        let var = self.vars[fl.var as usize];
-        let v = self.b.use_var(var);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, v, end);
-        let rest = self.b.create_block();
-        self.b.ins().brif(more, rest, &[], exit, &[]);
-        self.b.switch_to_block(rest);
-        self.plain_loop(fl, end, None, exit, &[]);
-
-        // not proven: the original loop, every check kept
-        self.b.switch_to_block(slowb);
-        self.plain_loop(fl, end, None, exit, &[]);
+        self.finish_outer(fl, end, exit, slowb);
         true
     }
 

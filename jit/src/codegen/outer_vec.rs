@@ -317,13 +317,8 @@ impl L<'_, '_> {
         let Some(nest) = nest_of(self.f, self.m, fl, &outer_asg, &inner_asg, self.o.hw_fma) else {
             return false;
         };
-        let s64 = self.b.ins().sextend(types::I64, start);
-        let e64 = self.b.ins().sextend(types::I64, end);
-        // columns run in vectors: the largest multiple of 4
-        let cnt = self.b.ins().isub(e64, s64);
-        let vcnt = self.b.ins().band_imm_s(cnt, !(LANES - 1));
-        let vend = self.b.ins().iadd(s64, vcnt);
-        let jlast = self.b.ins().iadd_imm_s(vend, -1);
+        // columns run in vectors
+        let (s64, vcnt, vend, jlast) = self.vector_span(start, end);
         let ps = self.expr(&nest.inner.start);
         let pe = self.expr(&nest.inner.end);
         let p0 = self.b.ins().sextend(types::I64, ps);
@@ -376,18 +371,36 @@ impl L<'_, '_> {
         for parts in PASSES {
             self.column_blocks(&nest, &forms, &sforms, var, vend, p0, p1, parts);
         }
-        // the remaining (fewer than 4) columns: the ordinary lowering
+        self.finish_outer(fl, end, exit, slowb);
+        true
+    }
+
+    /// The outer loop's iterations that vector groups cover, from `start` (i64, start
+    /// sign-extended): (start, count, end of the vector range, its last iteration); the
+    /// count is the largest multiple of 4 below `end - start`.
+    pub(super) fn vector_span(&mut self, start: Value, end: Value) -> (Value, Value, Value, Value) {
+        let s64 = self.b.ins().sextend(types::I64, start);
+        let e64 = self.b.ins().sextend(types::I64, end);
+        let cnt = self.b.ins().isub(e64, s64);
+        let vcnt = self.b.ins().band_imm_s(cnt, !(LANES - 1));
+        let vend = self.b.ins().iadd(s64, vcnt);
+        let last = self.b.ins().iadd_imm_s(vend, -1);
+        (s64, vcnt, vend, last)
+    }
+
+    /// After the vector groups: the remaining (fewer than 4) outer iterations through the
+    /// ordinary lowering; and in `slowb` (the entry test failed) the original loop with
+    /// every check kept.
+    pub(super) fn finish_outer(&mut self, fl: &ForLoop, end: Value, exit: Block, slowb: Block) {
+        let var = self.vars[fl.var as usize];
         let v = self.b.use_var(var);
         let more = self.b.ins().icmp(IntCC::SignedLessThan, v, end);
         let rest = self.b.create_block();
         self.b.ins().brif(more, rest, &[], exit, &[]);
         self.b.switch_to_block(rest);
         self.plain_loop(fl, end, None, exit, &[]);
-
-        // not proven in bounds: the original loop, every check kept
         self.b.switch_to_block(slowb);
         self.plain_loop(fl, end, None, exit, &[]);
-        true
     }
 
     pub(super) fn form(&mut self, a: &NAccess) -> Form {
