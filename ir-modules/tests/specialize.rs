@@ -52,14 +52,27 @@ fn check(k: &'static Kernel, features: CpuFeatures) {
         let mut w = Workload::new(k, stable, seed);
         run_counted(&mut w, "stable sizes, new data");
     }
-    // The size argument changed, so the specialized entry's guard must have missed
-    // (and T2 ran instead, correctly, as checked above).
-    assert!(
-        engine.deopt_count(f) >= 3,
-        "{}: the changed arguments never missed the guard ({} misses)",
-        k.name,
-        engine.deopt_count(f)
-    );
+    // When a parameter T3 specialized on changed, the guard must have missed (and T2
+    // ran instead, correctly, as checked above); otherwise T3 has no guard to miss.
+    let spec = engine.specializable(f);
+    let changed = spec
+        .iter()
+        .any(|&i| Workload::new(k, other, 1).params[i] != stable_w.params[i]);
+    if changed {
+        assert!(
+            engine.deopt_count(f) >= 3,
+            "{}: the changed arguments never missed the guard ({} misses)",
+            k.name,
+            engine.deopt_count(f)
+        );
+    } else {
+        assert_eq!(
+            engine.deopt_count(f),
+            0,
+            "{}: a guard without a reason",
+            k.name
+        );
+    }
     run_counted(&mut stable_w, "stable arguments again");
 
     // Edge values of each scalar through the specialized slot: same return or trap
@@ -103,4 +116,29 @@ fn guard_misses_stay_correct_with_baseline_sse2() {
     for k in CATALOG {
         check(k, CpuFeatures::baseline());
     }
+}
+
+/// Which catalog entries T3 specializes, and on what: only where a constant changes the
+/// code (rope: `i % head_dim` and the `pow` base `theta`).
+#[test]
+fn specialization_targets_divisors_shifts_and_pow_bases() {
+    let engine = common::engine_with(CpuFeatures::detect_host(), [2, 4, 8]);
+    let cat = common::load(&engine);
+    let mut seen = Vec::new();
+    for k in CATALOG {
+        let f = common::entry(&cat, k);
+        let spec = engine.specializable(f);
+        if !spec.is_empty() {
+            seen.push((k.name, spec));
+        }
+    }
+    let rope = seen
+        .iter()
+        .find(|(n, _)| *n == "rope")
+        .expect("rope is specialized");
+    assert_eq!(rope.1, vec![3, 4], "rope: head_dim and theta");
+    assert!(
+        !seen.iter().any(|(n, _)| *n == "primes" || *n == "matvec"),
+        "{seen:?}"
+    );
 }

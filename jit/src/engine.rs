@@ -145,6 +145,8 @@ struct Slot {
     /// Argument profile per parameter: last value and how many consecutive calls kept it.
     last: Vec<AtomicU64>,
     streak: Vec<AtomicU32>,
+    /// Per parameter: whether T3 may specialize on it (`codegen::worth_specializing`).
+    spec_ok: Vec<bool>,
     deopts: AtomicU64,
     /// Owns every code object ever published for this slot (boxed: slots and callers
     /// hold raw pointers to them, which must stay valid when the vector grows).
@@ -252,6 +254,7 @@ impl Engine {
                 requested: AtomicU8::new(0),
                 last: (0..np).map(|_| AtomicU64::new(0)).collect(),
                 streak: (0..np).map(|_| AtomicU32::new(0)).collect(),
+                spec_ok: crate::codegen::worth_specializing(f),
                 deopts: AtomicU64::new(0),
                 owned: SpinLock::new(Vec::new()),
             });
@@ -305,6 +308,22 @@ impl Engine {
         self.slot(f)
             .map(|s| s.calls.load(Ordering::Relaxed))
             .unwrap_or(0)
+    }
+
+    /// The parameters (indices) T3 specializes `f` on when their values are stable: the
+    /// scalar ones used as an integer divisor, modulus or shift amount, or as an f32
+    /// `pow` base, and never reassigned.
+    pub fn specializable(&self, f: FuncId) -> Vec<usize> {
+        self.slot(f)
+            .map(|s| {
+                s.spec_ok
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, ok)| **ok)
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Number of guard misses of the function's specialized T3 code.
@@ -631,7 +650,10 @@ impl Engine {
         let need = (self.config.thresholds[2] / 4).clamp(2, 256) as u32;
         let mut v = Vec::new();
         for (i, p) in slot.params.iter().enumerate() {
-            if matches!(p, ParamTy::Scalar(_)) && slot.streak[i].load(Ordering::Relaxed) >= need {
+            if matches!(p, ParamTy::Scalar(_))
+                && slot.spec_ok[i]
+                && slot.streak[i].load(Ordering::Relaxed) >= need
+            {
                 v.push((i, slot.last[i].load(Ordering::Relaxed)));
             }
         }

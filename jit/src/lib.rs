@@ -51,8 +51,10 @@
 //! * **T3** adds, in the unchecked copy: f32x4 vectorization of element-wise f32 loops and
 //!   (under `#[reassoc]`) of reductions and `a*b+c` contraction, with FMA when the CPU has
 //!   AVX+FMA; unrolling by 4 (with separate accumulators for `#[reassoc]` reductions); and
-//!   specialization of scalar arguments that were stable in the profile, which
-//!   become constants behind an entry guard (floats compared bit for bit). A guard miss returns `GUARD_MISS` from the
+//!   specialization of scalar arguments that were stable in the profile and where a
+//!   constant changes the code (`bool`s, integer divisors/moduli/shift amounts, f32 `pow`
+//!   bases: [`Engine::specializable`]), which become constants behind an entry guard
+//!   (compared bit for bit). A guard miss returns `GUARD_MISS` from the
 //!   trampoline; the engine then runs the T2 code and emits a (rate-limited) `Deopt` event.
 //!
 //! Math intrinsics (`exp ln sin cos tanh pow`, float `%`, and `fma` /

@@ -1492,7 +1492,7 @@ fn scalar_reductions(fl: &ForLoop) -> Vec<(u32, Ty)> {
                 }
             })
         };
-        visit_body_exprs(&fl.body, &mut count);
+        analysis::visit_body_exprs(&fl.body, &mut count);
         // exactly one read: the one in its own update
         if uses == 1 {
             out.push((*acc, e.ty));
@@ -1521,36 +1521,6 @@ fn serial_float_chain(fl: &ForLoop) -> bool {
     found
 }
 
-fn visit_body_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
-    for s in stmts {
-        match s {
-            Stmt::Set(_, e) | Stmt::Eval(e) | Stmt::Return(Some(e)) => f(e),
-            Stmt::Store(_, i, v) => {
-                f(i);
-                f(v);
-            }
-            Stmt::If(c, a, b) => {
-                f(c);
-                visit_body_exprs(a, f);
-                visit_body_exprs(b, f);
-            }
-            Stmt::While(c, b) => {
-                f(c);
-                visit_body_exprs(b, f);
-            }
-            Stmt::For(fl) => {
-                f(&fl.start);
-                f(&fl.end);
-                if let Some(st) = &fl.step {
-                    f(st);
-                }
-                visit_body_exprs(&fl.body, f);
-            }
-            _ => {}
-        }
-    }
-}
-
 /// `x*y + z` or `z + x*y` as (x, y, z): an addition a `#[reassoc]` function may contract.
 pub(super) fn mul_add<'e>(a: &'e Expr, b: &'e Expr) -> Option<(&'e Expr, &'e Expr, &'e Expr)> {
     match (&a.kind, &b.kind) {
@@ -1572,7 +1542,7 @@ pub(super) fn lane_operands(e: &Expr) -> Vec<&Expr> {
 
 fn has_call(stmts: &[Stmt]) -> bool {
     let mut found = false;
-    visit_body_exprs(stmts, &mut |e| {
+    analysis::visit_body_exprs(stmts, &mut |e| {
         e.visit(&mut |x| {
             if matches!(x.kind, ExprKind::Call(..)) {
                 found = true;

@@ -7,6 +7,7 @@
 //! for and returns `GUARD_MISS` on a mismatch.
 
 mod analysis;
+pub(crate) use analysis::worth_specializing;
 mod link;
 mod lower;
 
