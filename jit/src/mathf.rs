@@ -89,7 +89,7 @@ pub const EXP2_POLY: [f64; 14] = [
     1.0,
 ];
 /// `ln m = 2s·Σ s^2k/(2k+1)`, `s = (m-1)/(m+1)`, k = 10 down to 0 (|s| ≤ 0.172).
-const LN_SERIES: [f64; 11] = [
+pub const LN_SERIES: [f64; 11] = [
     1.0 / 21.0,
     1.0 / 19.0,
     1.0 / 17.0,

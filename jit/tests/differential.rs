@@ -256,6 +256,14 @@ fn powers(x: &[f32], y: &mut [f32], n: i32) {
     }
 }
 
+/// pow with a loop-invariant base parameter: hoisted log2, inline exp2 in the fast loop
+/// when the base is positive, finite and not 1 (else the checked loop with calls)
+fn pow_param(x: &[f32], y: &mut [f32], n: i32, base: f32) {
+    for i in 0..n {
+        y[i] = pow(base, x[i]) + pow(base, x[i] * 0.5);
+    }
+}
+
 fn forever(v: f32) -> f32 {
     return forever(v) + 1.0;
 }
@@ -549,6 +557,24 @@ fn make_args(name: &str, r: &mut Rng) -> Vec<A> {
             A::F32(r.f32()),
         ],
         "act_forever" => vec![A::F32m(r.vf32(n)), A::I32(k)],
+        "pow_param" => vec![
+            A::F32s(vf32_wild(r, n as usize)),
+            A::F32m(vec![0.0; n as usize]),
+            A::I32(k),
+            A::F32(
+                [
+                    10000.0,
+                    0.5,
+                    1.0,
+                    0.0,
+                    -2.0,
+                    f32::INFINITY,
+                    f32::NAN,
+                    3.5e-39,
+                    1.0e30,
+                ][r.int(0, 8) as usize],
+            ),
+        ],
         "powers" => vec![
             A::F32s(vf32_wild(r, n as usize)),
             A::F32m(vec![0.0; n as usize]),
@@ -596,6 +622,7 @@ fn differential(features: CpuFeatures, seed: u64, rounds: usize) {
         ("act", false),
         ("act_forever", false),
         ("powers", false),
+        ("pow_param", false),
     ];
     let mut traps = 0;
     for (name, reassoc) in names {

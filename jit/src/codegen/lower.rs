@@ -107,6 +107,9 @@ struct L<'a, 'b> {
     inlining: u32,
     /// Scalar parameters specialized to a constant (T3) that the body never reassigns.
     consts: Vec<(u32, Const)>,
+    /// In the fast copy of a versioned loop: f32 locals, invariant in the loop, used as a
+    /// `pow` base, whose value the entry test proved inline-able, with log2 of it (f64).
+    pow_bases: Vec<(u32, Value)>,
 }
 
 /// Lowers function `fi` of `m` into `func` (whose signature must be `native_sig`).
@@ -144,6 +147,7 @@ pub fn lower_function(
         alias: Vec::new(),
         inlining: 0,
         consts: Vec::new(),
+        pow_bases: Vec::new(),
     };
     let mut assigned_anywhere = Vec::new();
     analysis::assigned(&f.body, &mut assigned_anywhere);
@@ -680,6 +684,20 @@ impl L<'_, '_> {
             }
             forms.push((coef, off));
         }
+        // `pow(b, y)` with b a loop-invariant f32 local: log2 b once, here, and the fast
+        // copy (entered only when b is a base `mathf::powf` computes inline) emits 2^(y·L)
+        let mut pow_bases: Vec<(u32, Value)> = Vec::new();
+        if self.o.inline_math {
+            for l in invariant_pow_bases(&fl.body, li) {
+                if self.const_f32(&Expr::local(l, Ty::F32)).is_some() {
+                    continue;
+                }
+                let x = self.b.use_var(self.vars[l as usize]);
+                let (inline_ok, log2x) = self.pow_base_log2(x);
+                ok = self.b.ins().band(ok, inline_ok);
+                pow_bases.push((l, log2x));
+            }
+        }
         let fastb = self.b.create_block();
         let slowb = self.b.create_block();
         self.b.ins().brif(ok, fastb, &[], slowb, &[]);
@@ -728,6 +746,7 @@ impl L<'_, '_> {
             }
         }
         self.fast = Some(FastCtx { ptrs });
+        self.pow_bases = pow_bases;
         if step.is_none() && self.o.vectorize {
             self.try_vector_loop(fl, li, end, &bumps);
         }
@@ -751,6 +770,7 @@ impl L<'_, '_> {
         self.b.switch_to_block(scalar);
         self.plain_loop(fl, end, step, exit, &bumps);
         self.fast = None;
+        self.pow_bases.clear();
 
         // slow version: every check kept
         self.b.switch_to_block(slowb);
@@ -1326,7 +1346,18 @@ impl L<'_, '_> {
                     .is_some_and(crate::mathf::pow_base_inline) =>
             {
                 let base = self.const_f32(&args[0]).expect("checked");
-                self.inline_pow_known_base(xs[1], crate::mathf::log2_f64(base as f64))
+                let log2x = self.b.ins().f64const(crate::mathf::log2_f64(base as f64));
+                self.inline_pow_log2(xs[1], log2x)
+            }
+            Pow if !f64_
+                && matches!(args[0].kind, ExprKind::Local(l)
+                    if self.pow_bases.iter().any(|p| p.0 == l)) =>
+            {
+                let ExprKind::Local(l) = args[0].kind else {
+                    unreachable!("matched above")
+                };
+                let log2x = self.pow_bases.iter().find(|p| p.0 == l).expect("matched").1;
+                self.inline_pow_log2(xs[1], log2x)
             }
             Pow => self.libcall(pick(Libcall::PowF32, Libcall::PowF64), &xs),
             Fma if self.o.hw_fma => self.b.ins().fma(xs[0], xs[1], xs[2]),
@@ -1519,6 +1550,24 @@ fn serial_float_chain(fl: &ForLoop) -> bool {
         }
     }
     found
+}
+
+/// The f32 locals used as the base of a `pow` in `stmts` that the loop never assigns.
+fn invariant_pow_bases(stmts: &[Stmt], li: &LoopInfo) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    analysis::visit_body_exprs(stmts, &mut |root| {
+        root.visit(&mut |e| {
+            if let ExprKind::Intrinsic(Intrinsic::Pow, a) = &e.kind
+                && e.ty == Ty::F32
+                && let ExprKind::Local(l) = a[0].kind
+                && li.invariant(&a[0])
+                && !out.contains(&l)
+            {
+                out.push(l);
+            }
+        })
+    });
+    out
 }
 
 /// `x*y + z` or `z + x*y` as (x, y, z): an addition a `#[reassoc]` function may contract.

@@ -120,12 +120,11 @@ impl L<'_, '_> {
         self.b.ins().fmul(y, s2)
     }
 
-    /// `mathf::powf(x, y)` for a base known at compile time (`mathf::pow_base_inline`),
-    /// given `log2 x`: `mathf::exp2_to_f32(y · log2x)`, scalar.
-    pub(super) fn inline_pow_known_base(&mut self, y: Value, log2x: f64) -> Value {
+    /// `mathf::powf(x, y)` for a base known to be inline-able (`mathf::pow_base_inline`),
+    /// given `log2 x` (f64): `mathf::exp2_to_f32(y · log2x)`, scalar.
+    pub(super) fn inline_pow_log2(&mut self, y: Value, log2x: Value) -> Value {
         let y64 = self.b.ins().fpromote(types::F64, y);
-        let l = self.b.ins().f64const(log2x);
-        let t = self.b.ins().fmul(y64, l);
+        let t = self.b.ins().fmul(y64, log2x);
         let lo = self.b.ins().f64const(-mathf::EXP2_CLAMP);
         let hi = self.b.ins().f64const(mathf::EXP2_CLAMP);
         let below = self.b.ins().fcmp(FloatCC::LessThan, t, lo);
@@ -154,6 +153,53 @@ impl L<'_, '_> {
         let scale = self.b.ins().bitcast(types::F64, MemFlagsData::new(), sb);
         let r = self.b.ins().fmul(p, scale);
         self.b.ins().fdemote(types::F32, r)
+    }
+
+    /// For an f32 `x`: (whether `mathf::pow_base_inline(x)`, `mathf::log2_f64(x)`), the
+    /// latter meaningful only when the former holds.
+    pub(super) fn pow_base_log2(&mut self, x: Value) -> (Value, Value) {
+        let zero = self.b.ins().f32const(0.0);
+        let inf = self.b.ins().f32const(f32::INFINITY);
+        let one = self.b.ins().f32const(1.0);
+        let pos = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+        let fin = self.b.ins().fcmp(FloatCC::LessThan, x, inf);
+        let not1 = self.b.ins().fcmp(FloatCC::NotEqual, x, one);
+        let ok = self.b.ins().band(pos, fin);
+        let ok = self.b.ins().band(ok, not1);
+        // log2_f64: x = 2^e · m, m in [sqrt(1/2), sqrt(2)); 2s·S(s²) with s = (m-1)/(m+1)
+        let x64 = self.b.ins().fpromote(types::F64, x);
+        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), x64);
+        let eb = self.b.ins().ushr_imm_u(bits, 52);
+        let eb = self.b.ins().band_imm_s(eb, 0x7ff);
+        let e = self.b.ins().iadd_imm_s(eb, -1023);
+        let mant = self.b.ins().band_imm_s(bits, (1i64 << 52) - 1);
+        let mbits = self.b.ins().bor_imm_s(mant, 1023i64 << 52);
+        let m = self.b.ins().bitcast(types::F64, MemFlagsData::new(), mbits);
+        let sqrt2 = self.b.ins().f64const(core::f64::consts::SQRT_2);
+        let big = self.b.ins().fcmp(FloatCC::GreaterThan, m, sqrt2);
+        let half = self.b.ins().f64const(0.5);
+        let mh = self.b.ins().fmul(m, half);
+        let m = self.b.ins().select(big, mh, m);
+        let e1 = self.b.ins().iadd_imm_s(e, 1);
+        let e = self.b.ins().select(big, e1, e);
+        let one64 = self.b.ins().f64const(1.0);
+        let num = self.b.ins().fsub(m, one64);
+        let den = self.b.ins().fadd(m, one64);
+        let sv = self.b.ins().fdiv(num, den);
+        let z = self.b.ins().fmul(sv, sv);
+        let mut p = self.b.ins().f64const(mathf::LN_SERIES[0]);
+        for c in &mathf::LN_SERIES[1..] {
+            let pz = self.b.ins().fmul(p, z);
+            let cv = self.b.ins().f64const(*c);
+            p = self.b.ins().fadd(pz, cv);
+        }
+        let two = self.b.ins().f64const(2.0);
+        let s2 = self.b.ins().fmul(two, sv);
+        let ln_m = self.b.ins().fmul(s2, p);
+        let ef = self.b.ins().fcvt_from_sint(types::F64, e);
+        let log2e = self.b.ins().f64const(core::f64::consts::LOG2_E);
+        let l = self.b.ins().fmul(ln_m, log2e);
+        (ok, self.b.ins().fadd(ef, l))
     }
 
     /// `mathf::sinf` / `mathf::cosf`, inline: the polynomial path when every lane is
