@@ -558,6 +558,15 @@ impl L<'_, '_> {
         self.b.switch_to_block(exit);
     }
 
+    /// Advances each strength-reduced pointer variable by its stride (one iteration).
+    fn bump_pointers(&mut self, bumps: &[(Variable, Value)]) {
+        for &(pv, stride) in bumps {
+            let p = self.b.use_var(pv);
+            let p2 = self.b.ins().iadd(p, stride);
+            self.b.def_var(pv, p2);
+        }
+    }
+
     /// The loop itself, entered with `var < end` known. `bumps` are (pointer var, stride)
     /// pairs advanced at the latch (strength-reduced addresses).
     fn plain_loop(
@@ -580,11 +589,7 @@ impl L<'_, '_> {
             self.b.ins().jump(latch, &[]);
         }
         self.b.switch_to_block(latch);
-        for &(pv, stride) in bumps {
-            let p = self.b.use_var(pv);
-            let p2 = self.b.ins().iadd(p, stride);
-            self.b.def_var(pv, p2);
-        }
+        self.bump_pointers(bumps);
         let v = self.b.use_var(var);
         match step {
             None => {
@@ -820,11 +825,7 @@ impl L<'_, '_> {
             if self.terminated() {
                 self.fresh();
             }
-            for &(pv, stride) in bumps {
-                let p = self.b.use_var(pv);
-                let p2 = self.b.ins().iadd(p, stride);
-                self.b.def_var(pv, p2);
-            }
+            self.bump_pointers(bumps);
             let v = self.b.use_var(var);
             let v1 = self.b.ins().iadd_imm_s(v, 1);
             self.b.def_var(var, v1);

@@ -536,11 +536,7 @@ impl L<'_, '_> {
                 _ => unreachable!("map_nest admits only sets and stores in the inner loop"),
             }
         }
-        for &(pv, stride) in &bumps {
-            let p = self.b.use_var(pv);
-            let p2 = self.b.ins().iadd(p, stride);
-            self.b.def_var(pv, p2);
-        }
+        self.bump_pointers(&bumps);
         let sc = self.b.use_var(sv);
         let sc1 = self.b.ins().iadd(sc, st);
         self.b.def_var(sv, sc1);

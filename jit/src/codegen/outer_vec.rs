@@ -524,11 +524,7 @@ impl L<'_, '_> {
                 self.lane_update(*l, e, &accs, parts, &mut bcast);
             }
         }
-        for &(ptr, stride) in &bumps {
-            let p = self.b.use_var(ptr);
-            let p2 = self.b.ins().iadd(p, stride);
-            self.b.def_var(ptr, p2);
-        }
+        self.bump_pointers(&bumps);
         let pc = self.b.use_var(pv);
         let pc1 = self.b.ins().iadd_imm_s(pc, 1);
         self.b.def_var(pv, pc1);
