@@ -43,6 +43,41 @@ pub fn has_break_continue(stmts: &[Stmt]) -> bool {
     })
 }
 
+/// True when a local assigned inside an `if` of `stmts` is also the index of a store
+/// (like quicksort's `i` in `if a[j] < pivot { swap(a[i], a[j]); i += 1; }`): each
+/// iteration's writes then depend on the previous iterations' branches, a chain that
+/// unrolled copies only lengthen (measured: quicksort T3 4.5 k vs T2 4.9 k calls/s
+/// unrolled, 4.9 k not). Conditional state that only reads tables (regex_dfa) still
+/// gains from unrolling, so loads do not count.
+pub fn conditional_index(stmts: &[Stmt]) -> bool {
+    fn in_ifs(stmts: &[Stmt], out: &mut Vec<u32>) {
+        for s in stmts {
+            if let Stmt::If(_, a, b) = s {
+                assigned(a, out);
+                assigned(b, out);
+            }
+        }
+    }
+    fn store_uses(stmts: &[Stmt], cond: &[u32]) -> bool {
+        stmts.iter().any(|s| match s {
+            Stmt::Store(_, i, _) => {
+                let mut found = false;
+                i.visit(&mut |e| {
+                    if matches!(e.kind, ExprKind::Local(l) if cond.contains(&l)) {
+                        found = true;
+                    }
+                });
+                found
+            }
+            Stmt::If(_, a, b) => store_uses(a, cond) || store_uses(b, cond),
+            _ => false,
+        })
+    }
+    let mut cond = Vec::new();
+    in_ifs(stmts, &mut cond);
+    !cond.is_empty() && store_uses(stmts, &cond)
+}
+
 pub fn stmt_count(stmts: &[Stmt]) -> usize {
     stmts
         .iter()

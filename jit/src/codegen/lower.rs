@@ -756,11 +756,13 @@ impl L<'_, '_> {
             self.try_vector_loop(fl, li, end, &bumps);
         }
         // unrolling pays when iterations are independent or reductions may use separate
-        // accumulators; a float chain that must stay in order (no #[reassoc]) gains nothing
+        // accumulators; a float chain that must stay in order (no #[reassoc]) gains nothing,
+        // nor does an index advanced under a data-dependent branch (quicksort's partition)
         let serial = !self.f.reassoc && serial_float_chain(fl);
         if step.is_none()
             && self.o.unroll
             && !serial
+            && !analysis::conditional_index(&fl.body)
             && !analysis::has_break_continue(&fl.body)
             && analysis::stmt_count(&fl.body) <= 24
         {

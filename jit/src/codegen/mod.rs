@@ -663,6 +663,29 @@ fn butterfly(re: &mut [f32], im: &mut [f32], n: i32, half: i32, k: i32) {
     }
 
     #[test]
+    fn loops_with_a_conditionally_advanced_store_index_are_not_unrolled() {
+        let inner_body = |src: &str, name: &str| {
+            let m = crate::parse_module("t.bfir", src).expect("parse");
+            let f = m.funcs.iter().find(|f| f.name == name).expect("function");
+            fn innermost(stmts: &[Stmt]) -> Option<&[Stmt]> {
+                stmts.iter().find_map(|s| match s {
+                    Stmt::For(fl) => innermost(&fl.body).or(Some(&fl.body[..])),
+                    Stmt::While(_, b) => innermost(b),
+                    Stmt::If(_, a, b) => innermost(a).or_else(|| innermost(b)),
+                    _ => None,
+                })
+            }
+            analysis::conditional_index(innermost(&f.body).expect("a loop"))
+        };
+        let qs = include_str!("../../../ir-modules/quicksort.bfir");
+        let dfa = include_str!("../../../ir-modules/regex_dfa.bfir");
+        let primes = include_str!("../../../ir-modules/primes.bfir");
+        assert!(inner_body(qs, "quicksort"));
+        assert!(!inner_body(dfa, "regex_dfa"), "table reads only");
+        assert!(!inner_body(primes, "primes"));
+    }
+
+    #[test]
     fn pow_with_a_loop_invariant_base_hoists_log2_into_the_entry_test() {
         // T1: calls; T2: log2 of `base` once before the loop (one fdiv), the fast copy
         // inline, the checked copy keeps its calls
