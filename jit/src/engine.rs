@@ -543,6 +543,10 @@ impl Engine {
 
     fn record_profile(&self, slot: &Slot, args: &mut [Arg]) {
         for (i, a) in args.iter().enumerate() {
+            // only what T3 may specialize on is worth the atomic traffic on every call
+            if !slot.spec_ok[i] {
+                continue;
+            }
             let bits = match a {
                 Arg::I32(v) => *v as u32 as u64,
                 Arg::I64(v) => *v as u64,

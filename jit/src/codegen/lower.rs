@@ -558,6 +558,36 @@ impl L<'_, '_> {
         self.b.switch_to_block(exit);
     }
 
+    /// An affine index's loop-variable coefficient (if any) and the sum of its invariant
+    /// terms, as i64 values computed before the loop.
+    fn affine_i64(
+        &mut self,
+        coef: Option<analysis::Coef>,
+        offs: &[(bool, &Expr)],
+    ) -> (Option<Value>, Value) {
+        let mut off = self.b.ins().iconst(types::I64, 0);
+        for (neg, e) in offs {
+            let v = self.expr(e);
+            let v = self.b.ins().sextend(types::I64, v);
+            off = if *neg {
+                self.b.ins().isub(off, v)
+            } else {
+                self.b.ins().iadd(off, v)
+            };
+        }
+        let coef = coef.map(|c| {
+            let m = match c.mul {
+                None => self.b.ins().iconst(types::I64, 1),
+                Some(e) => {
+                    let v = self.expr(e);
+                    self.b.ins().sextend(types::I64, v)
+                }
+            };
+            if c.neg { self.b.ins().ineg(m) } else { m }
+        });
+        (coef, off)
+    }
+
     /// Advances each strength-reduced pointer variable by its stride (one iteration).
     fn bump_pointers(&mut self, bumps: &[(Variable, Value)]) {
         for &(pv, stride) in bumps {
@@ -565,6 +595,24 @@ impl L<'_, '_> {
             let p2 = self.b.ins().iadd(p, stride);
             self.b.def_var(pv, p2);
         }
+    }
+
+    /// The iterations a vectorized or unrolled part left (`var` where it stopped): the
+    /// plain loop if any remain.
+    pub(super) fn remainder_loop(
+        &mut self,
+        fl: &ForLoop,
+        end: Value,
+        step: Option<(Value, Value)>,
+        exit: Block,
+        bumps: &[(Variable, Value)],
+    ) {
+        let v = self.b.use_var(self.vars[fl.var as usize]);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, v, end);
+        let rest = self.b.create_block();
+        self.b.ins().brif(more, rest, &[], exit, &[]);
+        self.b.switch_to_block(rest);
+        self.plain_loop(fl, end, step, exit, bumps);
     }
 
     /// The loop itself, entered with `var < end` known. `bumps` are (pointer var, stride)
@@ -654,26 +702,7 @@ impl L<'_, '_> {
                 forms.push(forms[j]);
                 continue;
             }
-            let mut off = self.b.ins().iconst(types::I64, 0);
-            for (neg, e) in &a.aff.offs {
-                let v = self.expr(e);
-                let v = self.b.ins().sextend(types::I64, v);
-                off = if *neg {
-                    self.b.ins().isub(off, v)
-                } else {
-                    self.b.ins().iadd(off, v)
-                };
-            }
-            let coef = a.aff.coef.map(|c| {
-                let m = match c.mul {
-                    None => self.b.ins().iconst(types::I64, 1),
-                    Some(e) => {
-                        let v = self.expr(e);
-                        self.b.ins().sextend(types::I64, v)
-                    }
-                };
-                if c.neg { self.b.ins().ineg(m) } else { m }
-            });
+            let (coef, off) = self.affine_i64(a.aff.coef, &a.aff.offs);
             let (_, len) = self.buf(a.buf);
             let points: &[Value] = if coef.is_some() { &[s64, last] } else { &[s64] };
             for &pt in points {
@@ -769,13 +798,7 @@ impl L<'_, '_> {
             self.unrolled(fl, end, &bumps);
         }
         // the scalar fast loop (or the remainder after vector/unrolled parts)
-        let var = self.vars[fl.var as usize];
-        let v = self.b.use_var(var);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, v, end);
-        let scalar = self.b.create_block();
-        self.b.ins().brif(more, scalar, &[], exit, &[]);
-        self.b.switch_to_block(scalar);
-        self.plain_loop(fl, end, step, exit, &bumps);
+        self.remainder_loop(fl, end, step, exit, &bumps);
         self.fast = None;
         self.pow_bases.clear();
 
@@ -1077,14 +1100,7 @@ impl L<'_, '_> {
                     .and_then(|f| f.ptrs.iter().find(|p| p.0 == k))
                     .and_then(|p| p.3);
                 let p = self.fast_ptr(k).expect("proven access");
-                if contiguous == Some(true) {
-                    self.b
-                        .ins()
-                        .load(v4, MemFlagsData::new().with_notrap(), p, (part * 16) as i32)
-                } else {
-                    let s = self.b.ins().load(types::F32, MemFlagsData::trusted(), p, 0);
-                    self.b.ins().splat(v4, s)
-                }
+                self.lane_load(p, contiguous == Some(true), part)
             }
             ExprKind::Binary(BinOp::Add, a, b) if self.f.reassoc && self.inlining == 0 => {
                 match (self.o.hw_fma, mul_add(a, b)) {
@@ -1126,6 +1142,23 @@ impl L<'_, '_> {
                 v
             }
             _ => unreachable!("vectorizable() admits only the forms handled above"),
+        }
+    }
+
+    /// The f32x4 of a proven load at pointer `p` for lanes `4*part..4*part+4`: four
+    /// consecutive elements when the index advances with the lanes, else the one element
+    /// broadcast.
+    pub(super) fn lane_load(&mut self, p: Value, contiguous: bool, part: u32) -> Value {
+        if contiguous {
+            self.b.ins().load(
+                types::F32X4,
+                MemFlagsData::new().with_notrap(),
+                p,
+                (part * 16) as i32,
+            )
+        } else {
+            let s = self.b.ins().load(types::F32, MemFlagsData::trusted(), p, 0);
+            self.b.ins().splat(types::F32X4, s)
         }
     }
 
@@ -1390,22 +1423,28 @@ impl L<'_, '_> {
         }
     }
 
+    /// Declares the external function (namespace, index) with `sig` in this function;
+    /// `colocated`: in the same code unit (a direct call), else resolved by the linker.
+    fn import_function(&mut self, ns: u32, index: u32, sig: Signature, colocated: bool) -> FuncRef {
+        let sr = self.b.import_signature(sig);
+        let name = self
+            .b
+            .func
+            .declare_imported_user_function(UserExternalName::new(ns, index));
+        self.b.import_function(ExtFuncData {
+            name: ExternalName::user(name),
+            signature: sr,
+            colocated,
+            patchable: false,
+        })
+    }
+
     fn libcall(&mut self, lc: Libcall, args: &[Value]) -> Value {
         let key = lc as u32;
         let fr = match self.libs.get(&key) {
             Some(fr) => *fr,
             None => {
-                let sr = self.b.import_signature(lc.signature());
-                let name = self
-                    .b
-                    .func
-                    .declare_imported_user_function(UserExternalName::new(NS_LIB, key));
-                let fr = self.b.import_function(ExtFuncData {
-                    name: ExternalName::user(name),
-                    signature: sr,
-                    colocated: false,
-                    patchable: false,
-                });
+                let fr = self.import_function(NS_LIB, key, lc.signature(), false);
                 self.libs.insert(key, fr);
                 fr
             }
@@ -1452,17 +1491,7 @@ impl L<'_, '_> {
         let fr = match self.funcs.get(&fi) {
             Some(fr) => *fr,
             None => {
-                let sr = self.b.import_signature(native_sig(callee));
-                let name = self
-                    .b
-                    .func
-                    .declare_imported_user_function(UserExternalName::new(NS_FUNC, fi));
-                let fr = self.b.import_function(ExtFuncData {
-                    name: ExternalName::user(name),
-                    signature: sr,
-                    colocated: true,
-                    patchable: false,
-                });
+                let fr = self.import_function(NS_FUNC, fi, native_sig(callee), true);
                 self.funcs.insert(fi, fr);
                 fr
             }

@@ -744,26 +744,7 @@ fn butterfly(re: &mut [f32], im: &mut [f32], n: i32, half: i32, k: i32) {
 
     #[test]
     fn specialization_turns_args_into_constants() {
-        let m = crate::parse_module("t.bfir", SRC).expect("parse");
-        let fi = m.funcs.iter().position(|f| f.name == "axpy").expect("axpy");
-        let mut cg = CodeGen::new(CpuFeatures::all(), 512).expect("codegen");
-        let opts = cg.opts(Tier::T3);
-        let isa = cg.isa(Tier::T3);
-        cg.ctx.clear();
-        cg.ctx.func = Function::with_name_signature(
-            UserFuncName::user(0, 0),
-            lower::native_sig(&m.funcs[fi]),
-        );
-        lower::lower_function(
-            &mut cg.ctx.func,
-            &mut cg.fctx,
-            &m,
-            fi,
-            &[(3, 1000)],
-            opts,
-            isa.frontend_config(),
-        );
-        let s = format!("{}", cg.ctx.func.display());
+        let s = clif_spec(SRC, "axpy", Tier::T3, CpuFeatures::all(), &[(3, 1000)]);
         assert!(s.contains("iconst.i32 1000"), "{s}");
     }
 }

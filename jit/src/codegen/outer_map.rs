@@ -587,14 +587,7 @@ impl L<'_, '_> {
             ExprKind::Load(_, idx) => {
                 let (pv, along) = cx.ptr(analysis::key(idx));
                 let p = self.b.use_var(pv);
-                if along {
-                    self.b
-                        .ins()
-                        .load(v4, MemFlagsData::new().with_notrap(), p, (part * 16) as i32)
-                } else {
-                    let s = self.b.ins().load(types::F32, MemFlagsData::trusted(), p, 0);
-                    self.b.ins().splat(v4, s)
-                }
+                self.lane_load(p, along, part as u32)
             }
             ExprKind::Unary(..) | ExprKind::Binary(..) | ExprKind::Intrinsic(..) => {
                 let xs: Vec<Value> = super::lane_operands(e)

@@ -392,38 +392,13 @@ impl L<'_, '_> {
     /// ordinary lowering; and in `slowb` (the entry test failed) the original loop with
     /// every check kept.
     pub(super) fn finish_outer(&mut self, fl: &ForLoop, end: Value, exit: Block, slowb: Block) {
-        let var = self.vars[fl.var as usize];
-        let v = self.b.use_var(var);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, v, end);
-        let rest = self.b.create_block();
-        self.b.ins().brif(more, rest, &[], exit, &[]);
-        self.b.switch_to_block(rest);
-        self.plain_loop(fl, end, None, exit, &[]);
+        self.remainder_loop(fl, end, None, exit, &[]);
         self.b.switch_to_block(slowb);
         self.plain_loop(fl, end, None, exit, &[]);
     }
 
     pub(super) fn form(&mut self, a: &NAccess) -> Form {
-        let mut off = self.b.ins().iconst(types::I64, 0);
-        for (neg, e) in &a.offs {
-            let v = self.expr(e);
-            let v = self.b.ins().sextend(types::I64, v);
-            off = if *neg {
-                self.b.ins().isub(off, v)
-            } else {
-                self.b.ins().iadd(off, v)
-            };
-        }
-        let cp = a.cp.map(|c| {
-            let m = match c.mul {
-                None => self.b.ins().iconst(types::I64, 1),
-                Some(e) => {
-                    let v = self.expr(e);
-                    self.b.ins().sextend(types::I64, v)
-                }
-            };
-            if c.neg { self.b.ins().ineg(m) } else { m }
-        });
+        let (cp, off) = self.affine_i64(a.cp, &a.offs);
         Form { cp, off }
     }
 
@@ -613,14 +588,11 @@ impl L<'_, '_> {
                     .expect("recognized load");
                 let p = self.b.use_var(pv);
                 if along_j {
-                    self.b
-                        .ins()
-                        .load(v4, MemFlagsData::new().with_notrap(), p, (part * 16) as i32)
+                    self.lane_load(p, true, part as u32)
                 } else if let Some((_, v)) = bcast.iter().find(|b| b.0 == k) {
                     *v
                 } else {
-                    let s = self.b.ins().load(types::F32, MemFlagsData::trusted(), p, 0);
-                    let v = self.b.ins().splat(v4, s);
+                    let v = self.lane_load(p, false, part as u32);
                     bcast.push((k, v));
                     v
                 }
