@@ -93,6 +93,9 @@ pub fn kernel_main(info: BootInfo) -> ! {
             .str("cmdline", info.cmdline.as_str())
             .str("version", VERSION)
             .bool("cmdline_truncated", info.cmdline.truncated());
+        if let Some(revision) = info.limine_revision {
+            e.display("limine_base_revision", revision);
+        }
     });
 
     let params = PARAMS.call_once(|| {

@@ -186,6 +186,34 @@ fn smp_test() -> Outcome {
     if ok { pass(detail) } else { fail(detail) }
 }
 
+/// The RSDP the boot loader reported (normalized to a physical address, whichever
+/// Limine base revision or multiboot2 tag gave it) must lead to a valid MADT that
+/// lists every CPU online.
+fn acpi_test() -> Outcome {
+    let info = crate::boot_info();
+    let (rsdp, source) = match info.rsdp_phys {
+        Some(r) => (Some(r), "boot loader"),
+        None => (crate::acpi::scan_bios_rsdp(), "BIOS area scan"),
+    };
+    let Some(rsdp) = rsdp else {
+        return pass(s!(
+            "no RSDP from the boot loader or the BIOS areas: no ACPI to check"
+        ));
+    };
+    let online = smp::online().count();
+    match crate::acpi::read_madt(rsdp) {
+        Ok(madt) if madt.cpus.len() + madt.dropped >= online => pass(s!(
+            "RSDP at {rsdp:#x} (from the {source}) is valid; the MADT lists {} CPUs, {online} online",
+            madt.cpus.len() + madt.dropped
+        )),
+        Ok(madt) => fail(s!(
+            "RSDP at {rsdp:#x} (from the {source}): the MADT lists {} CPUs but {online} are online",
+            madt.cpus.len() + madt.dropped
+        )),
+        Err(reason) => fail(s!("RSDP at {rsdp:#x} (from the {source}): {reason}")),
+    }
+}
+
 fn tsc_test() -> Outcome {
     let a = tsc::rdtsc();
     let t0 = tsc::now_us();
@@ -236,12 +264,13 @@ fn stack_walk_test() -> Outcome {
 /// Runs every self-test; true when all pass.
 pub fn run_all() -> bool {
     type Test = (&'static str, fn() -> Outcome);
-    let tests: [Test; 7] = [
+    let tests: [Test; 8] = [
         ("heap", heap_test),
         ("frames", frames_test),
         ("exec_pool", exec_pool_test),
         ("page_fault_probe", unmapped_probe_test),
         ("smp_handoff", smp_test),
+        ("acpi", acpi_test),
         ("tsc", tsc_test),
         ("stack_walk", stack_walk_test),
     ];

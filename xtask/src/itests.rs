@@ -1,4 +1,5 @@
-//! QEMU integration tests: boot the GRUB ISO and check the serial trace.
+//! QEMU integration tests: boot the GRUB ISO and check the serial trace; with
+//! `LIMINE_DIR` set (a Limine binary release), also boot a Limine ISO.
 
 use crate::iso::{self, Boot, IsoSpec};
 use crate::qemu::{self, Accel, QemuConfig, QemuOutcome};
@@ -76,9 +77,13 @@ fn check_contract(t: &Trace) -> Result<(), String> {
 }
 
 fn check_boot(t: &Trace, mode: &str) -> Result<(), String> {
+    check_boot_with(t, mode, "multiboot2")
+}
+
+fn check_boot_with(t: &Trace, mode: &str, loader: &str) -> Result<(), String> {
     let boot = t.one("boot")?;
-    ensure(str_of(boot, "loader")? == "multiboot2", || {
-        format!("loader is {:?}", boot["loader"])
+    ensure(str_of(boot, "loader")? == loader, || {
+        format!("loader is {:?}, want {loader:?}", boot["loader"])
     })?;
     ensure(!str_of(boot, "loader_name")?.is_empty(), || {
         "empty loader_name".into()
@@ -111,6 +116,48 @@ fn check_boot(t: &Trace, mode: &str) -> Result<(), String> {
         format!("usable {usable} <= heap {heap} + pool {pool}")
     })?;
     Ok(())
+}
+
+/// The base revision the kernel reports must fit the Limine version that booted it:
+/// revision 3 from 9.x on, "0-2" (tag left untouched) from 8.x and older.
+fn check_limine_revision(t: &Trace) -> Result<(), String> {
+    let boot = t.one("boot")?;
+    let name = str_of(boot, "loader_name")?;
+    let revision = str_of(boot, "limine_base_revision")?;
+    let major: u32 = name
+        .strip_prefix("Limine ")
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| format!("loader_name {name:?} is not \"Limine MAJOR.MINOR...\""))?;
+    let want = if major >= 9 { "3" } else { "0-2" };
+    ensure(revision == want, || {
+        format!("{name} booted with limine_base_revision {revision:?}, want {want:?}")
+    })
+}
+
+/// Every IR module on the ISO came through the loader and was loaded from it.
+fn check_boot_modules(t: &Trace) -> Result<(), String> {
+    let want: BTreeSet<String> = iso::default_modules()
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+        .collect();
+    let passed: BTreeSet<String> = t
+        .all("boot_module")
+        .iter()
+        .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    ensure(passed == want, || {
+        format!("boot_module events for {passed:?}, want {want:?}")
+    })?;
+    let from_boot: BTreeSet<String> = t
+        .all("module_loaded")
+        .iter()
+        .filter(|e| e["source"] == "boot")
+        .filter_map(|e| e.get("file").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    ensure(from_boot == want, || {
+        format!("modules loaded from boot modules: {from_boot:?}, want {want:?}")
+    })
 }
 
 fn check_cpus(t: &Trace, cpus: usize) -> Result<(), String> {
@@ -170,6 +217,7 @@ fn check_exit(t: &Trace, out: &QemuOutcome, want: ExitCode) -> Result<(), String
 /// One QEMU boot and what it must show.
 struct Case {
     name: &'static str,
+    boot: Boot,
     cmdline: &'static str,
     smp: u32,
     uefi: bool,
@@ -188,6 +236,16 @@ fn selftest_smp1(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
     check_contract(t)?;
     check_boot(t, "selftest")?;
     check_cpus(t, 1)?;
+    check_selftests(t)?;
+    check_exit(t, o, ExitCode::Success)
+}
+
+fn limine_selftest_smp2(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+    check_contract(t)?;
+    check_boot_with(t, "selftest", "limine")?;
+    check_limine_revision(t)?;
+    check_boot_modules(t)?;
+    check_cpus(t, 2)?;
     check_selftests(t)?;
     check_exit(t, o, ExitCode::Success)
 }
@@ -269,6 +327,7 @@ fn malformed_cmdline(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
 
 const CASES: &[Case] = &[
     Case {
+        boot: Boot::Grub,
         name: "bios-selftest-smp2",
         cmdline: "bareflow.mode=selftest",
         smp: 2,
@@ -276,6 +335,7 @@ const CASES: &[Case] = &[
         check: selftest_smp2,
     },
     Case {
+        boot: Boot::Grub,
         name: "bios-selftest-smp1",
         cmdline: "bareflow.mode=selftest",
         smp: 1,
@@ -283,6 +343,7 @@ const CASES: &[Case] = &[
         check: selftest_smp1,
     },
     Case {
+        boot: Boot::Grub,
         name: "bios-test-exception",
         cmdline: "bareflow.mode=test-exception",
         smp: 2,
@@ -290,6 +351,7 @@ const CASES: &[Case] = &[
         check: exception,
     },
     Case {
+        boot: Boot::Grub,
         name: "bios-test-panic",
         cmdline: "bareflow.mode=test-panic",
         smp: 2,
@@ -297,6 +359,7 @@ const CASES: &[Case] = &[
         check: panic_path,
     },
     Case {
+        boot: Boot::Grub,
         name: "bios-malformed-cmdline",
         cmdline: "bareflow.tiers=100,abc bareflow.mode=warp bareflow.bogus=1",
         smp: 2,
@@ -304,32 +367,61 @@ const CASES: &[Case] = &[
         check: malformed_cmdline,
     },
     Case {
+        boot: Boot::Grub,
         name: "uefi-selftest-smp2",
         cmdline: "bareflow.mode=selftest",
         smp: 2,
         uefi: true,
         check: selftest_smp2,
     },
+    Case {
+        boot: Boot::Limine,
+        name: "limine-bios-selftest-smp2",
+        cmdline: "bareflow.mode=selftest",
+        smp: 2,
+        uefi: false,
+        check: limine_selftest_smp2,
+    },
+    Case {
+        boot: Boot::Limine,
+        name: "limine-uefi-selftest-smp2",
+        cmdline: "bareflow.mode=selftest",
+        smp: 2,
+        uefi: true,
+        check: limine_selftest_smp2,
+    },
 ];
+
+/// The Limine release directory for the Limine cases (`LIMINE_DIR`), if set.
+fn limine_dir() -> Option<PathBuf> {
+    std::env::var_os("LIMINE_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
 
 fn iso_for(
     elf: &Path,
+    boot: Boot,
     cmdline: &str,
-    cache: &mut Vec<(String, PathBuf)>,
+    cache: &mut Vec<(Boot, String, PathBuf)>,
 ) -> Result<PathBuf, String> {
-    if let Some((_, p)) = cache.iter().find(|(c, _)| c == cmdline) {
+    if let Some((_, _, p)) = cache.iter().find(|(b, c, _)| *b == boot && c == cmdline) {
         return Ok(p.clone());
     }
     let out = paths::iso_dir().join(format!("test-{}.iso", cache.len()));
     let spec = IsoSpec {
-        boot: Boot::Grub,
-        limine_dir: None,
+        boot,
+        limine_dir: if boot == Boot::Limine {
+            limine_dir()
+        } else {
+            None
+        },
         cmdline: cmdline.to_string(),
         modules: iso::default_modules(),
         out,
     };
     let p = iso::make_iso(&spec, elf)?;
-    cache.push((cmdline.to_string(), p.clone()));
+    cache.push((boot, cmdline.to_string(), p.clone()));
     Ok(p)
 }
 
@@ -367,10 +459,18 @@ pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize)
         .iter()
         .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
     {
+        if case.boot == Boot::Limine && limine_dir().is_none() {
+            println!(
+                "qemu test {} skipped (LIMINE_DIR not set: it names a Limine binary release, \
+                 see `cargo xtask limine-fetch`)",
+                case.name
+            );
+            continue;
+        }
         print!("qemu test {} ({}) ... ", case.name, accel.name());
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let result = (|| -> Result<String, String> {
-            let iso = iso_for(elf, case.cmdline, &mut isos)?;
+            let iso = iso_for(elf, case.boot, case.cmdline, &mut isos)?;
             let cfg = QemuConfig {
                 iso,
                 smp: case.smp,
@@ -434,6 +534,40 @@ mod tests {
         assert!(Trace::from_lines(&lines(&[r#"{"ev":"a","t_us":"#])).is_err());
         let t = Trace::from_lines(&lines(&[r#"{"ev":"a","cpu":0}"#])).unwrap();
         assert!(check_contract(&t).unwrap_err().contains("t_us"));
+    }
+
+    #[test]
+    fn limine_revision_must_fit_the_version() {
+        let boot = |name: &str, rev: &str| {
+            Trace::from_lines(&[format!(
+                r#"{{"ev":"boot","t_us":1,"cpu":0,"loader":"limine","loader_name":"{name}","limine_base_revision":"{rev}"}}"#
+            )])
+            .unwrap()
+        };
+        assert!(check_limine_revision(&boot("Limine 8.2.0", "0-2")).is_ok());
+        assert!(check_limine_revision(&boot("Limine 9.3.0", "3")).is_ok());
+        assert!(check_limine_revision(&boot("Limine 10.1.1", "3")).is_ok());
+        assert!(check_limine_revision(&boot("Limine 8.2.0", "3")).is_err());
+        assert!(check_limine_revision(&boot("Limine 9.3.0", "0-2")).is_err());
+        assert!(check_limine_revision(&boot("GRUB 2.12", "3")).is_err());
+    }
+
+    #[test]
+    fn limine_cases_are_selected_by_the_limine_filter() {
+        let names: Vec<&str> = CASES
+            .iter()
+            .filter(|c| c.name.contains("limine"))
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["limine-bios-selftest-smp2", "limine-uefi-selftest-smp2"]
+        );
+        assert!(
+            CASES
+                .iter()
+                .all(|c| c.name.contains("limine") == (c.boot == Boot::Limine))
+        );
     }
 
     #[test]

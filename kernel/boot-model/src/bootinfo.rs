@@ -4,6 +4,7 @@
 //! after that knows which loader ran except through [`BootInfo::loader`].
 
 use crate::fixed::{FixedStr, FixedVec};
+use crate::limine_view::LimineRevision;
 use crate::memmap::MemoryMap;
 
 /// Which boot protocol started the kernel.
@@ -81,6 +82,8 @@ pub struct BootInfo {
     pub loader_cpus: FixedVec<LoaderCpu, MAX_CPUS>,
     /// The BSP's local APIC id as the loader reports it (Limine MP).
     pub bsp_apic_id: Option<u32>,
+    /// The Limine base revision the hand-over follows (Limine only).
+    pub limine_revision: Option<LimineRevision>,
 }
 
 /// Why a loader's hand-over could not be turned into a [`BootInfo`].
@@ -96,8 +99,11 @@ pub enum BootInfoError {
     NoKernelAddress,
     /// The loader did not give a direct map offset (Limine HHDM).
     NoHhdm,
-    /// The Limine base revision we asked for is not supported.
-    UnsupportedRevision,
+    /// Limine gave an RSDP address that should lie in the HHDM but lies below it.
+    RsdpNotInHhdm,
+    /// Limine gave a module address below the HHDM (module addresses are HHDM
+    /// pointers in every base revision).
+    ModuleNotInHhdm,
     /// Multiboot2: wrong magic value in EAX.
     BadMagic(u32),
     /// Multiboot2: the information structure is malformed.
@@ -113,7 +119,12 @@ impl BootInfoError {
             BootInfoError::NoUsableMemory => "memory map has no usable RAM",
             BootInfoError::NoKernelAddress => "boot loader gave no kernel address",
             BootInfoError::NoHhdm => "boot loader gave no higher-half direct map",
-            BootInfoError::UnsupportedRevision => "Limine base revision 3 not supported",
+            BootInfoError::RsdpNotInHhdm => {
+                "Limine RSDP address lies below the higher-half direct map"
+            }
+            BootInfoError::ModuleNotInHhdm => {
+                "Limine module address lies below the higher-half direct map"
+            }
             BootInfoError::BadMagic(_) => "multiboot2 magic value wrong",
             BootInfoError::Malformed(what) => what,
         }

@@ -319,7 +319,7 @@ mod tests {
     #[test]
     fn same_bootinfo_shape_as_limine() {
         // The same machine described by both loaders gives the same usable RAM.
-        use crate::limine_view::{LimineModule, LimineView, entry_type as t};
+        use crate::limine_view::{LimineModule, LimineRevision, LimineView, entry_type as t};
         let mbi = Mbi::new().mmap(&[(0x10_0000, 0x1000_0000, 1)]).finish();
         let mb = BootInfo::from_multiboot2(BOOTLOADER_MAGIC, 0x9000, &mbi, PLACE).unwrap();
         let lm = [
@@ -330,12 +330,13 @@ mod tests {
         let mut it = lm.iter().copied();
         let mut mods = core::iter::empty::<LimineModule<'_>>();
         let li = BootInfo::from_limine(LimineView {
-            base_revision_supported: true,
+            revision: LimineRevision::Known(3),
             bootloader: None,
             hhdm_offset: Some(PLACE.hhdm_offset),
             memmap: Some(&mut it),
             executable_address: Some((PLACE.phys_start, PLACE.virt_base)),
             cmdline: None,
+            executable_file_string: None,
             modules: &mut mods,
             rsdp_address: None,
             mp: None,

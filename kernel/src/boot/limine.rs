@@ -1,13 +1,21 @@
-//! Limine boot protocol entry (base revision 3).
+//! Limine boot protocol entry.
+//!
+//! The kernel asks for base revision 3 and also boots under loaders that
+//! predate it (Limine 8.x boots it with revision 2 and leaves the tag
+//! untouched). What each revision gives and how the kernel normalizes it is
+//! written down in `bareflow_boot_model::limine_view`; this file only reads
+//! the responses.
 
 use bareflow_boot_model::bootinfo::BootInfo;
-use bareflow_boot_model::limine_view::{LimineModule, LimineView, entry_type};
+use bareflow_boot_model::limine_view::{
+    LimineModule, LimineRevision, LimineView, REQUESTED_BASE_REVISION, entry_type,
+};
 use limine::BaseRevision;
 use limine::memory_map::EntryType;
 use limine::request::{
-    BootloaderInfoRequest, ExecutableAddressRequest, ExecutableCmdlineRequest, HhdmRequest,
-    MemoryMapRequest, ModuleRequest, MpRequest, RequestsEndMarker, RequestsStartMarker,
-    RsdpRequest,
+    BootloaderInfoRequest, ExecutableAddressRequest, ExecutableCmdlineRequest,
+    ExecutableFileRequest, HhdmRequest, MemoryMapRequest, ModuleRequest, MpRequest,
+    RequestsEndMarker, RequestsStartMarker, RsdpRequest,
 };
 use limine::response::MpResponse;
 
@@ -17,7 +25,7 @@ static REQUESTS_START: RequestsStartMarker = RequestsStartMarker::new();
 
 #[used]
 #[unsafe(link_section = ".requests")]
-static BASE_REVISION: BaseRevision = BaseRevision::new();
+static BASE_REVISION: BaseRevision = BaseRevision::with_revision(REQUESTED_BASE_REVISION);
 
 #[used]
 #[unsafe(link_section = ".requests")]
@@ -38,6 +46,12 @@ static EXECUTABLE_ADDRESS: ExecutableAddressRequest = ExecutableAddressRequest::
 #[used]
 #[unsafe(link_section = ".requests")]
 static CMDLINE: ExecutableCmdlineRequest = ExecutableCmdlineRequest::new();
+
+/// The executable file: its string is the command line under Limine 8.x,
+/// which does not know the Executable Command Line request.
+#[used]
+#[unsafe(link_section = ".requests")]
+static EXECUTABLE_FILE: ExecutableFileRequest = ExecutableFileRequest::new();
 
 #[used]
 #[unsafe(link_section = ".requests")]
@@ -105,7 +119,11 @@ fn boot_info() -> Result<BootInfo, bareflow_boot_model::bootinfo::BootInfoError>
         )
     });
     let view = LimineView {
-        base_revision_supported: BASE_REVISION.is_supported(),
+        revision: LimineRevision::from_tag(
+            REQUESTED_BASE_REVISION,
+            BASE_REVISION.is_supported(),
+            BASE_REVISION.loaded_revision(),
+        ),
         bootloader: BOOTLOADER_INFO
             .get_response()
             .map(|r| (r.name(), r.version())),
@@ -117,6 +135,9 @@ fn boot_info() -> Result<BootInfo, bareflow_boot_model::bootinfo::BootInfoError>
             .get_response()
             .map(|r| (r.physical_base(), r.virtual_base())),
         cmdline: CMDLINE.get_response().map(|r| r.cmdline().to_bytes()),
+        executable_file_string: EXECUTABLE_FILE
+            .get_response()
+            .map(|r| r.file().string().to_bytes()),
         modules: &mut modules,
         rsdp_address: RSDP.get_response().map(|r| r.address() as u64),
         mp: cpus

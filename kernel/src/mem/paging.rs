@@ -103,6 +103,13 @@ fn map_range_4k(vm: &mut Vm, virt: u64, phys: u64, len: u64, flags: F) -> Result
 /// Maps the kernel image with per-section permissions, all physical memory
 /// at the direct-map offset (RW, NX), and (multiboot2) the AP trampoline
 /// page identity-mapped read-only executable. Enables NX and CR0.WP.
+///
+/// Until the switch, physical memory is reached through the loader's direct
+/// map, and only usable frames (the new tables) are touched: every Limine base
+/// revision maps usable RAM there (revision 3 maps little else: no ACPI tables,
+/// no low 4 GiB), and the multiboot2 entry's temporary tables map the low
+/// 4 GiB. The new direct map covers all RAM, ACPI memory and at least the low
+/// 4 GiB, whatever the loader mapped.
 pub fn init(info: &BootInfo, has_nx: bool) -> Result<(), VmError> {
     if !has_nx {
         return Err(VmError::NoNx);
