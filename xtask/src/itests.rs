@@ -283,7 +283,7 @@ fn panic_path(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
         format!("panic message {msg:?}")
     })?;
     let loc = str_of(p, "location")?;
-    ensure(loc.contains("modes.rs:"), || {
+    ensure(loc.contains("src/modes/mod.rs:"), || {
         format!("panic location {loc:?}")
     })?;
     ensure(str_of(p, "rip")?.starts_with("0xffffffff8"), || {

@@ -220,11 +220,20 @@ fn cmd_test(mut args: Args) -> Result<bool, String> {
     let accel = qemu::select_accel(args.value("--accel")?.as_deref())?;
     args.finish()?;
     if !qemu_only {
-        eprintln!("== host tests: cargo test --workspace --exclude bareflow-kernel");
+        eprintln!(
+            "== host tests: cargo test --workspace --exclude bareflow-kernel --exclude bareflow-platform"
+        );
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(&cargo)
             .current_dir(paths::root())
-            .args(["test", "--workspace", "--exclude", "bareflow-kernel"])
+            .args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "bareflow-kernel",
+                "--exclude",
+                "bareflow-platform",
+            ])
             .status()
             .map_err(|e| format!("cannot run {cargo}: {e}"))?;
         if !status.success() {

@@ -148,6 +148,12 @@ impl PoolAllocator {
         self.live.get(&offset).copied()
     }
 
+    /// The live allocation containing `offset`, as (start, size).
+    pub fn live_containing(&self, offset: u64) -> Option<(u64, u64)> {
+        let (&start, &size) = self.live.range(..=offset).next_back()?;
+        (offset < start + size).then_some((start, size))
+    }
+
     fn largest_free(&self) -> u64 {
         self.free.values().copied().max().unwrap_or(0)
     }
@@ -172,6 +178,25 @@ impl PoolAllocator {
 mod tests {
     use super::*;
     use std::vec::Vec;
+
+    #[test]
+    fn finds_the_live_allocation_around_an_offset() {
+        let mut p = PoolAllocator::new(4096);
+        let a = p.alloc(40, 16).unwrap();
+        let b = p.alloc(100, 64).unwrap();
+        let (sa, sb) = (p.size_of(a).unwrap(), p.size_of(b).unwrap());
+        assert_eq!(p.live_containing(a), Some((a, sa)));
+        assert_eq!(p.live_containing(a + sa - 1), Some((a, sa)));
+        assert_eq!(p.live_containing(b + 7), Some((b, sb)));
+        // The padding between them and the space after are not live.
+        if a + sa < b {
+            assert_eq!(p.live_containing(a + sa), None);
+        }
+        assert_eq!(p.live_containing(b + sb), None);
+        assert_eq!(p.live_containing(4000), None);
+        p.free(a).unwrap();
+        assert_eq!(p.live_containing(a), None);
+    }
 
     #[test]
     fn allocations_are_aligned_and_disjoint() {

@@ -5,10 +5,10 @@
 //! atomic store (see `pool` for the publication rule). With one CPU the engine compiles
 //! inline instead and no compiler CPU exists.
 
-use crate::smp::{self, Job};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 use jit::Engine;
+use platform::smp::{self, Job};
 
 /// A CPU busy serving one engine's compile queue until [`CompilerCpu::stop`].
 pub struct CompilerCpu {

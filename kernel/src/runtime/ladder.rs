@@ -9,11 +9,11 @@
 //! call count, and the calls made meanwhile are counted (`calls_while_compiling`).
 
 use super::{CallError, Runtime};
-use crate::{trace, tsc};
 use ::modules::{Data, Kernel, Outputs, Param, Tolerance, Workload};
 use alloc::string::String;
 use alloc::vec::Vec;
 use jit::{FuncId, Tier, Value};
+use platform::{time, trace};
 
 /// One kernel on the ladder.
 pub struct Lane {
@@ -217,7 +217,7 @@ pub fn climb(
     stats_us: u64,
 ) -> Outcome {
     let background = rt.compiler_cpu.is_some();
-    let start = tsc::now_us();
+    let start = time::now_us();
     let mut next_stats = start + stats_us;
     let mut out = Outcome {
         rounds: 0,
@@ -226,7 +226,7 @@ pub fn climb(
         elapsed_us: 0,
     };
     loop {
-        let now = tsc::now_us();
+        let now = time::now_us();
         if now - start > deadline_us {
             out.timed_out = true;
             break;
@@ -265,6 +265,6 @@ pub fn climb(
             core::hint::spin_loop();
         }
     }
-    out.elapsed_us = tsc::now_us() - start;
+    out.elapsed_us = time::now_us() - start;
     out
 }

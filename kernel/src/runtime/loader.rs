@@ -7,11 +7,10 @@
 //! `module_error` (file, line, col, reason) and skipped: the built-in module of that
 //! name, if any, stays. Boot modules with other names are left to their users.
 
-use crate::mem::paging;
-use crate::trace;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use jit::{Engine, ModuleId};
+use platform::{boot, trace};
 
 /// A module loaded into an engine.
 pub struct LoadedModule {
@@ -46,18 +45,18 @@ fn position(bytes: &[u8], offset: usize) -> (u32, u32) {
 /// Boot modules named `*.bfir` that parse and verify: (name, source, module).
 fn boot_modules(emit: bool) -> Vec<(String, String, jit::Module)> {
     let mut out: Vec<(String, String, jit::Module)> = Vec::new();
-    for m in crate::boot_info().modules.as_slice() {
+    for (index, m) in boot::info().modules.as_slice().iter().enumerate() {
         let name = m.name.as_str();
         if !name.ends_with(".bfir") {
             continue;
         }
-        // SAFETY: the loader placed the module in RAM, which the direct map covers, and
-        // the memory map marks it as not usable, so nothing else writes it.
-        let bytes = unsafe {
-            core::slice::from_raw_parts(
-                paging::phys_to_virt(m.phys_start) as *const u8,
-                m.len as usize,
-            )
+        let bytes = match boot::module_bytes(index) {
+            Ok(b) => b,
+            Err(_) => {
+                let why = "the boot loader placed the module outside the memory it reserved";
+                error(emit, name, 0, 0, why);
+                continue;
+            }
         };
         let text = match core::str::from_utf8(bytes) {
             Ok(t) => t,

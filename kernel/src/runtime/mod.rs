@@ -5,35 +5,34 @@
 //! trace ([`sink`]), the cross-modifying-code hook ([`pool::KernelCodeSync`]) and, with
 //! more than one CPU, a dedicated compiler CPU ([`compiler`]) that serves the engine's
 //! tier-up queue while callers keep running the current tier. Calls go through
-//! [`Runtime::call`], which arms a recovery point ([`guard`]) so a CPU exception inside
-//! JIT code is attributed to its kernel and tier, reported, and the kernel sent back to
-//! T0 for good.
+//! [`Runtime::call`], which runs them under the platform's fault-recovery service
+//! (`platform::fault::guarded`, with the pool's executable view registered as
+//! recoverable code) so a CPU exception inside JIT code is attributed to its kernel and
+//! tier, reported, and the kernel sent back to T0 for good.
 //!
-//! Boot modes built on it: [`selftest`], [`bench`], [`demo`].
+//! The boot modes built on it are in `crate::modes`.
 
-pub mod bench;
 pub mod compiler;
-pub mod demo;
-pub mod guard;
-mod ladder;
+pub mod ladder;
 mod loader;
 pub mod pool;
-pub mod selftest;
 pub mod sink;
 
-use crate::{percpu, smp, trace};
 use ::modules::Kernel;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, Trap, Value};
 use loader::LoadedModule;
+use platform::fault::{self, FaultInfo, exception_name, guarded};
+use platform::mem::exec_pool;
+use platform::{boot, cpu, smp, trace};
 use sink::SerialSink;
 
 /// The CPU features Cranelift may use: the kernel's CPUID set (AVX-family only when
-/// the entry code enabled their state in XCR0, which `features()` already checks).
+/// the entry code enabled their state in XCR0, which `cpu::features()` already checks).
 pub fn jit_features() -> CpuFeatures {
-    let f = crate::features();
+    let f = cpu::features();
     CpuFeatures {
         sse3: f.has("sse3"),
         ssse3: f.has("ssse3"),
@@ -51,7 +50,7 @@ pub fn jit_features() -> CpuFeatures {
 
 /// Tier thresholds from the command line (`bareflow.tiers=`).
 pub fn thresholds() -> [u64; 3] {
-    let t = crate::params().tiers.0;
+    let t = boot::params().tiers.0;
     [t[0] as u64, t[1] as u64, t[2] as u64]
 }
 
@@ -69,7 +68,7 @@ pub enum CallError {
     Exception {
         kernel: String,
         tier: Tier,
-        fault: guard::JitFault,
+        fault: FaultInfo,
     },
 }
 
@@ -82,18 +81,29 @@ pub struct Runtime {
     pub compiler_cpu: Option<usize>,
 }
 
-/// Builds an engine on the kernel's pool, clock and trace.
+/// Builds an engine on the kernel's pool, clock and trace. CPU exceptions in the
+/// pool's code become recoverable for calls made under `fault::guarded`.
 pub fn new_engine(
     thresholds: [u64; 3],
     compiler_cpu: Option<usize>,
     sink: Arc<SerialSink>,
     pool: pool::KernelPool,
 ) -> Engine {
+    if let Some(p) = exec_pool::get()
+        && let Err(e) = fault::register_recoverable(p.exec_range())
+    {
+        trace::warn(
+            "fault",
+            format_args!(
+                "JIT code not recoverable ({e:?}): a CPU exception in it stops the kernel"
+            ),
+        );
+    }
     let config = EngineConfig {
         thresholds,
         features: jit_features(),
         background_compile: compiler_cpu.is_some(),
-        compiler_cpu: compiler_cpu.unwrap_or(percpu::current_index() as usize) as u32,
+        compiler_cpu: compiler_cpu.unwrap_or(cpu::current_index() as usize) as u32,
         ..EngineConfig::default()
     };
     Engine::new(
@@ -139,7 +149,7 @@ impl Runtime {
 
     /// One counted call through the kernel's slot, with the exception recovery armed.
     pub fn call(&self, f: FuncId, args: &mut [Arg]) -> Result<Value, CallError> {
-        match guard::guarded(|| self.engine.call(f, args)) {
+        match guarded(|| self.engine.call(f, args)) {
             Ok(r) => r.map_err(CallError::Trap),
             Err(fault) => Err(self.exception(f, fault)),
         }
@@ -147,7 +157,7 @@ impl Runtime {
 
     /// One call at a forced tier, with the exception recovery armed.
     pub fn call_at(&self, f: FuncId, tier: Tier, args: &mut [Arg]) -> Result<Value, CallError> {
-        match guard::guarded(|| self.engine.call_at(f, tier, args)) {
+        match guarded(|| self.engine.call_at(f, tier, args)) {
             Ok(r) => r.map_err(CallError::Trap),
             Err(fault) => Err(self.exception(f, fault)),
         }
@@ -155,7 +165,7 @@ impl Runtime {
 
     /// Attributes a fault to its code region, demotes that kernel to T0 for good and
     /// reports it.
-    fn exception(&self, called: FuncId, fault: guard::JitFault) -> CallError {
+    fn exception(&self, called: FuncId, fault: FaultInfo) -> CallError {
         let (kernel, tier) = self
             .engine
             .code_owner(fault.rip as usize)
@@ -166,7 +176,7 @@ impl Runtime {
                 )
             });
         let owner = self.owner_func(called, &kernel);
-        let name = crate::arch::trap::exception_name(fault.vector);
+        let name = exception_name(fault.vector);
         trace::emit("exception", |e| {
             e.u64("vector", fault.vector)
                 .str("name", name)

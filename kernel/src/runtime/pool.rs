@@ -20,11 +20,11 @@
 //!    `Engine::drop`, when no call can be in flight. Blocks are therefore never recycled
 //!    under a running caller; the pool's `int3` refill happens only after that point.
 
-use crate::mem::exec_pool::{self, CodeRegion};
-use crate::percpu::{self, MAX_CPUS};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use jit::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
+use platform::cpu::{self, MAX_CPUS};
+use platform::mem::exec_pool::{self, CodeRegion};
 use spin::Mutex;
 
 /// Incremented after every finalized block, before it can be published.
@@ -38,9 +38,9 @@ static SERIALIZATIONS: AtomicU64 = AtomicU64::new(0);
 /// runtime's self-tests and the exception path can find JIT code regions.
 static BLOCKS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 
-/// Executes a serializing instruction (CPUID, architecturally serializing).
+/// Serializes the calling CPU's instruction stream.
 pub fn serialize() {
-    core::arch::x86_64::__cpuid(0);
+    cpu::serialize_instructions();
 }
 
 /// How many serializations new code caused so far.
@@ -54,7 +54,7 @@ pub struct KernelCodeSync;
 impl CodeSync for KernelCodeSync {
     fn before_enter(&self) {
         let g = GENERATION.load(Ordering::Acquire);
-        let seen = &SEEN[percpu::current_index() as usize % MAX_CPUS];
+        let seen = &SEEN[cpu::current_index() as usize % MAX_CPUS];
         if seen.load(Ordering::Relaxed) != g {
             serialize();
             seen.store(g, Ordering::Relaxed);
@@ -92,11 +92,6 @@ impl KernelPool {
 /// Every live JIT block, as (exec address, length).
 pub fn blocks() -> Vec<(u64, u64)> {
     BLOCKS.lock().clone()
-}
-
-/// Whether `addr` lies in the pool's executable view.
-pub fn in_exec_view(addr: u64) -> bool {
-    exec_pool::get().is_some_and(|p| addr >= p.exec_base() && addr < p.exec_base() + p.bytes())
 }
 
 impl ExecMemory for KernelPool {

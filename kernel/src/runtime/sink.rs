@@ -1,11 +1,12 @@
 //! The engine's clock (TSC) and trace sink (COM1 JSON lines), plus a small
 //! in-memory record of tier-ups and traps for the runtime's self-tests.
 
-use crate::{trace, tsc};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use jit::{Clock, Event, Tier, TraceSink};
+use platform::mem::exec_pool;
+use platform::{cpu, time, trace};
 use spin::Mutex;
 
 /// The TSC as the engine's clock.
@@ -13,12 +14,12 @@ pub struct TscClock;
 
 impl Clock for TscClock {
     fn now_ns(&self) -> u64 {
-        let hz = tsc::hz().max(1);
-        (tsc::rdtsc() as u128 * 1_000_000_000 / hz as u128) as u64
+        let hz = time::hz().max(1);
+        (time::cycles() as u128 * 1_000_000_000 / hz as u128) as u64
     }
 
     fn cycles(&self) -> u64 {
-        tsc::rdtsc()
+        time::cycles()
     }
 }
 
@@ -81,7 +82,7 @@ impl core::fmt::Display for Fields<'_> {
 
 /// Emits `pool` with the global pool's usage.
 pub fn emit_pool(reason: &str) {
-    let Some(p) = crate::mem::exec_pool::get() else {
+    let Some(p) = exec_pool::get() else {
         return;
     };
     let s = p.stats();
@@ -97,7 +98,7 @@ pub fn emit_pool(reason: &str) {
 
 impl TraceSink for SerialSink {
     fn event(&self, ev: &Event) {
-        let cpu = crate::percpu::current_index();
+        let cpu = cpu::current_index();
         match ev {
             Event::TierUp {
                 kernel,

@@ -1,0 +1,64 @@
+//! The kernel heap: `linked_list_allocator` over one physically contiguous
+//! run of RAM, used through the direct map (2 MiB pages, RW, NX): no extra
+//! page tables, few TLB entries.
+
+use super::MIB;
+use super::vm::{self, VmError};
+use core::sync::atomic::{AtomicU64, Ordering};
+use linked_list_allocator::LockedHeap;
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap::empty();
+
+static SIZE: AtomicU64 = AtomicU64::new(0);
+static BASE: AtomicU64 = AtomicU64::new(0);
+
+/// Frames kept back from the heap for page tables, stacks and later needs.
+const RESERVE: u64 = 16 * MIB;
+/// Heap size the kernel aims for at least (the JIT needs it).
+pub(crate) const MIN_TARGET: u64 = 64 * MIB;
+/// Largest heap sized automatically.
+const MAX_AUTO: u64 = 4096 * MIB;
+
+/// Chooses the heap size: `requested` bytes if non-zero, else half of the
+/// free memory but at least [`MIN_TARGET`] and at most 4 GiB; never more
+/// than what is free minus `pool` and a reserve, nor than the longest
+/// contiguous run `contiguous`.
+pub(crate) fn choose_size(free: u64, contiguous: u64, pool: u64, requested: u64) -> u64 {
+    let room = free.saturating_sub(pool + RESERVE).min(contiguous);
+    let want = if requested != 0 {
+        requested
+    } else {
+        (free / 2).clamp(MIN_TARGET, MAX_AUTO)
+    };
+    want.min(room) & !0xfff
+}
+
+/// Takes `bytes` of contiguous RAM and hands it to the allocator.
+pub(crate) fn init(bytes: u64) -> Result<(), VmError> {
+    let pages = bytes / 4096;
+    let phys = vm::take_contiguous(pages)?;
+    let base = vm::phys_to_virt(phys);
+    // SAFETY: the frames [phys, phys + pages*4096) were just taken from the
+    // frame allocator (nobody else owns them) and the direct map maps them
+    // writable at `base`; `init` runs once.
+    unsafe { HEAP.lock().init(base as *mut u8, (pages * 4096) as usize) };
+    BASE.store(base, Ordering::SeqCst);
+    SIZE.store(pages * 4096, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Virtual address of the heap's first byte.
+pub(crate) fn base() -> u64 {
+    BASE.load(Ordering::Relaxed)
+}
+
+/// Heap size in bytes.
+pub(crate) fn size() -> u64 {
+    SIZE.load(Ordering::Relaxed)
+}
+
+/// Bytes currently allocated.
+pub(crate) fn used() -> u64 {
+    HEAP.lock().used() as u64
+}
