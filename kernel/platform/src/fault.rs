@@ -4,7 +4,8 @@
 //! the trap handler what to do with an exception whose RIP lies in a range:
 //!
 //! - **Continue at a fixup**: the range is a probing instruction of the
-//!   platform ([`probe_write`]); the exception is recorded for the calling
+//!   platform (`probe_write`, used by the pool's W^X probe and
+//!   `mem::probe_unmapped`); the exception is recorded for the calling
 //!   CPU and execution continues at the instruction's fixup, which makes the
 //!   probe return an error.
 //! - **Resume the recovery point**: the range is recoverable code (the

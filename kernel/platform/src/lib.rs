@@ -5,11 +5,11 @@
 //! JIT runtime glue, the boot modes and their self-tests) builds on that API
 //! under `#![forbid(unsafe_code)]`. Every `unsafe` block here carries a
 //! `// SAFETY:` comment, and x86_64 specifics are fenced under
-//! [`arch`]`/x86_64/` (model: Hermit).
+//! `arch/x86_64/` (model: Hermit).
 //!
 //! # Boot
 //!
-//! The entry code ([`arch`]) starts on the bootstrap CPU under either loader
+//! The entry code (`arch/x86_64/entry.rs`) starts on the bootstrap CPU under either loader
 //! (the Limine protocol or multiboot2), [`boot`] turns the loader's hand-over
 //! into a `BootInfo`, and `init` brings the machine up: serial, descriptor
 //! tables, TSC, CPU features, boot parameters, page tables, heap, executable

@@ -1,7 +1,7 @@
 //! Multiprocessing: start every CPU, park it, hand it work.
 //!
 //! Under Limine the loader has already started the application processors
-//! (MP request); we send each one to [`ap_entry`]. Under multiboot2 we read
+//! (MP request); we send each one to `ap_entry`. Under multiboot2 we read
 //! the ACPI MADT and start each one with INIT-SIPI-SIPI through a real-mode
 //! trampoline at 0x8000. Either way every AP gets its own stack, GDT, TSS
 //! and interrupt stacks, says `cpu_online`, and parks (`hlt`) until

@@ -1,4 +1,4 @@
-//! Memory: the kernel's address space and physical frames ([`vm`]), the heap,
+//! Memory: the kernel's address space and physical frames (`vm.rs`), the heap,
 //! and the executable pool.
 //!
 //! Virtual layout (4-level paging):
