@@ -2,14 +2,33 @@
 //! `bench` events and writes `bench-report/report.md` (Markdown tables),
 //! `bench-report/report.svg` (chart) and `bench-report/trace.jsonl` (the raw trace).
 
-use crate::bench_report::Report;
+use crate::cli::BenchArgs;
 use crate::iso::{self, Boot, IsoSpec};
 use crate::qemu::{self, Accel, QemuConfig};
-use crate::{paths, trace};
+use crate::report::bench::Report;
+use crate::{build, paths, trace};
 use bareflow_boot_model::exit::ExitCode;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// `cargo xtask bench`: builds the kernel, runs [`run`] and prints the Markdown.
+pub fn command(args: &BenchArgs) -> Result<bool, String> {
+    let accel = qemu::select_accel(args.accel.as_deref())?;
+    let elf = build::build_kernel()?;
+    let md = run(
+        &elf,
+        &BenchOpts {
+            accel,
+            smp: 2,
+            mem_mib: 1024,
+            timeout: Duration::from_secs(args.timeout),
+            out_dir: args.out.clone().unwrap_or_else(report_dir),
+        },
+    )?;
+    println!("{md}");
+    Ok(true)
+}
 
 /// Where the report goes.
 pub fn report_dir() -> PathBuf {

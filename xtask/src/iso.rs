@@ -5,29 +5,27 @@
 //! * Limine: a hybrid BIOS/UEFI ISO made with `xorriso` and
 //!   `limine bios-install`, from a Limine binary release directory.
 
+use crate::cli::IsoArgs;
 use crate::paths;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Which loader the ISO boots through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which loader the ISO boots through (`--boot grub|limine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Boot {
-    /// GRUB 2, multiboot2 protocol.
+    /// GRUB 2, multiboot2 protocol (BIOS + UEFI).
     Grub,
-    /// Limine protocol.
+    /// Limine protocol (BIOS + UEFI), from a Limine binary release directory.
     Limine,
 }
 
 impl Boot {
-    /// Parses `grub` / `limine`.
-    pub fn parse(s: &str) -> Result<Boot, String> {
-        match s {
-            "grub" => Ok(Boot::Grub),
-            "limine" => Ok(Boot::Limine),
-            other => Err(format!(
-                "unknown boot loader '{other}' (expected grub or limine)"
-            )),
+    /// The default ISO file name for this loader.
+    pub fn iso_name(self) -> &'static str {
+        match self {
+            Boot::Grub => "bareflow-grub.iso",
+            Boot::Limine => "bareflow-limine.iso",
         }
     }
 }
@@ -58,6 +56,41 @@ pub const LIMINE_FILES: &[&str] = &[
 /// Error when `--boot limine` comes without a release directory.
 pub const LIMINE_DIR_MISSING: &str = "--boot limine needs --limine-dir DIR (or LIMINE_DIR) naming a Limine \
      binary release directory; Limine binaries are not bundled (see `cargo xtask limine-fetch`)";
+
+impl IsoSpec {
+    /// The ISO that `iso` and `run` make from their command line. The modules and the
+    /// Limine directory are checked here, before the (slow) kernel build.
+    pub fn from_args(args: &IsoArgs) -> Result<IsoSpec, String> {
+        let limine_dir = args.limine_dir.clone().or_else(|| {
+            std::env::var_os("LIMINE_DIR")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        });
+        let mut modules = args.modules.clone();
+        if !args.no_default_modules {
+            modules.extend(default_modules());
+        }
+        check_modules(&modules)?;
+        if args.boot == Boot::Limine {
+            match &limine_dir {
+                Some(dir) => {
+                    check_limine_dir(dir)?;
+                }
+                None => return Err(LIMINE_DIR_MISSING.into()),
+            }
+        }
+        Ok(IsoSpec {
+            boot: args.boot,
+            limine_dir,
+            cmdline: args.cmdline.clone(),
+            modules,
+            out: args
+                .out
+                .clone()
+                .unwrap_or_else(|| paths::iso_dir().join(args.boot.iso_name())),
+        })
+    }
+}
 
 /// The IR modules shipped by default (`ir-modules/*.bfir`).
 pub fn default_modules() -> Vec<PathBuf> {
@@ -381,11 +414,10 @@ mod tests {
 
     #[test]
     fn boot_names() {
-        assert_eq!(Boot::parse("grub"), Ok(Boot::Grub));
-        assert!(
-            Boot::parse("syslinux")
-                .unwrap_err()
-                .contains("grub or limine")
-        );
+        use clap::ValueEnum;
+        assert_eq!(Boot::from_str("grub", false), Ok(Boot::Grub));
+        assert_eq!(Boot::from_str("limine", false), Ok(Boot::Limine));
+        assert!(Boot::from_str("syslinux", false).is_err());
+        assert_eq!(Boot::Limine.iso_name(), "bareflow-limine.iso");
     }
 }

@@ -1,69 +1,8 @@
-//! Readable rendering of the JIT runtime's trace events (`cargo xtask run`, `cargo
-//! xtask trace`) and a summary of a saved trace (`cargo xtask trace FILE --summary`):
-//! time from boot to the first tier-up, and compile latency per tier (median, max).
+//! A summary of a saved trace (`cargo xtask trace FILE --summary`): time from boot to
+//! the first tier-up, and compile latency per tier (median, max).
 
-use serde_json::{Map, Value};
+use super::{Event, number as n, text as s};
 use std::collections::BTreeMap;
-
-type Event = Map<String, Value>;
-
-fn s<'a>(e: &'a Event, k: &str) -> &'a str {
-    e.get(k).and_then(Value::as_str).unwrap_or("?")
-}
-
-fn n(e: &Event, k: &str) -> u64 {
-    e.get(k).and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// A one-line description of a runtime event, or `None` for other events.
-pub fn render(ev: &Event) -> Option<String> {
-    let name = ev.get("ev").and_then(Value::as_str)?;
-    Some(match name {
-        "tier_up" => format!(
-            "{:<14} {} -> {} at {} calls: compiled in {:.2} ms ({} cycles), {} bytes, on cpu{}",
-            s(ev, "kernel"),
-            s(ev, "from"),
-            s(ev, "to"),
-            n(ev, "calls"),
-            n(ev, "compile_ns") as f64 / 1e6,
-            n(ev, "compile_cycles"),
-            n(ev, "code_bytes"),
-            n(ev, "compiler_cpu")
-        ),
-        "stats" => format!(
-            "{} kernels: T0 {} | T1 {} | T2 {} | T3 {}; {} calls, {} tier-ups, pool {} / {} KiB",
-            n(ev, "kernels"),
-            n(ev, "at_t0"),
-            n(ev, "at_t1"),
-            n(ev, "at_t2"),
-            n(ev, "at_t3"),
-            n(ev, "calls"),
-            n(ev, "tier_ups"),
-            n(ev, "pool_used") / 1024,
-            n(ev, "pool_capacity") / 1024
-        ),
-        "bench" => format!(
-            "{:<14} {:<4} size {:<8} median {:>14} cycles over {} reps{}",
-            s(ev, "kernel"),
-            s(ev, "tier"),
-            n(ev, "size"),
-            n(ev, "median_cycles"),
-            n(ev, "reps"),
-            if ev.get("ok") == Some(&Value::Bool(false)) {
-                "  RESULT DIFFERS FROM T0"
-            } else {
-                ""
-            }
-        ),
-        "trap" | "compile_error" | "deopt" => format!(
-            "{:<14} at {}: {}",
-            s(ev, "kernel"),
-            s(ev, "tier"),
-            s(ev, "reason")
-        ),
-        _ => return None,
-    })
-}
 
 fn median(v: &mut [u64]) -> u64 {
     v.sort_unstable();
@@ -107,6 +46,7 @@ pub fn summary(events: &[Event]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::pretty::render;
 
     fn ev(s: &str) -> Event {
         crate::trace::parse(s).unwrap().unwrap()

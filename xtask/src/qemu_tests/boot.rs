@@ -1,48 +1,14 @@
-//! QEMU integration tests: boot the GRUB ISO and check the serial trace; with
-//! `LIMINE_DIR` set (a Limine binary release), also boot a Limine ISO.
+//! QEMU tests of the machine: boot through GRUB (BIOS and UEFI) and, with
+//! `LIMINE_DIR` set (a Limine binary release), through Limine; CPUs, memory,
+//! self-tests, the exception and panic paths, and a malformed command line.
 
-use crate::iso::{self, Boot, IsoSpec};
-use crate::qemu::{self, Accel, QemuConfig, QemuOutcome};
-use crate::{paths, trace};
+use super::{Case, Modules, Trace, ensure};
+use crate::iso::{self, Boot};
+use crate::qemu::QemuOutcome;
+use crate::trace::Event;
 use bareflow_boot_model::exit::ExitCode;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-type Event = Map<String, Value>;
-
-/// Parsed trace of one boot.
-pub struct Trace {
-    events: Vec<Event>,
-}
-
-impl Trace {
-    /// Parses every event line; a malformed one is an error.
-    pub fn from_lines(lines: &[String]) -> Result<Trace, String> {
-        let mut events = Vec::new();
-        for line in lines {
-            match trace::parse(line) {
-                Some(Ok(ev)) => events.push(ev),
-                Some(Err(e)) => return Err(e),
-                None => {}
-            }
-        }
-        Ok(Trace { events })
-    }
-
-    fn all(&self, name: &str) -> Vec<&Event> {
-        self.events.iter().filter(|e| e["ev"] == name).collect()
-    }
-
-    fn one(&self, name: &str) -> Result<&Event, String> {
-        match self.all(name).as_slice() {
-            [e] => Ok(e),
-            [] => Err(format!("no `{name}` event")),
-            many => Err(format!("{} `{name}` events, expected one", many.len())),
-        }
-    }
-}
 
 fn str_of<'a>(e: &'a Event, k: &str) -> Result<&'a str, String> {
     e.get(k)
@@ -54,10 +20,6 @@ fn u64_of(e: &Event, k: &str) -> Result<u64, String> {
     e.get(k)
         .and_then(Value::as_u64)
         .ok_or_else(|| format!("`{}` event lacks integer field `{k}`", e["ev"]))
-}
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(msg()) }
 }
 
 /// Every event has `ev`, `t_us`, `cpu`; time never runs backwards on a CPU.
@@ -214,43 +176,36 @@ fn check_exit(t: &Trace, out: &QemuOutcome, want: ExitCode) -> Result<(), String
     })
 }
 
-/// One QEMU boot and what it must show.
-struct Case {
-    name: &'static str,
-    boot: Boot,
-    cmdline: &'static str,
-    smp: u32,
-    uefi: bool,
-    check: fn(&Trace, &QemuOutcome) -> Result<(), String>,
-}
-
-fn selftest_smp2(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+fn selftest_smp2(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     check_contract(t)?;
     check_boot(t, "selftest")?;
     check_cpus(t, 2)?;
     check_selftests(t)?;
-    check_exit(t, o, ExitCode::Success)
+    check_exit(t, o, ExitCode::Success)?;
+    Ok(String::new())
 }
 
-fn selftest_smp1(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+fn selftest_smp1(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     check_contract(t)?;
     check_boot(t, "selftest")?;
     check_cpus(t, 1)?;
     check_selftests(t)?;
-    check_exit(t, o, ExitCode::Success)
+    check_exit(t, o, ExitCode::Success)?;
+    Ok(String::new())
 }
 
-fn limine_selftest_smp2(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+fn limine_selftest_smp2(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     check_contract(t)?;
     check_boot_with(t, "selftest", "limine")?;
     check_limine_revision(t)?;
     check_boot_modules(t)?;
     check_cpus(t, 2)?;
     check_selftests(t)?;
-    check_exit(t, o, ExitCode::Success)
+    check_exit(t, o, ExitCode::Success)?;
+    Ok(String::new())
 }
 
-fn exception(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+fn exception(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     check_contract(t)?;
     check_boot(t, "test-exception")?;
     check_cpus(t, 2)?;
@@ -271,10 +226,11 @@ fn exception(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
     ensure(e["stack"].as_array().is_some_and(|s| !s.is_empty()), || {
         "empty stack walk".into()
     })?;
-    check_exit(t, o, ExitCode::ExpectedException)
+    check_exit(t, o, ExitCode::ExpectedException)?;
+    Ok(String::new())
 }
 
-fn panic_path(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+fn panic_path(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     check_contract(t)?;
     check_boot(t, "test-panic")?;
     let p = t.one("panic")?;
@@ -289,10 +245,11 @@ fn panic_path(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
     ensure(str_of(p, "rip")?.starts_with("0xffffffff8"), || {
         format!("panic rip {:?}", p["rip"])
     })?;
-    check_exit(t, o, ExitCode::Panic)
+    check_exit(t, o, ExitCode::Panic)?;
+    Ok(String::new())
 }
 
-fn malformed_cmdline(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
+fn malformed_cmdline(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     check_contract(t)?;
     let warned: BTreeSet<&str> = t
         .all("warn")
@@ -322,16 +279,20 @@ fn malformed_cmdline(t: &Trace, o: &QemuOutcome) -> Result<(), String> {
             .any(|j| j["on_cpu"] == 1 && j["primes"].as_u64().is_some_and(|n| n > 0)),
         || "no demo_job result from cpu 1".into(),
     )?;
-    check_exit(t, o, ExitCode::Success)
+    check_exit(t, o, ExitCode::Success)?;
+    Ok(String::new())
 }
 
-const CASES: &[Case] = &[
+/// The machine tests.
+pub const CASES: &[Case] = &[
     Case {
         boot: Boot::Grub,
         name: "bios-selftest-smp2",
         cmdline: "bareflow.mode=selftest",
         smp: 2,
+        mem_mib: 512,
         uefi: false,
+        modules: Modules::Default,
         check: selftest_smp2,
     },
     Case {
@@ -339,7 +300,9 @@ const CASES: &[Case] = &[
         name: "bios-selftest-smp1",
         cmdline: "bareflow.mode=selftest",
         smp: 1,
+        mem_mib: 512,
         uefi: false,
+        modules: Modules::Default,
         check: selftest_smp1,
     },
     Case {
@@ -347,7 +310,9 @@ const CASES: &[Case] = &[
         name: "bios-test-exception",
         cmdline: "bareflow.mode=test-exception",
         smp: 2,
+        mem_mib: 512,
         uefi: false,
+        modules: Modules::Default,
         check: exception,
     },
     Case {
@@ -355,7 +320,9 @@ const CASES: &[Case] = &[
         name: "bios-test-panic",
         cmdline: "bareflow.mode=test-panic",
         smp: 2,
+        mem_mib: 512,
         uefi: false,
+        modules: Modules::Default,
         check: panic_path,
     },
     Case {
@@ -363,7 +330,9 @@ const CASES: &[Case] = &[
         name: "bios-malformed-cmdline",
         cmdline: "bareflow.tiers=100,abc bareflow.mode=warp bareflow.bogus=1",
         smp: 2,
+        mem_mib: 512,
         uefi: false,
+        modules: Modules::Default,
         check: malformed_cmdline,
     },
     Case {
@@ -371,7 +340,9 @@ const CASES: &[Case] = &[
         name: "uefi-selftest-smp2",
         cmdline: "bareflow.mode=selftest",
         smp: 2,
+        mem_mib: 512,
         uefi: true,
+        modules: Modules::Default,
         check: selftest_smp2,
     },
     Case {
@@ -379,7 +350,9 @@ const CASES: &[Case] = &[
         name: "limine-bios-selftest-smp2",
         cmdline: "bareflow.mode=selftest",
         smp: 2,
+        mem_mib: 512,
         uefi: false,
+        modules: Modules::Default,
         check: limine_selftest_smp2,
     },
     Case {
@@ -387,132 +360,12 @@ const CASES: &[Case] = &[
         name: "limine-uefi-selftest-smp2",
         cmdline: "bareflow.mode=selftest",
         smp: 2,
+        mem_mib: 512,
         uefi: true,
+        modules: Modules::Default,
         check: limine_selftest_smp2,
     },
 ];
-
-/// The Limine release directory for the Limine cases (`LIMINE_DIR`), if set.
-fn limine_dir() -> Option<PathBuf> {
-    std::env::var_os("LIMINE_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-}
-
-fn iso_for(
-    elf: &Path,
-    boot: Boot,
-    cmdline: &str,
-    cache: &mut Vec<(Boot, String, PathBuf)>,
-) -> Result<PathBuf, String> {
-    if let Some((_, _, p)) = cache.iter().find(|(b, c, _)| *b == boot && c == cmdline) {
-        return Ok(p.clone());
-    }
-    let out = paths::iso_dir().join(format!("test-{}.iso", cache.len()));
-    let spec = IsoSpec {
-        boot,
-        limine_dir: if boot == Boot::Limine {
-            limine_dir()
-        } else {
-            None
-        },
-        cmdline: cmdline.to_string(),
-        modules: iso::default_modules(),
-        out,
-    };
-    let p = iso::make_iso(&spec, elf)?;
-    cache.push((boot, cmdline.to_string(), p.clone()));
-    Ok(p)
-}
-
-/// The hard limit of one QEMU boot (`BAREFLOW_QEMU_TIMEOUT` seconds, default 300).
-pub(crate) fn timeout() -> Duration {
-    let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
-    Duration::from_secs(secs)
-}
-
-/// Runs every case; returns (passed, failed).
-pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize) {
-    let mut passed = 0;
-    let mut failed = 0;
-    if filter.is_none_or(|f| "kernel-image".contains(f)) {
-        print!("image test kernel-image ... ");
-        match std::fs::read(elf)
-            .map_err(|e| format!("cannot read {}: {e}", elf.display()))
-            .and_then(|b| crate::image::check(&b))
-        {
-            Ok(summary) => {
-                passed += 1;
-                println!("ok ({summary})");
-            }
-            Err(e) => {
-                failed += 1;
-                println!("FAILED\n{e}");
-            }
-        }
-    }
-    let mut isos = Vec::new();
-    for case in CASES
-        .iter()
-        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
-    {
-        if case.boot == Boot::Limine && limine_dir().is_none() {
-            println!(
-                "qemu test {} skipped (LIMINE_DIR not set: it names a Limine binary release, \
-                 see `cargo xtask limine-fetch`)",
-                case.name
-            );
-            continue;
-        }
-        print!("qemu test {} ({}) ... ", case.name, accel.name());
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        let result = (|| -> Result<String, String> {
-            let iso = iso_for(elf, case.boot, case.cmdline, &mut isos)?;
-            let cfg = QemuConfig {
-                iso,
-                smp: case.smp,
-                mem_mib: 512,
-                uefi: case.uefi,
-                accel,
-                timeout: timeout(),
-            };
-            let out = qemu::run(&cfg, |_| {})?;
-            let summary = format!(
-                "{:.1} s, first event after {}",
-                out.elapsed.as_secs_f64(),
-                out.first_event
-                    .map_or("never".into(), |d| format!("{} ms", d.as_millis()))
-            );
-            if out.timed_out {
-                return Err(format!(
-                    "QEMU killed after the {} s timeout ({summary}); serial tail:\n{}",
-                    cfg.timeout.as_secs(),
-                    out.tail(25)
-                ));
-            }
-            let t = Trace::from_lines(&out.lines)
-                .map_err(|e| format!("{e}\nserial tail:\n{}", out.tail(25)))?;
-            (case.check)(&t, &out)
-                .map_err(|e| format!("{e} ({summary}); serial tail:\n{}", out.tail(25)))?;
-            Ok(summary)
-        })();
-        match result {
-            Ok(summary) => {
-                passed += 1;
-                println!("ok ({summary})");
-            }
-            Err(e) => {
-                failed += 1;
-                println!("FAILED\n{e}");
-            }
-        }
-    }
-    let (p, f) = crate::runtime_tests::run_all(elf, accel, filter);
-    (passed + p, failed + f)
-}
 
 #[cfg(test)]
 mod tests {

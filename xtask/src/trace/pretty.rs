@@ -1,22 +1,57 @@
-//! The serial trace: finding events in serial output and printing them for
-//! people (`cargo xtask trace`).
+//! Trace events as readable lines (`cargo xtask run`, `cargo xtask trace FILE`).
 
-use serde_json::{Map, Value};
+use super::{Event, number as n, parse, text as s};
+use serde_json::Value;
 use std::io::BufRead;
+use std::path::Path;
 
-/// Where an event starts in a serial line (firmware or loader output and
-/// terminal escape codes can precede it on the first line).
-pub fn event_start(line: &str) -> Option<&str> {
-    line.find("{\"ev\":").map(|i| &line[i..])
-}
-
-/// Parses the event in `line`, if there is one.
-pub fn parse(line: &str) -> Option<Result<Map<String, Value>, String>> {
-    let text = event_start(line)?;
-    Some(match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(format!("not a JSON object: {text}")),
-        Err(e) => Err(format!("malformed event ({e}): {text}")),
+/// A one-line description of a runtime event, or `None` for other events.
+pub fn render(ev: &Event) -> Option<String> {
+    let name = ev.get("ev").and_then(Value::as_str)?;
+    Some(match name {
+        "tier_up" => format!(
+            "{:<14} {} -> {} at {} calls: compiled in {:.2} ms ({} cycles), {} bytes, on cpu{}",
+            s(ev, "kernel"),
+            s(ev, "from"),
+            s(ev, "to"),
+            n(ev, "calls"),
+            n(ev, "compile_ns") as f64 / 1e6,
+            n(ev, "compile_cycles"),
+            n(ev, "code_bytes"),
+            n(ev, "compiler_cpu")
+        ),
+        "stats" => format!(
+            "{} kernels: T0 {} | T1 {} | T2 {} | T3 {}; {} calls, {} tier-ups, pool {} / {} KiB",
+            n(ev, "kernels"),
+            n(ev, "at_t0"),
+            n(ev, "at_t1"),
+            n(ev, "at_t2"),
+            n(ev, "at_t3"),
+            n(ev, "calls"),
+            n(ev, "tier_ups"),
+            n(ev, "pool_used") / 1024,
+            n(ev, "pool_capacity") / 1024
+        ),
+        "bench" => format!(
+            "{:<14} {:<4} size {:<8} median {:>14} cycles over {} reps{}",
+            s(ev, "kernel"),
+            s(ev, "tier"),
+            n(ev, "size"),
+            n(ev, "median_cycles"),
+            n(ev, "reps"),
+            if ev.get("ok") == Some(&Value::Bool(false)) {
+                "  RESULT DIFFERS FROM T0"
+            } else {
+                ""
+            }
+        ),
+        "trap" | "compile_error" | "deopt" => format!(
+            "{:<14} at {}: {}",
+            s(ev, "kernel"),
+            s(ev, "tier"),
+            s(ev, "reason")
+        ),
+        _ => return None,
     })
 }
 
@@ -31,12 +66,12 @@ fn scalar(v: &Value) -> String {
 
 /// One event as a human-readable line:
 /// `   12.345 ms  cpu0  boot          loader=multiboot2 ...`.
-pub fn pretty(ev: &Map<String, Value>) -> String {
+pub fn pretty(ev: &Event) -> String {
     let name = ev.get("ev").and_then(Value::as_str).unwrap_or("?");
     let t = ev.get("t_us").and_then(Value::as_u64).unwrap_or(0);
     let cpu = ev.get("cpu").and_then(Value::as_u64).unwrap_or(0);
     let mut s = format!("{:>10.3} ms  cpu{:<2} {:<16}", t as f64 / 1000.0, cpu, name);
-    if let Some(line) = crate::runtime_view::render(ev) {
+    if let Some(line) = render(ev) {
         s.push_str(&line);
         return s;
     }
@@ -62,10 +97,11 @@ pub fn pretty_line(line: &str) -> String {
 }
 
 /// `cargo xtask trace [FILE]`: pretty-prints a saved trace (or stdin).
-pub fn print_file(path: Option<&str>) -> Result<(), String> {
+pub fn print_file(path: Option<&Path>) -> Result<(), String> {
     let reader: Box<dyn BufRead> = match path {
         Some(p) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(p).map_err(|e| format!("cannot open trace {p}: {e}"))?,
+            std::fs::File::open(p)
+                .map_err(|e| format!("cannot open trace {}: {e}", p.display()))?,
         )),
         None => Box::new(std::io::BufReader::new(std::io::stdin())),
     };
@@ -79,19 +115,7 @@ pub fn print_file(path: Option<&str>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_event_after_firmware_noise() {
-        let line = "\u{1b}[2J\u{1b}[01;01H{\"ev\":\"boot\",\"t_us\":5,\"cpu\":0,\"loader\":\"multiboot2\"}";
-        let ev = parse(line).unwrap().unwrap();
-        assert_eq!(ev["loader"], "multiboot2");
-        assert!(parse("BdsDxe: loading Boot0001").is_none());
-    }
-
-    #[test]
-    fn malformed_event_is_reported() {
-        assert!(parse("{\"ev\":\"boot\",\"t_us\":").unwrap().is_err());
-    }
+    use crate::trace::parse;
 
     #[test]
     fn pretty_format() {

@@ -13,15 +13,15 @@
 //!   to T0, compile cost for the compiled tiers.
 //! - `runtime-demo`: demo mode; every kernel reaches T3, `stats` lines, exit success.
 
-use crate::iso::{self, Boot, IsoSpec};
-use crate::qemu::{self, Accel, QemuConfig, QemuOutcome};
-use crate::{paths, trace};
+use super::{Case, Modules, Trace, ensure};
+use crate::iso::{self, Boot};
+use crate::paths;
+use crate::qemu::QemuOutcome;
+use crate::trace::Event;
 use bareflow_boot_model::exit::ExitCode;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-type Event = Map<String, Value>;
+use std::path::PathBuf;
 
 /// The deliberately malformed boot module and where its error is.
 const BROKEN_NAME: &str = "broken.bfir";
@@ -41,22 +41,6 @@ const RUNTIME_TESTS: &[&str] = &[
     "jit_pool_full",
     "jit_soak",
 ];
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(msg()) }
-}
-
-fn events(out: &QemuOutcome) -> Result<Vec<Event>, String> {
-    let mut v = Vec::new();
-    for line in &out.lines {
-        match trace::parse(line) {
-            Some(Ok(e)) => v.push(e),
-            Some(Err(e)) => return Err(e),
-            None => {}
-        }
-    }
-    Ok(v)
-}
 
 fn all<'a>(evs: &'a [Event], name: &str) -> Vec<&'a Event> {
     evs.iter().filter(|e| e["ev"] == name).collect()
@@ -162,7 +146,8 @@ fn check_tier_ups(evs: &[Event], compiler_cpu: u64) -> Result<usize, String> {
     Ok(by_kernel.len())
 }
 
-fn selftest_smp2(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+fn selftest_smp2(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
+    let evs = &t.events[..];
     check_selftests(evs)?;
     // the malformed boot module: reported with position and reason, and skipped
     let errs = all(evs, "module_error");
@@ -237,14 +222,16 @@ fn selftest_smp2(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
     ))
 }
 
-fn selftest_smp1(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+fn selftest_smp1(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
+    let evs = &t.events[..];
     check_selftests(evs)?;
     let kernels = check_tier_ups(evs, 0)?;
     check_exit(evs, out)?;
     Ok(format!("{kernels} kernels to T3, compiled inline on cpu0"))
 }
 
-fn demo(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+fn demo(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
+    let evs = &t.events[..];
     let done = all(evs, "demo_done");
     ensure(done.len() == 1, || format!("demo_done events {done:?}"))?;
     let d = done[0];
@@ -271,7 +258,8 @@ fn demo(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
     ))
 }
 
-fn bench(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
+fn bench(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
+    let evs = &t.events[..];
     let cells = all(evs, "bench");
     let mut tiers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for c in &cells {
@@ -303,111 +291,56 @@ fn bench(evs: &[Event], out: &QemuOutcome) -> Result<String, String> {
     Ok(format!("{complete} kernels x 5 cells, all equal to T0"))
 }
 
-struct Case {
-    name: &'static str,
-    cmdline: &'static str,
-    smp: u32,
-    extra_modules: bool,
-    check: fn(&[Event], &QemuOutcome) -> Result<String, String>,
-}
-
-const CASES: &[Case] = &[
+/// The JIT runtime tests.
+pub const CASES: &[Case] = &[
     Case {
+        boot: Boot::Grub,
         name: "runtime-selftest-smp2",
         cmdline: "bareflow.mode=selftest bareflow.tiers=100,1000,10000",
         smp: 2,
-        extra_modules: true,
+        mem_mib: 512,
+        uefi: false,
+        modules: Modules::Custom(test_modules),
         check: selftest_smp2,
     },
     Case {
+        boot: Boot::Grub,
         name: "runtime-selftest-smp1",
         cmdline: "bareflow.mode=selftest bareflow.tiers=100,1000,10000",
         smp: 1,
-        extra_modules: false,
+        mem_mib: 512,
+        uefi: false,
+        modules: Modules::Default,
         check: selftest_smp1,
     },
     Case {
+        boot: Boot::Grub,
         name: "runtime-bench",
         cmdline: "bareflow.mode=bench",
         smp: 2,
-        extra_modules: false,
+        mem_mib: 512,
+        uefi: false,
+        modules: Modules::Default,
         check: bench,
     },
     Case {
+        boot: Boot::Grub,
         name: "runtime-demo",
         cmdline: "bareflow.mode=demo",
         smp: 2,
-        extra_modules: false,
+        mem_mib: 512,
+        uefi: false,
+        modules: Modules::Default,
         check: demo,
     },
 ];
-
-/// Runs the runtime cases matching `filter`; returns (passed, failed).
-pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize) {
-    let (mut passed, mut failed) = (0, 0);
-    for (i, case) in CASES
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| filter.is_none_or(|f| c.name.contains(f)))
-    {
-        print!("qemu test {} ({}) ... ", case.name, accel.name());
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        let result = (|| -> Result<String, String> {
-            let modules = if case.extra_modules {
-                test_modules()?
-            } else {
-                iso::default_modules()
-            };
-            let spec = IsoSpec {
-                boot: Boot::Grub,
-                limine_dir: None,
-                cmdline: case.cmdline.to_string(),
-                modules,
-                out: paths::iso_dir().join(format!("test-runtime-{i}.iso")),
-            };
-            let iso_path = iso::make_iso(&spec, elf)?;
-            let cfg = QemuConfig {
-                iso: iso_path,
-                smp: case.smp,
-                mem_mib: 512,
-                uefi: false,
-                accel,
-                timeout: crate::itests::timeout(),
-            };
-            let out = qemu::run(&cfg, |_| {})?;
-            let took = format!("{:.1} s", out.elapsed.as_secs_f64());
-            if out.timed_out {
-                return Err(format!(
-                    "QEMU killed after the {} s timeout; serial tail:\n{}",
-                    cfg.timeout.as_secs(),
-                    out.tail(25)
-                ));
-            }
-            let evs = events(&out).map_err(|e| format!("{e}\nserial tail:\n{}", out.tail(25)))?;
-            let summary = (case.check)(&evs, &out)
-                .map_err(|e| format!("{e} ({took}); serial tail:\n{}", out.tail(25)))?;
-            Ok(format!("{took}, {summary}"))
-        })();
-        match result {
-            Ok(summary) => {
-                passed += 1;
-                println!("ok ({summary})");
-            }
-            Err(e) => {
-                failed += 1;
-                println!("FAILED\n{e}");
-            }
-        }
-    }
-    (passed, failed)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ev(s: &str) -> Event {
-        trace::parse(s).unwrap().unwrap()
+        crate::trace::parse(s).unwrap().unwrap()
     }
 
     #[test]

@@ -1,0 +1,227 @@
+//! The command line of `cargo xtask` (and `./x`): one struct per subcommand.
+//!
+//! A new command is a variant of [`Command`] with its own `Args` struct, and a match
+//! arm in `main.rs`. The doc comments are the help texts (`./x help`, `./x CMD --help`).
+
+use crate::iso::Boot;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// BareFlow developer commands: build, package, boot, test and read traces.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true,
+    after_help = "`./x CMD` is `cargo xtask CMD` after installing what is missing. \
+                  `./x help CMD` or `./x CMD --help` shows a command's options."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the kernel ELF (release, custom target) and print its path
+    Build,
+    /// Build a bootable ISO and print its path
+    Iso(IsoArgs),
+    /// Build, make the ISO, boot it in QEMU, stream the trace (saved to iso/last-trace.jsonl)
+    Run(RunArgs),
+    /// Run the host unit tests, then the kernel tests (image check, QEMU boots)
+    Test(TestArgs),
+    /// Boot bench mode, write DIR/report.md (tables), report.svg (chart), trace.jsonl
+    Bench(BenchArgs),
+    /// Pretty-print a saved JSON trace, or summarize it
+    Trace(TraceArgs),
+    /// Download the pinned Limine binary release (needs internet access)
+    LimineFetch(LimineFetchArgs),
+}
+
+/// What goes into an ISO (`iso`, and `run` before it boots).
+#[derive(Debug, Args)]
+pub struct IsoArgs {
+    /// Boot loader: grub (multiboot2) or limine (needs a Limine release directory).
+    #[arg(long, value_enum, value_name = "grub|limine", hide_possible_values = true,
+          default_value_t = Boot::Grub)]
+    pub boot: Boot,
+    /// Limine binary release directory (or the LIMINE_DIR environment variable).
+    #[arg(long, value_name = "DIR")]
+    pub limine_dir: Option<PathBuf>,
+    /// Kernel command line.
+    #[arg(long, value_name = "STR", default_value = "bareflow.mode=demo")]
+    pub cmdline: String,
+    /// Add a boot module (repeatable); ir-modules/*.bfir are added unless
+    /// --no-default-modules.
+    #[arg(long = "module", value_name = "FILE")]
+    pub modules: Vec<PathBuf>,
+    /// Do not add ir-modules/*.bfir.
+    #[arg(long)]
+    pub no_default_modules: bool,
+    /// Output file [default: iso/bareflow-<boot>.iso].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// The accelerator choice of the commands that boot QEMU.
+const ACCEL_HELP: &str = "Accelerator; auto is KVM when usable, else TCG [default: auto, or \
+                          BAREFLOW_ACCEL]";
+
+/// `run`: how QEMU boots, then the ISO options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Boot through OVMF (UEFI) instead of SeaBIOS.
+    #[arg(long)]
+    pub uefi: bool,
+    /// CPUs (1 to 64).
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub smp: u32,
+    /// RAM in MiB (at least 128).
+    #[arg(long, value_name = "MIB", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(128..))]
+    pub mem: u32,
+    #[arg(long, value_name = "kvm|tcg|auto", hide_possible_values = true, value_parser = ["kvm", "tcg", "auto"], help = ACCEL_HELP)]
+    pub accel: Option<String>,
+    /// Kill QEMU after SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Print the JSON trace as it is, not pretty.
+    #[arg(long)]
+    pub raw: bool,
+    #[command(flatten, next_help_heading = "ISO options")]
+    pub iso: IsoArgs,
+}
+
+/// `test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Only the host unit tests.
+    #[arg(long, conflicts_with = "qemu_only")]
+    pub host_only: bool,
+    /// Only the kernel tests (image check and QEMU boots).
+    #[arg(long)]
+    pub qemu_only: bool,
+    #[arg(long, value_name = "kvm|tcg|auto", hide_possible_values = true, value_parser = ["kvm", "tcg", "auto"], help = ACCEL_HELP)]
+    pub accel: Option<String>,
+    /// Only the kernel tests whose name contains NAME.
+    #[arg(long, value_name = "NAME")]
+    pub filter: Option<String>,
+}
+
+/// `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, value_name = "kvm|tcg|auto", hide_possible_values = true, value_parser = ["kvm", "tcg", "auto"], help = ACCEL_HELP)]
+    pub accel: Option<String>,
+    /// Kill QEMU after SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    pub timeout: u64,
+    /// Output directory [default: bench-report/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The saved trace (one JSON event per line) [default: stdin].
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print time to the first tier-up and compile latency per tier (median, max).
+    #[arg(long, requires = "file")]
+    pub summary: bool,
+}
+
+/// `limine-fetch`.
+#[derive(Debug, Args)]
+pub struct LimineFetchArgs {
+    /// Where to unpack [default: iso/limine].
+    #[arg(long, value_name = "DIR")]
+    pub dest: Option<PathBuf>,
+    /// Also check the tarball's SHA-256 before unpacking (or LIMINE_SHA256); the
+    /// unpacked files are always checked against the pinned digests.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cargo xtask").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn readme_commands_parse() {
+        for line in [
+            "build",
+            "run",
+            "run --smp 4 --mem 1024 --cmdline bareflow.mode=selftest",
+            "run --uefi",
+            "run --boot limine --limine-dir DIR",
+            "test",
+            "test --host-only",
+            "test --qemu-only --filter uefi",
+            "test --accel tcg",
+            "bench",
+            "bench --accel kvm --out DIR",
+            "trace iso/last-trace.jsonl",
+            "trace",
+            "trace FILE --summary",
+            "iso",
+            "iso --module my.bfir --no-default-modules",
+            "iso --boot limine --limine-dir DIR --out x.iso",
+            "limine-fetch --sha256 00",
+        ] {
+            if let Err(e) = parse(line) {
+                panic!("`{line}`: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_reach_the_structs() {
+        let Command::Run(r) = parse("run --smp 4 --module a.bfir --module b.bfir")
+            .unwrap()
+            .command
+        else {
+            panic!("not run");
+        };
+        assert_eq!(r.smp, 4);
+        assert_eq!(r.mem, 512);
+        assert_eq!(r.iso.cmdline, "bareflow.mode=demo");
+        assert_eq!(r.iso.modules.len(), 2);
+        let Command::Trace(t) = parse("trace f.jsonl --summary").unwrap().command else {
+            panic!("not trace");
+        };
+        assert_eq!(t.file, Some(PathBuf::from("f.jsonl")));
+        assert!(t.summary);
+    }
+
+    #[test]
+    fn bad_command_lines_are_errors() {
+        for line in [
+            "run --smp 0",
+            "run --smp 65",
+            "run --mem 64",
+            "run --accel hvf",
+            "run --boot lilo",
+            "test --host-only --qemu-only",
+            "trace --summary",
+            "frobnicate",
+            "build extra",
+        ] {
+            assert!(parse(line).is_err(), "`{line}` was accepted");
+        }
+    }
+}

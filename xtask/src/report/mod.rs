@@ -1,0 +1,3 @@
+//! Reports made from traces: the benchmark tables and chart (`bench`).
+
+pub mod bench;
