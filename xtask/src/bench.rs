@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: boots the kernel in bench mode (KVM when usable), collects the
 //! `bench` events and writes `bench-report/report.md` (Markdown tables),
-//! `bench-report/report.svg` (chart) and `bench-report/trace.jsonl` (the raw trace).
+//! `bench-report/report.svg` (chart), `bench-report/trace.jsonl` (the raw trace) and
+//! `bench-report/timeline.html` (its timeline).
 
 use crate::cli::BenchArgs;
 use crate::iso::{self, Boot, IsoSpec};
@@ -99,6 +100,11 @@ pub fn run(elf: &Path, opts: &BenchOpts) -> Result<String, String> {
     let trace_path = opts.out_dir.join("trace.jsonl");
     std::fs::write(&trace_path, raw.join("\n") + "\n")
         .map_err(|e| format!("cannot write {}: {e}", trace_path.display()))?;
+    let html_path = opts.out_dir.join("timeline.html");
+    match crate::report::timeline::write_for_trace(&trace_path, &html_path) {
+        Ok(_) => eprintln!("timeline written to {}", html_path.display()),
+        Err(e) => eprintln!("xtask: no timeline: {e}"),
+    }
     if out.timed_out {
         return Err(format!(
             "QEMU killed after {} s; partial trace in {}",

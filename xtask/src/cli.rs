@@ -30,11 +30,12 @@ pub enum Command {
     Iso(IsoArgs),
     /// Build, make the ISO, boot it in QEMU, stream the trace (saved to iso/last-trace.jsonl)
     Run(RunArgs),
-    /// Run the host unit tests, then the kernel tests (image check, QEMU boots)
+    /// Run the host unit tests, the timeline's browser test, then the kernel tests
     Test(TestArgs),
-    /// Boot bench mode, write DIR/report.md (tables), report.svg (chart), trace.jsonl
+    /// Boot bench mode, write DIR/report.md (tables), report.svg (chart), trace.jsonl,
+    /// timeline.html
     Bench(BenchArgs),
-    /// Pretty-print a saved JSON trace, or summarize it
+    /// Pretty-print a saved JSON trace, summarize it, or draw it as an HTML timeline
     Trace(TraceArgs),
     /// Download the pinned Limine binary release (needs internet access)
     LimineFetch(LimineFetchArgs),
@@ -91,6 +92,9 @@ pub struct RunArgs {
     /// Print the JSON trace as it is, not pretty.
     #[arg(long)]
     pub raw: bool,
+    /// Also write the trace's HTML timeline to FILE [default: iso/last-trace.html].
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub html: Option<Option<PathBuf>>,
     #[command(flatten, next_help_heading = "ISO options")]
     pub iso: IsoArgs,
 }
@@ -98,7 +102,7 @@ pub struct RunArgs {
 /// `test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Only the host unit tests.
+    /// Only the host tests (unit tests, browser test).
     #[arg(long, conflicts_with = "qemu_only")]
     pub host_only: bool,
     /// Only the kernel tests (image check and QEMU boots).
@@ -106,7 +110,7 @@ pub struct TestArgs {
     pub qemu_only: bool,
     #[arg(long, value_name = "kvm|tcg|auto", hide_possible_values = true, value_parser = ["kvm", "tcg", "auto"], help = ACCEL_HELP)]
     pub accel: Option<String>,
-    /// Only the kernel tests whose name contains NAME.
+    /// Only the browser and kernel tests whose name contains NAME.
     #[arg(long, value_name = "NAME")]
     pub filter: Option<String>,
 }
@@ -133,6 +137,15 @@ pub struct TraceArgs {
     /// Print time to the first tier-up and compile latency per tier (median, max).
     #[arg(long, requires = "file")]
     pub summary: bool,
+    /// Write a self-contained HTML timeline of the trace to OUT.html (no network needed
+    /// to view it).
+    #[arg(
+        long,
+        value_name = "OUT.html",
+        requires = "file",
+        conflicts_with = "summary"
+    )]
+    pub html: Option<PathBuf>,
 }
 
 /// `limine-fetch`.
@@ -168,6 +181,9 @@ mod tests {
             "run",
             "run --smp 4 --mem 1024 --cmdline bareflow.mode=selftest",
             "run --uefi",
+            "run --html",
+            "run --html out.html --raw",
+            "run --raw --html",
             "run --boot limine --limine-dir DIR",
             "test",
             "test --host-only",
@@ -178,6 +194,7 @@ mod tests {
             "trace iso/last-trace.jsonl",
             "trace",
             "trace FILE --summary",
+            "trace FILE --html OUT.html",
             "iso",
             "iso --module my.bfir --no-default-modules",
             "iso --boot limine --limine-dir DIR --out x.iso",
@@ -201,11 +218,24 @@ mod tests {
         assert_eq!(r.mem, 512);
         assert_eq!(r.iso.cmdline, "bareflow.mode=demo");
         assert_eq!(r.iso.modules.len(), 2);
+        assert_eq!(r.html, None);
+        let Command::Run(r) = parse("run --html").unwrap().command else {
+            panic!("not run");
+        };
+        assert_eq!(r.html, Some(None));
+        let Command::Run(r) = parse("run --html x.html").unwrap().command else {
+            panic!("not run");
+        };
+        assert_eq!(r.html, Some(Some(PathBuf::from("x.html"))));
         let Command::Trace(t) = parse("trace f.jsonl --summary").unwrap().command else {
             panic!("not trace");
         };
         assert_eq!(t.file, Some(PathBuf::from("f.jsonl")));
         assert!(t.summary);
+        let Command::Trace(t) = parse("trace f.jsonl --html o.html").unwrap().command else {
+            panic!("not trace");
+        };
+        assert_eq!(t.html, Some(PathBuf::from("o.html")));
     }
 
     #[test]
@@ -218,6 +248,8 @@ mod tests {
             "run --boot lilo",
             "test --host-only --qemu-only",
             "trace --summary",
+            "trace --html x.html",
+            "trace f --summary --html x.html",
             "frobnicate",
             "build extra",
         ] {

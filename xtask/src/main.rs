@@ -2,10 +2,11 @@
 //!
 //! Layout: `cli` (the command line), the commands (`build`, `iso`, `run`, `bench`,
 //! `suite` for `test`, `limine_fetch`), QEMU itself (`qemu`), the kernel tests
-//! (`qemu_tests/`), reading traces (`trace/`) and the reports made from them
-//! (`report/`).
+//! (`qemu_tests/`), the browser test of the timeline (`browser_tests`), reading traces
+//! (`trace/`) and the reports made from them (`report/`).
 
 mod bench;
+mod browser_tests;
 mod build;
 mod cli;
 mod iso;

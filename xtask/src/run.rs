@@ -3,6 +3,8 @@
 
 use crate::cli::RunArgs;
 use crate::iso::{self, IsoSpec};
+use crate::report::timeline;
+use crate::trace::timeline::Timeline;
 use crate::{build, paths, qemu, trace};
 use bareflow_boot_model::exit::ExitCode;
 use std::path::PathBuf;
@@ -49,6 +51,16 @@ pub fn run(args: &RunArgs) -> Result<bool, String> {
         .filter_map(|l| trace::event_start(l))
         .collect();
     let _ = std::fs::write(&saved, events.join("\n") + "\n");
+    if let Some(html) = &args.html {
+        let path = html
+            .clone()
+            .unwrap_or_else(|| paths::iso_dir().join("last-trace.html"));
+        let timeline = Timeline::from_lines(out.lines.iter().map(String::as_str));
+        match timeline::write(&timeline, "last-trace.jsonl", &path) {
+            Ok(_) => eprintln!("timeline written to {}", path.display()),
+            Err(e) => eprintln!("xtask: no timeline: {e}"),
+        }
+    }
     let first = out.first_event.map_or("no event".into(), |d| {
         format!("first event after {} ms", d.as_millis())
     });

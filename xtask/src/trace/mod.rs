@@ -3,8 +3,10 @@
 
 mod pretty;
 mod summary;
+pub mod timeline;
 
 pub use pretty::{pretty, pretty_line};
+pub use summary::summary;
 
 use crate::cli::TraceArgs;
 use serde_json::{Map, Value};
@@ -38,8 +40,20 @@ pub fn number(e: &Event, key: &str) -> u64 {
     e.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-/// `cargo xtask trace [FILE] [--summary]`.
+/// `cargo xtask trace [FILE] [--summary | --html OUT]`.
 pub fn command(args: &TraceArgs) -> Result<(), String> {
+    if let (Some(out), Some(file)) = (&args.html, &args.file) {
+        let w = crate::report::timeline::write_for_trace(file, out)?;
+        eprintln!(
+            "timeline of {} events ({} KiB of trace) written to {} ({} KiB, {:.2} s)",
+            w.events,
+            w.trace_bytes / 1024,
+            out.display(),
+            w.page_bytes / 1024,
+            w.seconds
+        );
+        return Ok(());
+    }
     if !args.summary {
         return pretty::print_file(args.file.as_deref());
     }
