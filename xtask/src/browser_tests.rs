@@ -16,6 +16,7 @@ use crate::trace::timeline::Timeline;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The recorded demo trace the tests render.
@@ -41,7 +42,7 @@ pub fn truncated(demo: &str, fraction: f64) -> String {
 }
 
 /// How a browser test ended.
-pub enum Outcome {
+enum Outcome {
     Passed(String),
     Failed(String),
     Skipped(String),
@@ -65,10 +66,12 @@ fn chromium() -> Result<PathBuf, String> {
 
 /// One headless chromium run on `page` with `extra` arguments; returns (stdout, stderr).
 fn headless(chromium: &Path, page: &Path, extra: &[String]) -> Result<(String, String), String> {
+    // A fresh profile per run, so no state carries over between pages.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
     let profile = std::env::temp_dir().join(format!(
         "bareflow-chromium-{}-{}",
         std::process::id(),
-        extra.len()
+        RUNS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&profile);
     std::fs::create_dir_all(&profile).map_err(|e| format!("{}: {e}", profile.display()))?;

@@ -632,16 +632,22 @@ fn draw_tokens(svg: &mut Svg, tl: &Timeline) {
     for tok in &tl.tokens {
         *counts.entry((tok.t_us - first) / window).or_default() += 1;
     }
-    let rates: Vec<(u64, f64)> = counts
-        .into_iter()
-        .map(|(w, n)| {
-            let end = (first + (w + 1) * window).min(last.max(first + 1));
+    // Every window counts, empty ones too; a last window shorter than half of one is
+    // left out (too few tokens to say a rate).
+    let last_window = (last - first) / window;
+    let rates: Vec<(u64, f64)> = (0..=last_window)
+        .filter_map(|w| {
             let start = first + w * window;
-            let secs = (end.saturating_sub(start)).max(1) as f64 / 1e6;
-            (
+            let end = (start + window).min(last);
+            let short = w == last_window && last_window > 0 && end - start < window / 2;
+            if end <= start || short {
+                return None;
+            }
+            let n = counts.get(&w).copied().unwrap_or(0);
+            Some((
                 start + (end - start) / 2,
-                n as f64 / secs.max(window as f64 / 1e6),
-            )
+                n as f64 / ((end - start) as f64 / 1e6),
+            ))
         })
         .collect();
     draw_series(svg, "tokens/s", "tokens-rate", &rates, &|v| {
@@ -710,7 +716,7 @@ fn chart(tl: &Timeline) -> String {
     let _ = writeln!(
         out,
         r#"<text x="{:.1}" y="18" class="tick" text-anchor="end">time →</text>"#,
-        LABEL_W - 6.0
+        LABEL_W - 18.0
     );
     out.push_str(&grid.body);
     out.push_str(&svg.body);
@@ -1252,7 +1258,8 @@ mod tests {
         text.push_str(r#"{"ev":"llama_done","t_us":2000000,"cpu":0,"prompt_tokens":4,"generated":64,"tok_per_s":33.3}"#);
         let page = page_of(&text);
         assert_eq!(page.matches(r#"class="token""#).count(), 64);
-        assert!(page.contains("tokens/s"));
+        // one token per 30 ms: 34 in the first second, 30 in the last 0.89 s
+        assert!(page.contains("max 34.00/s"), "tokens/s scale");
         assert!(page.contains("mode <b>llama</b>"));
         assert!(page.contains("quant=q8_0"));
         // the first token comes at T0, the last at T3
