@@ -93,12 +93,8 @@ pub fn run(elf: &Path, opts: &BenchOpts) -> Result<String, String> {
     }
     std::fs::create_dir_all(&opts.out_dir)
         .map_err(|e| format!("cannot create {}: {e}", opts.out_dir.display()))?;
-    let raw: Vec<String> = evs
-        .iter()
-        .map(|e| Value::Object(e.clone()).to_string())
-        .collect();
     let trace_path = opts.out_dir.join("trace.jsonl");
-    std::fs::write(&trace_path, raw.join("\n") + "\n")
+    std::fs::write(&trace_path, trace::saved_events(&out.lines))
         .map_err(|e| format!("cannot write {}: {e}", trace_path.display()))?;
     let html_path = opts.out_dir.join("timeline.html");
     match crate::report::timeline::write_for_trace(&trace_path, &html_path) {
@@ -170,4 +166,33 @@ pub fn run(elf: &Path, opts: &BenchOpts) -> Result<String, String> {
         return Err(format!("results differ from T0 in: {}", not_ok.join(", ")));
     }
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_trace_reads_back_as_the_same_events() {
+        // Regression: bench re-serialized the events, which sorts their keys, so `ev`
+        // was no longer first and no reader found the events in its trace.jsonl.
+        let lines: Vec<String> = [
+            "\u{1b}[2JWelcome to GRUB!",
+            r#"{"ev":"boot","t_us":5,"cpu":0,"loader":"multiboot2"}"#,
+            r#"{"ev":"bench","t_us":9,"cpu":0,"kernel":"fib","tier":"T0","median_cycles":3,"reps":5}"#,
+        ]
+        .map(String::from)
+        .to_vec();
+        let evs: Vec<_> = lines
+            .iter()
+            .filter_map(|l| trace::parse(l))
+            .map(Result::unwrap)
+            .collect();
+        let text = trace::saved_events(&lines);
+        let back: Vec<_> = text
+            .lines()
+            .map(|l| trace::parse(l).expect("an event line").unwrap())
+            .collect();
+        assert_eq!(back, evs);
+    }
 }

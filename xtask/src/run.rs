@@ -45,12 +45,7 @@ pub fn run(args: &RunArgs) -> Result<bool, String> {
         }
     })?;
     let saved = saved_trace();
-    let events: Vec<&str> = out
-        .lines
-        .iter()
-        .filter_map(|l| trace::event_start(l))
-        .collect();
-    let _ = std::fs::write(&saved, events.join("\n") + "\n");
+    let _ = std::fs::write(&saved, trace::saved_events(&out.lines));
     if let Some(html) = &args.html {
         let path = html
             .clone()

@@ -20,6 +20,13 @@ pub fn event_start(line: &str) -> Option<&str> {
     line.find("{\"ev\":").map(|i| &line[i..])
 }
 
+/// A saved trace: the event of each serial line that has one, as the kernel wrote it
+/// (firmware output dropped), one per line.
+pub fn saved_events(lines: &[String]) -> String {
+    let events: Vec<&str> = lines.iter().filter_map(|l| event_start(l)).collect();
+    events.join("\n") + "\n"
+}
+
 /// Parses the event in `line`, if there is one.
 pub fn parse(line: &str) -> Option<Result<Event, String>> {
     let text = event_start(line)?;
