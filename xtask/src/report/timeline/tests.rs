@@ -333,3 +333,38 @@ fn timeline_of_a_100mb_trace() {
         page.display()
     );
 }
+
+#[test]
+fn selftest_page_marks_the_trap_the_exception_and_the_demotion() {
+    // A real selftest boot (two CPUs): a trap, a CPU exception in matmul's T3 code
+    // (recovered, matmul demoted to T0 for good), the full-pool test.
+    let path = crate::paths::root().join("xtask/fixtures/selftest-trace.jsonl");
+    let text = std::fs::read_to_string(path).unwrap();
+    let evs = events(&text);
+    let page = page_of(&text);
+    assert_lanes_and_tier_ups(&page, &evs);
+    for e in &evs {
+        let kind = e["ev"].as_str().unwrap();
+        if crate::trace::timeline::MARKER_EVENTS.contains(&kind) {
+            assert!(
+                page.contains(&format!(r#"<g class="lane markers" data-kind="{kind}">"#)),
+                "no marker row for {kind}"
+            );
+        }
+    }
+    let victim = evs
+        .iter()
+        .find(|e| e["ev"] == "exception" && e["recovered"] == true)
+        .map(|e| field(e, "kernel"))
+        .unwrap();
+    let tl = Timeline::from_lines(text.lines());
+    let lane = tl.kernels.iter().find(|k| k.name == victim).unwrap();
+    assert_eq!(lane.final_tier(), Some(0), "{victim} is back at T0");
+    assert!(
+        tl.kernels
+            .iter()
+            .filter(|k| k.name != victim)
+            .all(|k| k.final_tier() == Some(3))
+    );
+    assert!(page.contains("JIT soak"));
+}
