@@ -1,6 +1,7 @@
 //! The crate's error type: every failure names what was being read or checked.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 /// Everything that can go wrong while loading a model or tokenizer, or running it.
@@ -37,6 +38,16 @@ pub enum Error {
         op: String,
         /// Its reason.
         reason: String,
+    },
+    /// The input is neither a GGUF file nor a llama2.c checkpoint: it lacks
+    /// both magics and its first bytes do not make a valid llama2.c v0 header.
+    UnknownFormat {
+        /// The first (up to 4) bytes of the input.
+        magic: Vec<u8>,
+        /// Whether those bytes look like a damaged GGUF magic.
+        near_gguf: bool,
+        /// Why the start of the input is not a llama2.c v0 header.
+        llama2c: String,
     },
     /// A buffer could not be allocated.
     OutOfMemory {
@@ -80,6 +91,25 @@ impl fmt::Display for Error {
             Error::Invalid { what, reason } => write!(f, "invalid {what}: {reason}"),
             Error::Unsupported { what, reason } => write!(f, "unsupported {what}: {reason}"),
             Error::Op { op, reason } => write!(f, "op {op} failed: {reason}"),
+            Error::UnknownFormat {
+                magic,
+                near_gguf,
+                llama2c,
+            } => {
+                write!(f, "not a GGUF file (magic")?;
+                for b in magic {
+                    write!(f, " {b:02x}")?;
+                }
+                let text: String = magic
+                    .iter()
+                    .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+                    .collect();
+                write!(f, " {text:?}")?;
+                if *near_gguf {
+                    write!(f, ", a damaged GGUF magic?")?;
+                }
+                write!(f, ") and not a valid llama2.c checkpoint ({llama2c})")
+            }
             Error::OutOfMemory { what, bytes } => {
                 write!(f, "cannot allocate {bytes} bytes for {what}")
             }

@@ -75,12 +75,18 @@ fn matmul<O: Ops>(
 }
 
 impl<'w, O: Ops> Session<'w, O> {
-    /// A session with a context of `min(max_ctx, config.seq_len)` positions.
-    /// The weights must have passed [`Weights::validate`] for `config`.
+    /// A session with a context of `min(max_ctx, config.seq_len)` positions
+    /// (`max_ctx == 0` is an error). The weights are checked against `config`.
     pub fn new(config: Config, weights: &'w Weights, ops: O, max_ctx: usize) -> Result<Self> {
         config.validate()?;
         weights.validate(&config)?;
-        let ctx = max_ctx.min(config.seq_len).max(1);
+        if max_ctx == 0 {
+            return Err(Error::invalid(
+                "context length",
+                "0 positions; a session needs at least 1",
+            ));
+        }
+        let ctx = max_ctx.min(config.seq_len);
         let (d, h, kv, hs) = (
             config.dim,
             config.hidden_dim,

@@ -19,7 +19,7 @@
 //! Files must be exactly as long as the header implies.
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::config::Config;
@@ -66,6 +66,36 @@ fn positive(v: i32, what: &str) -> Result<usize> {
     Ok(v as usize)
 }
 
+/// The v0 vocabulary field: its sign says whether the classifier is separate,
+/// its magnitude is the vocabulary size (`i32::MIN` has none that fits).
+fn vocab_magnitude(v: i32) -> Result<usize> {
+    match v.unsigned_abs() as usize {
+        0 => Err(Error::invalid("vocab_size", "0 is not positive")),
+        n if n > crate::config::MAX_DIM => Err(Error::invalid(
+            "vocab_size",
+            format!(
+                "{v} (negative means a separate classifier): its magnitude {n} is outside 1..={}",
+                crate::config::MAX_DIM
+            ),
+        )),
+        n => Ok(n),
+    }
+}
+
+/// Whether the first bytes look like a GGUF magic with a byte or two damaged:
+/// three of the four magic bytes in place, or two followed by a GGUF version.
+fn near_gguf(bytes: &[u8]) -> bool {
+    let same = bytes
+        .iter()
+        .zip(crate::gguf::MAGIC)
+        .filter(|(a, b)| a == b)
+        .count();
+    let version = bytes
+        .get(4..8)
+        .map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]));
+    same >= 3 || (same >= 2 && matches!(version, Some(1..=3)))
+}
+
 /// Reads the 7 shape fields; returns the config and whether the vocab field was negative.
 fn read_params(r: &mut Reader<'_>, what: &str) -> Result<(Config, bool)> {
     let dim = r.i32(&format!("{what} dim"))?;
@@ -82,7 +112,7 @@ fn read_params(r: &mut Reader<'_>, what: &str) -> Result<(Config, bool)> {
         n_layers: positive(layers, "n_layers")?,
         n_heads: positive(heads, "n_heads")?,
         n_kv_heads: positive(kv_heads, "n_kv_heads")?,
-        vocab_size: positive(vocab.checked_abs().unwrap_or(0), "vocab_size")?,
+        vocab_size: vocab_magnitude(vocab)?,
         seq_len: positive(seq, "seq_len")?,
         rms_eps: RMS_EPS,
         rope_theta: ROPE_THETA,
@@ -264,7 +294,13 @@ pub fn load(bytes: &[u8]) -> Result<(Config, Weights, Version)> {
         };
         Ok((config, parts.into_weights(), v))
     } else {
-        let (config, unshared) = read_params(&mut r, "legacy header")?;
+        // No magic: a v0 header, or not a model at all.
+        let (config, unshared) =
+            read_params(&mut r, "legacy header").map_err(|e| Error::UnknownFormat {
+                magic: bytes[..bytes.len().min(4)].to_vec(),
+                near_gguf: near_gguf(bytes),
+                llama2c: e.to_string(),
+            })?;
         let parts = v0_body(&mut r, &config, !unshared)?;
         finish(&r)?;
         Ok((config, parts.into_weights(), Version::V0))

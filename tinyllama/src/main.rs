@@ -6,7 +6,9 @@
 //!     [--steps N] [--temperature T] [--top-p P] [--seed S] [--ctx N] [--bench]
 //! ```
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -32,8 +34,8 @@ usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
 const DEFAULT_MAX_CTX: usize = 4096;
 
 struct Args {
-    model: String,
-    tokenizer: Option<String>,
+    model: PathBuf,
+    tokenizer: Option<PathBuf>,
     prompt: String,
     steps: usize,
     temperature: f32,
@@ -44,10 +46,25 @@ struct Args {
     bench: bool,
 }
 
+/// The value after `flag` as text; non-UTF-8 is an error naming the flag.
+fn text(flag: &str, v: Option<OsString>) -> Result<String, String> {
+    let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+    v.into_string()
+        .map_err(|v| format!("{flag}: {v:?} is not valid UTF-8"))
+}
+
+fn num<T: std::str::FromStr>(flag: &str, v: Option<OsString>) -> Result<T, String> {
+    let v = text(flag, v)?;
+    v.parse()
+        .map_err(|_| format!("{flag}: {v:?} is not a valid number"))
+}
+
 fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
+    // `args_os`: `args` panics on an argument that is not UTF-8. File names
+    // are kept as paths; every other value must be text.
+    let mut it = std::env::args_os().skip(1);
     let mut a = Args {
-        model: String::new(),
+        model: PathBuf::new(),
         tokenizer: None,
         prompt: String::new(),
         steps: 256,
@@ -58,18 +75,16 @@ fn parse_args() -> Result<Args, String> {
         special: false,
         bench: false,
     };
-    fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
-        let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
-        v.parse()
-            .map_err(|_| format!("{flag}: {v:?} is not a valid number"))
-    }
     while let Some(flag) = it.next() {
+        let flag = flag
+            .into_string()
+            .map_err(|f| format!("argument {f:?} is not valid UTF-8"))?;
         match flag.as_str() {
-            "--model" | "-m" => a.model = it.next().ok_or("--model needs a file")?,
+            "--model" | "-m" => a.model = it.next().ok_or("--model needs a file")?.into(),
             "--tokenizer" | "-z" => {
-                a.tokenizer = Some(it.next().ok_or("--tokenizer needs a file")?)
+                a.tokenizer = Some(it.next().ok_or("--tokenizer needs a file")?.into())
             }
-            "--prompt" | "-i" => a.prompt = it.next().ok_or("--prompt needs a text")?,
+            "--prompt" | "-i" => a.prompt = text(&flag, it.next())?,
             "--steps" | "-n" => a.steps = num(&flag, it.next())?,
             "--temperature" | "-t" => a.temperature = num(&flag, it.next())?,
             "--top-p" | "-p" => a.top_p = num(&flag, it.next())?,
@@ -84,16 +99,21 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if a.model.is_empty() {
+    if a.model.as_os_str().is_empty() {
         return Err(String::from("--model is required"));
     }
     if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
         return Err(format!("--temperature {} must be >= 0", a.temperature));
     }
+    if a.ctx == Some(0) {
+        return Err(String::from(
+            "--ctx 0: the context must hold at least 1 position",
+        ));
+    }
     Ok(a)
 }
 
-fn read(path: &str, what: &str) -> Result<Vec<u8>, String> {
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} file {path:?}: {e}"))
 }
 

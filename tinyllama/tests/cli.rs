@@ -105,3 +105,57 @@ fn missing_and_broken_files_give_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tokenizer"));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Issue 11 §3: a non-UTF-8 argument used to panic inside `std::env::args`.
+#[cfg(unix)]
+#[test]
+fn non_utf8_arguments_are_reported_not_panicked() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(BIN)
+        .args(["--model", "model.bin", "--prompt"])
+        .arg(OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--prompt") && err.contains("not valid UTF-8") && !err.contains("panicked"),
+        "{err}"
+    );
+    // A file name need not be UTF-8: it is passed on as a path.
+    let out = Command::new(BIN)
+        .arg("--model")
+        .arg(OsStr::from_bytes(b"/nonexistent/caf\xe9.bin"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot read model file") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+/// Issue 11 §3: `--ctx 0` used to run with one position and exit 0.
+#[test]
+fn a_context_of_zero_is_rejected() {
+    let d = dir("ctx0");
+    let g = Command::new(GEN)
+        .args(["--shape", "tiny", "--formats", "f32", "--out"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    let out = Command::new(BIN)
+        .arg("--model")
+        .arg(d.join("model-f32.gguf"))
+        .args(["--prompt", "Once", "--ctx", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--ctx") && err.contains("at least 1"), "{err}");
+    assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&d);
+}

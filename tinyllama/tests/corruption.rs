@@ -161,6 +161,8 @@ fn inconsistent_llama2c_headers_name_the_field() {
         (24, 3, "n_kv_heads"),
         (24, 16, "n_kv_heads"),
         (28, 0, "vocab_size"),
+        // Issue 11 §3: was reported as "0 is not positive" (its magnitude overflows i32).
+        (28, i32::MIN, "vocab_size: -2147483648"),
         (32, 0, "seq_len"),
         (16, 3, "truncated input: w2"),
         (28, 100, "file length"),
@@ -235,7 +237,28 @@ fn inconsistent_gguf_metadata_names_the_key() {
     assert!(patch("llama.rope.dimension_count", 8).contains("dimension_count"));
     assert!(patch("general.alignment", 24).contains("alignment"));
     assert!(patch("tokenizer.ggml.bos_token_id", 9999).contains("bos"));
-    // Wrong magic and version.
+    // Issue 11 §3: a damaged magic used to be parsed as a llama2.c header
+    // ("invalid n_heads: 0 is not positive"); say what the file is not.
+    for (at, v) in [(3, b'G'), (0, b'g'), (1, 0)] {
+        let mut b = good.clone();
+        b[at] = v;
+        let e = Model::load(&b).unwrap_err().to_string();
+        assert!(
+            e.contains("not a GGUF file")
+                && e.contains("not a valid llama2.c checkpoint")
+                && e.contains("damaged GGUF magic"),
+            "magic byte {at} = {v}: {e}"
+        );
+    }
+    // Neither format at all.
+    let e = Model::load(b"hello, this is a text file, not a model at all")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not a GGUF file") && e.contains("not a valid llama2.c checkpoint"),
+        "{e}"
+    );
+    // Wrong version.
     let mut b = good.clone();
     b[4] = 9;
     assert!(

@@ -63,4 +63,9 @@ fn positions_and_tokens_out_of_range_are_errors() {
             .contains("position")
     );
     assert!(s.forward(512, 0).unwrap_err().to_string().contains("token"));
+    // A context of 0 positions used to be raised to 1 silently.
+    let e = Session::new(m.config, &m.weights, PlainOps, 0)
+        .err()
+        .expect("a context of 0 is an error");
+    assert!(e.to_string().contains("context length"), "{e}");
 }
