@@ -1,7 +1,9 @@
 //! A conformance check for other [`Ops`] implementations (such as the
 //! kernel's JIT-slot ops): every op is run on deterministic random inputs of
 //! several shapes, including sizes that are not multiples of any SIMD width,
-//! and compared with [`PlainOps`].
+//! and compared with [`PlainOps`]; and every matvec is checked for row-split
+//! invariance (the forward pass splits rows over workers, see
+//! [`crate::ops`]), bit-exactly whatever the tolerance.
 
 use alloc::format;
 use alloc::string::String;
@@ -10,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::ops::{OpError, OpResult, Ops, PlainOps};
 use crate::sampler::Rng;
-use crate::tensor::quantize_q8;
+use crate::tensor::{f32_to_f16, quantize_q8};
 
 /// The first case where the implementation under test fails.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,9 +100,30 @@ fn compare(case: &str, got: &[f32], expected: &[f32], tol: f32) -> Result<(), Fa
     Ok(())
 }
 
+/// Runs `matvec(out, first_row, rows)` on the whole matrix, then on the
+/// row ranges `0..a`, `a..b`, `b..rows`, and demands bit-identical rows.
+fn split_invariant(
+    case: &str,
+    rows: usize,
+    mut matvec: impl FnMut(&mut [f32], usize, usize) -> OpResult,
+) -> Result<(), Failure> {
+    let mut whole = vec![0.0; rows];
+    ran(case, matvec(&mut whole, 0, rows))?;
+    let mut parts = vec![0.0; rows];
+    let (a, b) = (rows / 3, rows - rows / 4);
+    for (start, end) in [(0, a), (a, b), (b, rows)] {
+        if start < end {
+            ran(case, matvec(&mut parts[start..end], start, end - start))?;
+        }
+    }
+    let split = format!("{case}, rows split at {a} and {b}");
+    compare(&split, &parts, &whole, 0.0)
+}
+
 /// Runs every op of `ops` against [`PlainOps`]; `tol` is relative to the
 /// largest magnitude of each expected vector (1e-5 suits a reassociating
-/// fp32 implementation; 0 demands bit-exact results).
+/// fp32 implementation; 0 demands bit-exact results). Row-split invariance
+/// is always checked bit-exactly.
 pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Failure> {
     let plain = PlainOps;
     let mut rng = Rng::new(0x00C0_FFEE);
@@ -112,6 +135,18 @@ pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Failure> {
         ran(&case, ops.matvec(&mut a, &w, &x, rows, cols))?;
         ran(&case, plain.matvec(&mut b, &w, &x, rows, cols))?;
         compare(&case, &a, &b, tol)?;
+        split_invariant(&case, rows, |out, first, n| {
+            ops.matvec(out, &w[first * cols..(first + n) * cols], &x, n, cols)
+        })?;
+
+        let w16: Vec<u16> = w.iter().map(|&v| f32_to_f16(v)).collect();
+        let case = format!("matvec_f16 {rows}x{cols}");
+        ran(&case, ops.matvec_f16(&mut a, &w16, &x, rows, cols))?;
+        ran(&case, plain.matvec_f16(&mut b, &w16, &x, rows, cols))?;
+        compare(&case, &a, &b, tol)?;
+        split_invariant(&case, rows, |out, first, n| {
+            ops.matvec_f16(out, &w16[first * cols..(first + n) * cols], &x, n, cols)
+        })?;
     }
     for &(rows, cols, group) in &[
         (1, 32, 32),
@@ -137,6 +172,12 @@ pub fn check<O: Ops>(ops: &O, tol: f32) -> Result<(), Failure> {
             plain.matvec_q8(&mut b, &wq, &ws, &xq, &xs, rows, cols, group),
         )?;
         compare(&case, &a, &b, tol)?;
+        let per_row = cols / group;
+        split_invariant(&case, rows, |out, first, n| {
+            let q = &wq[first * cols..(first + n) * cols];
+            let s = &ws[first * per_row..(first + n) * per_row];
+            ops.matvec_q8(out, q, s, &xq, &xs, n, cols, group)
+        })?;
     }
     for &n in &[1, 3, 17, 64, 288, 2048] {
         let x = random(&mut rng, n, 4.0);

@@ -18,6 +18,15 @@ pub enum Error {
         /// Total length of the input.
         len: u64,
     },
+    /// The [`crate::ModelSource`] could not deliver bytes for `what`.
+    Read {
+        /// The field or tensor being read.
+        what: String,
+        /// Offset of the failed read.
+        offset: u64,
+        /// The source's reason.
+        reason: String,
+    },
     /// A field was read but its value is not acceptable.
     Invalid {
         /// The field or tensor concerned.
@@ -48,6 +57,12 @@ pub enum Error {
         near_gguf: bool,
         /// Why the start of the input is not a llama2.c v0 header.
         llama2c: String,
+    },
+    /// A [`crate::Workers`] implementation broke its contract (did not run
+    /// every task index exactly once).
+    Workers {
+        /// What went wrong.
+        reason: String,
     },
     /// A buffer could not be allocated.
     OutOfMemory {
@@ -88,6 +103,11 @@ impl fmt::Display for Error {
                 f,
                 "truncated input: {what} needs {needed} bytes at offset {offset}, but the input is {len} bytes long"
             ),
+            Error::Read {
+                what,
+                offset,
+                reason,
+            } => write!(f, "cannot read {what} at offset {offset}: {reason}"),
             Error::Invalid { what, reason } => write!(f, "invalid {what}: {reason}"),
             Error::Unsupported { what, reason } => write!(f, "unsupported {what}: {reason}"),
             Error::Op { op, reason } => write!(f, "op {op} failed: {reason}"),
@@ -110,6 +130,7 @@ impl fmt::Display for Error {
                 }
                 write!(f, ") and not a valid llama2.c checkpoint ({llama2c})")
             }
+            Error::Workers { reason } => write!(f, "workers failed: {reason}"),
             Error::OutOfMemory { what, bytes } => {
                 write!(f, "cannot allocate {bytes} bytes for {what}")
             }

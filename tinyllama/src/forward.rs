@@ -1,23 +1,26 @@
-//! The forward pass: one token at a time, with a KV cache.
+//! The forward pass: one token at a time, with a KV cache, its matvec rows
+//! and attention heads split over [`Workers`].
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Range;
 
+use crate::buffer::try_zeroed;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ops::Ops;
+use crate::ops::{OpError, OpResult, Ops};
+use crate::split::{MAX_PARTS, Shards};
 use crate::tensor::{Tensor, quantize_q8};
 use crate::weights::Weights;
+use crate::workers::{SerialWorkers, Workers};
 
-/// Allocates a zeroed vector without aborting on failure.
-fn zeroed<T: Clone + Default>(n: usize, what: &str) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
-        what: alloc::string::String::from(what),
-        bytes: (n as u64).saturating_mul(core::mem::size_of::<T>() as u64),
-    })?;
-    v.resize(n, T::default());
-    Ok(v)
+/// What one worker owns during a split op.
+struct Lane {
+    /// Its op's failure, if any.
+    error: Option<OpError>,
+    /// Attention scores scratch, one per context position.
+    scores: Vec<f32>,
 }
 
 /// Activations, KV cache and RoPE tables of one sequence.
@@ -28,7 +31,6 @@ struct State {
     hb: Vec<f32>,
     hb2: Vec<f32>,
     q: Vec<f32>,
-    att: Vec<f32>,
     logits: Vec<f32>,
     /// `n_layers × ctx × kv_dim`.
     key_cache: Vec<f32>,
@@ -40,6 +42,8 @@ struct State {
     /// `ctx × head_size/2` each.
     rope_cos: Vec<f32>,
     rope_sin: Vec<f32>,
+    /// One per worker (at most [`MAX_PARTS`]).
+    lanes: Vec<Lane>,
 }
 
 /// An inference session over borrowed weights: the forward pass plus its state.
@@ -47,37 +51,104 @@ pub struct Session<'w, O: Ops> {
     config: Config,
     weights: &'w Weights,
     ops: O,
+    workers: &'w dyn Workers,
     ctx: usize,
     s: State,
 }
 
-/// `out = w · x` for a fp32 or Q8 matrix of `rows` × `cols`.
+/// Splits `out` (units of `granule` elements) over the workers: worker `i`
+/// runs `op(units, part, lane)` on its contiguous range of units. With one
+/// worker (or one unit) the op runs once on the whole of `out`.
+fn split<F>(
+    workers: &dyn Workers,
+    lanes: &mut [Lane],
+    out: &mut [f32],
+    granule: usize,
+    op: F,
+) -> Result<()>
+where
+    F: Fn(Range<usize>, &mut [f32], &mut Lane) -> OpResult + Sync,
+{
+    let units = out.len() / granule;
+    let parts = workers.count().min(units).min(lanes.len());
+    if parts <= 1 {
+        return Ok(op(0..units, out, &mut lanes[0])?);
+    }
+    let outs = Shards::new(out, parts, granule);
+    let mine = Shards::new(&mut lanes[..parts], parts, 1);
+    workers.run(&|i| {
+        if let (Some(part), Some(lane)) = (outs.take(i), mine.take(i)) {
+            lane[0].error = op(outs.units_of(i), part, &mut lane[0]).err();
+        }
+    });
+    if !outs.complete() || !mine.complete() {
+        return Err(Error::Workers {
+            reason: format!("Workers::run did not run each of the tasks 0..{parts} exactly once"),
+        });
+    }
+    match lanes[..parts].iter_mut().find_map(|l| l.error.take()) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// `out = w · x` for a fp32, f16 or Q8 matrix of `rows` × `cols`, rows
+/// split over the workers.
 #[allow(clippy::too_many_arguments)]
 fn matmul<O: Ops>(
     ops: &O,
+    workers: &dyn Workers,
+    lanes: &mut [Lane],
     out: &mut [f32],
     w: &Tensor,
     x: &[f32],
     xq: &mut [i8],
     xs: &mut [f32],
-    rows: usize,
     cols: usize,
 ) -> Result<()> {
+    let rows_of = |r: &Range<usize>| r.start * cols..r.end * cols;
     match w {
-        Tensor::F32(w) => ops.matvec(out, w, x, rows, cols)?,
+        Tensor::F32(w) => split(workers, lanes, out, 1, |r, o, _| {
+            ops.matvec(o, &w[rows_of(&r)], x, r.len(), cols)
+        }),
+        Tensor::F16(w) => split(workers, lanes, out, 1, |r, o, _| {
+            ops.matvec_f16(o, &w[rows_of(&r)], x, r.len(), cols)
+        }),
         Tensor::Q8 { q, scales, group } => {
+            let group = *group;
             let (xq, xs) = (&mut xq[..cols], &mut xs[..cols / group]);
-            quantize_q8(xq, xs, x, *group);
-            ops.matvec_q8(out, q, scales, xq, xs, rows, cols, *group)?;
+            quantize_q8(xq, xs, x, group);
+            let (xq, xs) = (&*xq, &*xs);
+            let per_row = cols / group;
+            split(workers, lanes, out, 1, |r, o, _| {
+                let s = &scales[r.start * per_row..r.end * per_row];
+                ops.matvec_q8(o, &q[rows_of(&r)], s, xq, xs, r.len(), cols, group)
+            })
         }
     }
-    Ok(())
 }
 
+/// The workers of [`Session::new`].
+static SERIAL: SerialWorkers = SerialWorkers;
+
 impl<'w, O: Ops> Session<'w, O> {
-    /// A session with a context of `min(max_ctx, config.seq_len)` positions
-    /// (`max_ctx == 0` is an error). The weights are checked against `config`.
+    /// A single-worker session with a context of `min(max_ctx,
+    /// config.seq_len)` positions (`max_ctx == 0` is an error). The weights
+    /// are checked against `config`.
     pub fn new(config: Config, weights: &'w Weights, ops: O, max_ctx: usize) -> Result<Self> {
+        Session::with_workers(config, weights, ops, max_ctx, &SERIAL)
+    }
+
+    /// Like [`Session::new`], with the matvec rows and attention heads of
+    /// every step split over `workers` (at most [`MAX_PARTS`] of them are
+    /// used). Results are bit-identical for every worker count.
+    pub fn with_workers(
+        config: Config,
+        weights: &'w Weights,
+        ops: O,
+        max_ctx: usize,
+        workers: &'w dyn Workers,
+    ) -> Result<Self> {
         config.validate()?;
         weights.validate(&config)?;
         if max_ctx == 0 {
@@ -99,8 +170,8 @@ impl<'w, O: Ops> Session<'w, O> {
             .and_then(|v| v.checked_mul(kv))
             .ok_or_else(|| Error::invalid("context length", "KV cache size overflows"))?;
         let half = hs / 2;
-        let mut rope_cos = zeroed(ctx * half, "RoPE table")?;
-        let mut rope_sin = zeroed(ctx * half, "RoPE table")?;
+        let mut rope_cos = try_zeroed(ctx * half, "RoPE table")?;
+        let mut rope_sin = try_zeroed(ctx * half, "RoPE table")?;
         for pos in 0..ctx {
             for j in 0..half {
                 let freq = libm::pow(config.rope_theta as f64, -2.0 * j as f64 / hs as f64);
@@ -109,26 +180,41 @@ impl<'w, O: Ops> Session<'w, O> {
                 rope_sin[pos * half + j] = libm::sin(angle) as f32;
             }
         }
+        let n_lanes = workers.count().clamp(1, MAX_PARTS);
+        let mut lanes = Vec::new();
+        lanes
+            .try_reserve_exact(n_lanes)
+            .map_err(|_| Error::OutOfMemory {
+                what: String::from("worker lanes"),
+                bytes: (n_lanes * core::mem::size_of::<Lane>()) as u64,
+            })?;
+        for _ in 0..n_lanes {
+            lanes.push(Lane {
+                error: None,
+                scores: try_zeroed(ctx, "attention scores")?,
+            });
+        }
         let s = State {
-            x: zeroed(d, "activations")?,
-            xb: zeroed(d, "activations")?,
-            xb2: zeroed(d, "activations")?,
-            hb: zeroed(h, "activations")?,
-            hb2: zeroed(h, "activations")?,
-            q: zeroed(d, "activations")?,
-            att: zeroed(ctx, "attention scores")?,
-            logits: zeroed(config.vocab_size, "logits")?,
-            key_cache: zeroed(cache, "key cache")?,
-            value_cache: zeroed(cache, "value cache")?,
-            xq: zeroed(d.max(h), "quantized activations")?,
-            xs: zeroed(d.max(h), "quantized activations")?,
+            x: try_zeroed(d, "activations")?,
+            xb: try_zeroed(d, "activations")?,
+            xb2: try_zeroed(d, "activations")?,
+            hb: try_zeroed(h, "activations")?,
+            hb2: try_zeroed(h, "activations")?,
+            q: try_zeroed(d, "activations")?,
+            logits: try_zeroed(config.vocab_size, "logits")?,
+            key_cache: try_zeroed(cache, "key cache")?,
+            value_cache: try_zeroed(cache, "value cache")?,
+            xq: try_zeroed(d.max(h), "quantized activations")?,
+            xs: try_zeroed(d.max(h), "quantized activations")?,
             rope_cos,
             rope_sin,
+            lanes,
         };
         Ok(Session {
             config,
             weights,
             ops,
+            workers,
             ctx,
             s,
         })
@@ -147,6 +233,11 @@ impl<'w, O: Ops> Session<'w, O> {
     /// The ops implementation.
     pub fn ops(&self) -> &O {
         &self.ops
+    }
+
+    /// Number of workers the split ops use.
+    pub fn workers(&self) -> usize {
+        self.workers.count().clamp(1, MAX_PARTS)
     }
 
     /// Runs `token` at position `pos` (positions `0..pos` must have been run
@@ -169,6 +260,7 @@ impl<'w, O: Ops> Session<'w, O> {
         let group = c.n_heads / c.n_kv_heads;
         let half = hs / 2;
         let ops = &self.ops;
+        let workers = self.workers;
         let s = &mut self.s;
         let w = self.weights;
 
@@ -184,46 +276,53 @@ impl<'w, O: Ops> Session<'w, O> {
             let kc = &mut s.key_cache[l * layer_len..(l + 1) * layer_len];
             let vc = &mut s.value_cache[l * layer_len..(l + 1) * layer_len];
             let k = &mut kc[pos * kv..(pos + 1) * kv];
-            matmul(ops, &mut s.q, &lw.wq, &s.xb, &mut s.xq, &mut s.xs, d, d)?;
-            matmul(ops, k, &lw.wk, &s.xb, &mut s.xq, &mut s.xs, kv, d)?;
+            let lanes = &mut s.lanes;
+            let (xq, xs) = (&mut s.xq, &mut s.xs);
+            matmul(ops, workers, lanes, &mut s.q, &lw.wq, &s.xb, xq, xs, d)?;
+            matmul(ops, workers, lanes, k, &lw.wk, &s.xb, xq, xs, d)?;
             ops.rope(&mut s.q, cos, sin, hs)?;
             ops.rope(k, cos, sin, hs)?;
             let v = &mut vc[pos * kv..(pos + 1) * kv];
-            matmul(ops, v, &lw.wv, &s.xb, &mut s.xq, &mut s.xs, kv, d)?;
+            matmul(ops, workers, lanes, v, &lw.wv, &s.xb, xq, xs, d)?;
 
-            for (head, (out, q)) in
-                s.xb.chunks_exact_mut(hs)
-                    .zip(s.q.chunks_exact(hs))
-                    .enumerate()
-            {
-                let kvh = head / group;
-                ops.attention(out, q, kc, vc, &mut s.att, pos + 1, hs, kv, kvh * hs)?;
-            }
-            matmul(ops, &mut s.xb2, &lw.wo, &s.xb, &mut s.xq, &mut s.xs, d, d)?;
+            // Every query head reads its KV head in place; heads split over workers.
+            let (kc, vc, q) = (&*kc, &*vc, &s.q);
+            split(workers, lanes, &mut s.xb, hs, |heads, out, lane| {
+                for (out, head) in out.chunks_exact_mut(hs).zip(heads) {
+                    let q = &q[head * hs..(head + 1) * hs];
+                    let kv_offset = (head / group) * hs;
+                    let scores = &mut lane.scores;
+                    ops.attention(out, q, kc, vc, scores, pos + 1, hs, kv, kv_offset)?;
+                }
+                Ok(())
+            })?;
+            matmul(ops, workers, lanes, &mut s.xb2, &lw.wo, &s.xb, xq, xs, d)?;
             for (x, y) in s.x.iter_mut().zip(&s.xb2) {
                 *x += y;
             }
 
             ops.rmsnorm(&mut s.xb, &s.x, &lw.rms_ffn, c.rms_eps)?;
-            matmul(ops, &mut s.hb, &lw.w1, &s.xb, &mut s.xq, &mut s.xs, h, d)?;
-            matmul(ops, &mut s.hb2, &lw.w3, &s.xb, &mut s.xq, &mut s.xs, h, d)?;
+            matmul(ops, workers, lanes, &mut s.hb, &lw.w1, &s.xb, xq, xs, d)?;
+            matmul(ops, workers, lanes, &mut s.hb2, &lw.w3, &s.xb, xq, xs, d)?;
             ops.swiglu(&mut s.hb, &s.hb2)?;
-            matmul(ops, &mut s.xb, &lw.w2, &s.hb, &mut s.xq, &mut s.xs, d, h)?;
+            matmul(ops, workers, lanes, &mut s.xb, &lw.w2, &s.hb, xq, xs, h)?;
             for (x, y) in s.x.iter_mut().zip(&s.xb) {
                 *x += y;
             }
         }
 
         ops.rmsnorm(&mut s.xb, &s.x, &w.rms_final, c.rms_eps)?;
-        let v = c.vocab_size;
+        let (xq, xs) = (&mut s.xq, &mut s.xs);
+        let classifier = w.classifier();
         matmul(
             ops,
+            workers,
+            &mut s.lanes,
             &mut s.logits,
-            w.classifier(),
+            classifier,
             &s.xb,
-            &mut s.xq,
-            &mut s.xs,
-            v,
+            xq,
+            xs,
             d,
         )?;
         Ok(&mut s.logits)

@@ -18,9 +18,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::buffer::{try_reserve, try_zeroed};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::reader::{Reader, checked_bytes};
+use crate::reader::{CHUNK_BYTES, Reader, checked_bytes};
+use crate::source::ModelSource;
 use crate::tensor::{Tensor, f16_to_f32};
 use crate::tokenizer::{TokenKind, Tokenizer, spm_to_spaces};
 use crate::weights::{LayerWeights, Weights};
@@ -43,6 +45,8 @@ pub const Q8_0_BLOCK_BYTES: usize = 34;
 pub const MAX_DIMS: u32 = 4;
 /// Deepest nesting of metadata arrays accepted.
 const MAX_ARRAY_DEPTH: u32 = 3;
+/// Most elements of one metadata array (vocabularies are far smaller).
+pub const MAX_ARRAY_LEN: u64 = 1 << 24;
 
 /// Metadata value types.
 pub mod ty {
@@ -127,7 +131,7 @@ pub struct TensorInfo {
 
 /// A parsed GGUF header: metadata and tensor infos, with the data section's offset.
 #[derive(Debug, Clone)]
-pub struct Gguf<'a> {
+pub struct Gguf {
     /// File version (2 or 3).
     pub version: u32,
     /// Metadata in file order.
@@ -138,12 +142,13 @@ pub struct Gguf<'a> {
     pub alignment: u64,
     /// Absolute offset of the data section.
     pub data_start: u64,
-    bytes: &'a [u8],
+    /// Length of the whole file.
+    pub len: u64,
 }
 
-fn read_string(r: &mut Reader<'_>, what: &str) -> Result<Vec<u8>> {
+fn read_string<S: ModelSource + ?Sized>(r: &mut Reader<'_, S>, what: &str) -> Result<Vec<u8>> {
     let len = r.u64(&format!("{what} length"))?;
-    Ok(r.take(len, what)?.to_vec())
+    r.bytes(len, what)
 }
 
 fn min_size(t: u32) -> u64 {
@@ -156,7 +161,12 @@ fn min_size(t: u32) -> u64 {
     }
 }
 
-fn read_value(r: &mut Reader<'_>, t: u32, what: &str, depth: u32) -> Result<Value> {
+fn read_value<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
+    t: u32,
+    what: &str,
+    depth: u32,
+) -> Result<Value> {
     Ok(match t {
         ty::U8 => Value::Int(r.u8(what)? as i128),
         ty::I8 => Value::Int(r.u8(what)? as i8 as i128),
@@ -184,15 +194,15 @@ fn read_value(r: &mut Reader<'_>, t: u32, what: &str, depth: u32) -> Result<Valu
             }
             let count = r.u64(&format!("{what} count"))?;
             let need = checked_bytes(count, min_size(et), what)?;
-            if need > r.remaining() as u64 {
-                return Err(Error::Truncated {
-                    what: format!("{what} ({count} elements)"),
-                    needed: need,
-                    offset: r.pos() as u64,
-                    len: r.len() as u64,
-                });
+            r.ensure(need, &format!("{what} ({count} elements)"))?;
+            if count > MAX_ARRAY_LEN {
+                return Err(Error::unsupported(
+                    what,
+                    format!("array of {count} elements (at most {MAX_ARRAY_LEN})"),
+                ));
             }
-            let mut v = Vec::with_capacity(count as usize);
+            let mut v = Vec::new();
+            try_reserve(&mut v, count as usize, what)?;
             for i in 0..count {
                 v.push(read_value(r, et, &format!("{what}[{i}]"), depth + 1)?);
             }
@@ -210,9 +220,9 @@ fn read_value(r: &mut Reader<'_>, t: u32, what: &str, depth: u32) -> Result<Valu
     })
 }
 
-/// Whether `bytes` starts with the GGUF magic.
-pub fn has_magic(bytes: &[u8]) -> bool {
-    bytes.len() >= 4 && &bytes[..4] == MAGIC
+/// Whether `head` (the first bytes of a file) starts with the GGUF magic.
+pub fn has_magic(head: &[u8]) -> bool {
+    head.len() >= 4 && &head[..4] == MAGIC
 }
 
 /// Bytes of a tensor of `n` values of ggml type `t` whose rows are `ne0` long.
@@ -236,12 +246,19 @@ pub fn tensor_bytes(t: u32, n: u64, ne0: u64, name: &str) -> Result<u64> {
     }
 }
 
-impl<'a> Gguf<'a> {
-    /// Parses the header, metadata and tensor infos.
-    pub fn parse(bytes: &'a [u8]) -> Result<Gguf<'a>> {
-        let mut r = Reader::new(bytes);
-        let magic = r.take(4, "GGUF magic")?;
-        if magic != MAGIC {
+impl Gguf {
+    /// Parses the header, metadata and tensor infos of a GGUF file.
+    pub fn parse<S: ModelSource + ?Sized>(src: &mut S) -> Result<Gguf> {
+        Gguf::read(&mut Reader::new(src)?)
+    }
+
+    /// Parses the header, metadata and tensor infos from the reader's start,
+    /// leaving it after the tensor infos.
+    pub fn read<S: ModelSource + ?Sized>(r: &mut Reader<'_, S>) -> Result<Gguf> {
+        r.seek(0, "GGUF magic")?;
+        let mut magic = [0u8; 4];
+        r.read_bytes(&mut magic, "GGUF magic")?;
+        if &magic != MAGIC {
             return Err(Error::invalid("GGUF magic", format!("{magic:02x?}")));
         }
         let version = r.u32("GGUF version")?;
@@ -254,35 +271,38 @@ impl<'a> Gguf<'a> {
         let n_tensors = r.u64("tensor_count")?;
         let n_kv = r.u64("metadata_kv_count")?;
         // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes.
-        if checked_bytes(n_kv, 13, "metadata_kv_count")? > r.remaining() as u64 {
+        if checked_bytes(n_kv, 13, "metadata_kv_count")? > r.remaining() {
             return Err(Error::invalid(
                 "metadata_kv_count",
                 format!("{n_kv} entries cannot fit in {} bytes", r.remaining()),
             ));
         }
         // Each tensor info takes at least 8 + 4 + 4 + 8 bytes.
-        if checked_bytes(n_tensors, 24, "tensor_count")? > r.remaining() as u64 {
+        if checked_bytes(n_tensors, 24, "tensor_count")? > r.remaining() {
             return Err(Error::invalid(
                 "tensor_count",
                 format!("{n_tensors} tensors cannot fit in {} bytes", r.remaining()),
             ));
         }
-        let mut metadata = Vec::with_capacity(n_kv as usize);
+        let mut metadata = Vec::new();
+        try_reserve(&mut metadata, n_kv as usize, "metadata")?;
         for i in 0..n_kv {
-            let key = read_string(&mut r, &format!("metadata key {i}"))?;
+            let key = read_string(r, &format!("metadata key {i}"))?;
             let key = String::from_utf8(key)
                 .map_err(|_| Error::invalid(format!("metadata key {i}"), "not UTF-8"))?;
             let t = r.u32(&format!("type of {key}"))?;
-            let v = read_value(&mut r, t, &key, 0)?;
+            let v = read_value(r, t, &key, 0)?;
             metadata.push((key, v));
         }
+        let mut tensors = Vec::new();
+        try_reserve(&mut tensors, n_tensors as usize, "tensor infos")?;
         let mut g = Gguf {
             version,
             metadata,
-            tensors: Vec::with_capacity(n_tensors as usize),
+            tensors,
             alignment: DEFAULT_ALIGNMENT,
             data_start: 0,
-            bytes,
+            len: r.len(),
         };
         if let Some(a) = g.get("general.alignment") {
             let a = as_uint(a, "general.alignment")?;
@@ -295,7 +315,7 @@ impl<'a> Gguf<'a> {
             g.alignment = a;
         }
         for i in 0..n_tensors {
-            let name = read_string(&mut r, &format!("tensor {i} name"))?;
+            let name = read_string(r, &format!("tensor {i} name"))?;
             let name = String::from_utf8(name)
                 .map_err(|_| Error::invalid(format!("tensor {i} name"), "not UTF-8"))?;
             let n_dims = r.u32(&format!("{name} n_dims"))?;
@@ -327,14 +347,14 @@ impl<'a> Gguf<'a> {
                 offset,
             });
         }
-        let pos = r.pos() as u64;
+        let pos = r.pos();
         g.data_start = pos.div_ceil(g.alignment) * g.alignment;
-        if g.data_start > bytes.len() as u64 {
+        if g.data_start > g.len {
             return Err(Error::Truncated {
                 what: String::from("padding before the tensor data"),
                 needed: g.data_start - pos,
                 offset: pos,
-                len: bytes.len() as u64,
+                len: g.len,
             });
         }
         Ok(g)
@@ -453,8 +473,10 @@ impl<'a> Gguf<'a> {
         Ok(config)
     }
 
-    /// The bytes of a tensor after checking its shape (`[cols, rows]`, innermost first).
-    fn tensor_data(&self, name: &str, shape: &[u64]) -> Result<(&'a [u8], &TensorInfo)> {
+    /// Finds tensor `name`, checks its shape (`[cols, rows]`, innermost
+    /// first), type and extent in the file, and returns it with its absolute
+    /// offset and number of values. Reads and allocates nothing.
+    fn locate(&self, name: &str, shape: &[u64]) -> Result<Located<'_>> {
         let info = self
             .tensor(name)
             .ok_or_else(|| Error::invalid(name, "missing tensor"))?;
@@ -481,56 +503,115 @@ impl<'a> Gguf<'a> {
         let end = start
             .checked_add(size)
             .ok_or_else(|| Error::invalid(format!("{name} size"), "overflows"))?;
-        if end > self.bytes.len() as u64 {
+        if end > self.len {
             return Err(Error::Truncated {
                 what: format!("tensor {name} ({})", ggml_type_name(info.ty)),
                 needed: size,
                 offset: start,
-                len: self.bytes.len() as u64,
+                len: self.len,
             });
         }
-        Ok((&self.bytes[start as usize..end as usize], info))
+        Ok(Located {
+            info,
+            start,
+            values: n as usize,
+        })
     }
 
-    /// Loads a matrix of `rows` × `cols` (F32, F16 → fp32; Q8_0 → Q8 groups of 32).
-    pub fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Tensor> {
-        let (data, info) = self.tensor_data(name, &[cols as u64, rows as u64])?;
-        Ok(decode(data, info.ty))
+    /// Loads all weights of a llama model from `src` (the file this header
+    /// was parsed from). Every tensor is located and checked first; then the
+    /// tensors are read in file order, each straight into its final
+    /// storage: F32 as fp32, F16 as f16, Q8_0 repacked into int8 values and
+    /// fp32 scales through a staging buffer of about [`CHUNK_BYTES`].
+    pub fn weights<S: ModelSource + ?Sized>(&self, c: &Config, src: &mut S) -> Result<Weights> {
+        self.read_weights(c, &mut Reader::new(src)?)
     }
 
-    /// Loads a vector of `n` values as fp32 (any supported type).
-    pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>> {
-        let (data, info) = self.tensor_data(name, &[n as u64])?;
-        Ok(decode(data, info.ty).to_f32())
-    }
-
-    /// Loads all weights of a llama model.
-    pub fn weights(&self, c: &Config) -> Result<Weights> {
-        let (d, h, kv, v) = (c.dim, c.hidden_dim, c.kv_dim(), c.vocab_size);
-        let mut layers = Vec::with_capacity(c.n_layers);
+    /// [`Gguf::weights`] through a reader (e.g. the one [`Gguf::read`] used,
+    /// so the data its buffer already holds is not read again).
+    pub fn read_weights<S: ModelSource + ?Sized>(
+        &self,
+        c: &Config,
+        r: &mut Reader<'_, S>,
+    ) -> Result<Weights> {
+        let (d, h, kv, v) = (
+            c.dim as u64,
+            c.hidden_dim as u64,
+            c.kv_dim() as u64,
+            c.vocab_size as u64,
+        );
+        // The tensors in the order the weights are assembled below.
+        let mut plan: Vec<Located<'_>> = Vec::new();
+        try_reserve(&mut plan, 9 * c.n_layers + 3, "tensor plan")?;
+        plan.push(self.locate("token_embd.weight", &[d, v])?);
         for i in 0..c.n_layers {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
+            plan.push(self.locate(&n("attn_norm"), &[d])?);
+            plan.push(self.locate(&n("attn_q"), &[d, d])?);
+            plan.push(self.locate(&n("attn_k"), &[d, kv])?);
+            plan.push(self.locate(&n("attn_v"), &[d, kv])?);
+            plan.push(self.locate(&n("attn_output"), &[d, d])?);
+            plan.push(self.locate(&n("ffn_norm"), &[d])?);
+            plan.push(self.locate(&n("ffn_gate"), &[d, h])?);
+            plan.push(self.locate(&n("ffn_down"), &[h, d])?);
+            plan.push(self.locate(&n("ffn_up"), &[d, h])?);
+        }
+        plan.push(self.locate("output_norm.weight", &[d])?);
+        if self.tensor("output.weight").is_some() {
+            plan.push(self.locate("output.weight", &[d, v])?);
+        }
+
+        let mut order: Vec<usize> = Vec::new();
+        try_reserve(&mut order, plan.len(), "tensor plan")?;
+        order.extend(0..plan.len());
+        order.sort_by_key(|&i| plan[i].start);
+        let mut loaded: Vec<Option<Tensor>> = Vec::new();
+        try_reserve(&mut loaded, plan.len(), "tensor plan")?;
+        loaded.resize_with(plan.len(), || None);
+        let mut staging = Vec::new();
+        for i in order {
+            loaded[i] = Some(read_tensor(r, &plan[i], &mut staging)?);
+        }
+        drop(staging);
+
+        let mut tensors = loaded.into_iter().zip(&plan).map(|(t, p)| {
+            t.ok_or_else(|| Error::invalid(p.info.name.as_str(), "tensor was not read"))
+        });
+        let mut next = || {
+            tensors
+                .next()
+                .unwrap_or_else(|| Err(Error::invalid("tensor plan", "ended early")))
+        };
+        let vector = |t: Tensor| match t {
+            Tensor::F32(v) => v,
+            other => other.to_f32(),
+        };
+        let token_embedding = next()?;
+        let mut layers = Vec::new();
+        try_reserve(&mut layers, c.n_layers, "layers")?;
+        for _ in 0..c.n_layers {
             layers.push(LayerWeights {
-                rms_att: self.vector(&n("attn_norm"), d)?,
-                wq: self.matrix(&n("attn_q"), d, d)?,
-                wk: self.matrix(&n("attn_k"), kv, d)?,
-                wv: self.matrix(&n("attn_v"), kv, d)?,
-                wo: self.matrix(&n("attn_output"), d, d)?,
-                rms_ffn: self.vector(&n("ffn_norm"), d)?,
-                w1: self.matrix(&n("ffn_gate"), h, d)?,
-                w2: self.matrix(&n("ffn_down"), d, h)?,
-                w3: self.matrix(&n("ffn_up"), h, d)?,
+                rms_att: vector(next()?),
+                wq: next()?,
+                wk: next()?,
+                wv: next()?,
+                wo: next()?,
+                rms_ffn: vector(next()?),
+                w1: next()?,
+                w2: next()?,
+                w3: next()?,
             });
         }
+        let rms_final = vector(next()?);
         let wcls = if self.tensor("output.weight").is_some() {
-            Some(self.matrix("output.weight", v, d)?)
+            Some(next()?)
         } else {
             None
         };
         Ok(Weights {
-            token_embedding: self.matrix("token_embd.weight", v, d)?,
+            token_embedding,
             layers,
-            rms_final: self.vector("output_norm.weight", d)?,
+            rms_final,
             wcls,
         })
     }
@@ -662,21 +743,52 @@ fn usize_of(v: u64, what: &str) -> Result<usize> {
     Ok(v as usize)
 }
 
-/// Decodes tensor bytes of a type already checked by [`tensor_bytes`].
-fn decode(data: &[u8], t: u32) -> Tensor {
-    match t {
-        GGML_F16 => Tensor::F32(
-            data.chunks_exact(2)
-                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
-                .collect(),
-        ),
+/// A tensor found and checked by [`Gguf::locate`].
+struct Located<'g> {
+    info: &'g TensorInfo,
+    /// Absolute offset of its data.
+    start: u64,
+    /// Number of values.
+    values: usize,
+}
+
+/// Reads a located tensor into its final storage (see [`Gguf::weights`]).
+fn read_tensor<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
+    t: &Located<'_>,
+    staging: &mut Vec<u8>,
+) -> Result<Tensor> {
+    let what = format!("tensor {} ({})", t.info.name, ggml_type_name(t.info.ty));
+    r.seek(t.start, &what)?;
+    let n = t.values as u64;
+    Ok(match t.info.ty {
+        GGML_F32 => Tensor::F32(r.vec::<f32>(n, &what)?),
+        GGML_F16 => Tensor::F16(r.vec::<u16>(n, &what)?),
         GGML_Q8_0 => {
-            let blocks = data.len() / Q8_0_BLOCK_BYTES;
-            let mut q = Vec::with_capacity(blocks * Q8_0_BLOCK);
-            let mut scales = Vec::with_capacity(blocks);
-            for b in data.chunks_exact(Q8_0_BLOCK_BYTES) {
-                scales.push(f16_to_f32(u16::from_le_bytes([b[0], b[1]])));
-                q.extend(b[2..].iter().map(|&v| v as i8));
+            let blocks = t.values / Q8_0_BLOCK;
+            let mut q = try_zeroed::<i8>(t.values, &what)?;
+            let mut scales = try_zeroed::<f32>(blocks, &what)?;
+            if staging.is_empty() {
+                let per_chunk = CHUNK_BYTES / Q8_0_BLOCK_BYTES;
+                *staging = try_zeroed(per_chunk * Q8_0_BLOCK_BYTES, "Q8_0 staging buffer")?;
+            }
+            let per_chunk = staging.len() / Q8_0_BLOCK_BYTES;
+            for (qc, sc) in q
+                .chunks_mut(per_chunk * Q8_0_BLOCK)
+                .zip(scales.chunks_mut(per_chunk))
+            {
+                let raw = &mut staging[..sc.len() * Q8_0_BLOCK_BYTES];
+                r.read_bytes(raw, &what)?;
+                for ((block, qb), s) in raw
+                    .chunks_exact(Q8_0_BLOCK_BYTES)
+                    .zip(qc.chunks_exact_mut(Q8_0_BLOCK))
+                    .zip(sc)
+                {
+                    *s = f16_to_f32(u16::from_le_bytes([block[0], block[1]]));
+                    for (dst, &b) in qb.iter_mut().zip(&block[2..]) {
+                        *dst = b as i8;
+                    }
+                }
             }
             Tensor::Q8 {
                 q,
@@ -684,6 +796,11 @@ fn decode(data: &[u8], t: u32) -> Tensor {
                 group: Q8_0_BLOCK,
             }
         }
-        _ => Tensor::F32(crate::reader::f32s_from_le(data)),
-    }
+        other => {
+            return Err(Error::unsupported(
+                format!("tensor type of {}", t.info.name),
+                ggml_type_name(other),
+            ));
+        }
+    })
 }

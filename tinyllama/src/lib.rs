@@ -31,6 +31,7 @@
 
 extern crate alloc;
 
+mod buffer;
 pub mod config;
 pub mod conformance;
 pub mod error;
@@ -42,11 +43,14 @@ pub mod model;
 pub mod ops;
 pub mod reader;
 pub mod sampler;
+pub mod source;
+mod split;
 #[cfg(feature = "std")]
 pub mod synth;
 pub mod tensor;
 pub mod tokenizer;
 pub mod weights;
+pub mod workers;
 
 pub use config::Config;
 pub use error::{Error, Result};
@@ -55,6 +59,12 @@ pub use generate::{Generation, TokenEvent, generate, generate_from_tokens};
 pub use model::{Format, Model};
 pub use ops::{OpError, OpResult, Ops, PlainOps};
 pub use sampler::Sampler;
+#[cfg(feature = "std")]
+pub use source::FileSource;
+pub use source::{ModelSource, ReadError};
 pub use tensor::Tensor;
 pub use tokenizer::{TokenKind, Tokenizer};
 pub use weights::{LayerWeights, Weights};
+#[cfg(feature = "std")]
+pub use workers::ThreadPool;
+pub use workers::{SerialWorkers, Workers};

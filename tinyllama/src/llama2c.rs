@@ -19,12 +19,13 @@
 //! Files must be exactly as long as the header implies.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::reader::{Reader, checked_bytes};
+use crate::source::ModelSource;
 use crate::tensor::Tensor;
 use crate::weights::{LayerWeights, Weights};
 
@@ -54,9 +55,9 @@ pub enum Version {
     },
 }
 
-/// Whether `bytes` starts like a v1/v2 file.
-pub fn has_magic(bytes: &[u8]) -> bool {
-    bytes.len() >= 4 && u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == MAGIC
+/// Whether `head` (the first bytes of a file) starts like a v1/v2 file.
+pub fn has_magic(head: &[u8]) -> bool {
+    head.len() >= 4 && u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == MAGIC
 }
 
 fn positive(v: i32, what: &str) -> Result<usize> {
@@ -97,7 +98,10 @@ fn near_gguf(bytes: &[u8]) -> bool {
 }
 
 /// Reads the 7 shape fields; returns the config and whether the vocab field was negative.
-fn read_params(r: &mut Reader<'_>, what: &str) -> Result<(Config, bool)> {
+fn read_params<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
+    what: &str,
+) -> Result<(Config, bool)> {
     let dim = r.i32(&format!("{what} dim"))?;
     let hidden = r.i32(&format!("{what} hidden_dim"))?;
     let layers = r.i32(&format!("{what} n_layers"))?;
@@ -122,43 +126,34 @@ fn read_params(r: &mut Reader<'_>, what: &str) -> Result<(Config, bool)> {
 }
 
 /// Reads `n` fp32 matrices (or vectors) of `size` values each.
-fn f32_tensors(r: &mut Reader<'_>, n: usize, size: usize, what: &str) -> Result<Vec<Vec<f32>>> {
-    // Check the whole block first so a truncation names the tensor group.
+fn f32_tensors<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
+    n: usize,
+    size: usize,
+    what: &str,
+) -> Result<Vec<Vec<f32>>> {
+    // Check the whole group first so a truncation names the tensor group.
     let total = checked_bytes(checked_bytes(n as u64, size as u64, what)?, 4, what)?;
-    if total > r.remaining() as u64 {
-        return Err(Error::Truncated {
-            what: String::from(what),
-            needed: total,
-            offset: r.pos() as u64,
-            len: r.len() as u64,
-        });
-    }
+    r.ensure(total, what)?;
     (0..n)
-        .map(|i| r.f32_vec(size as u64, &format!("{what}[{i}]")))
+        .map(|i| r.vec::<f32>(size as u64, &format!("{what}[{i}]")))
         .collect()
 }
 
-fn q8_tensors(
-    r: &mut Reader<'_>,
+/// Reads `n` Q8 matrices of `size` values: int8 values, then fp32 group scales.
+fn q8_tensors<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
     n: usize,
     size: usize,
     group: usize,
     what: &str,
 ) -> Result<Vec<Tensor>> {
     let per = size as u64 + checked_bytes((size / group) as u64, 4, what)?;
-    let total = checked_bytes(n as u64, per, what)?;
-    if total > r.remaining() as u64 {
-        return Err(Error::Truncated {
-            what: String::from(what),
-            needed: total,
-            offset: r.pos() as u64,
-            len: r.len() as u64,
-        });
-    }
+    r.ensure(checked_bytes(n as u64, per, what)?, what)?;
     (0..n)
         .map(|i| {
-            let q = r.i8_vec(size as u64, &format!("{what}[{i}] int8 values"))?;
-            let scales = r.f32_vec((size / group) as u64, &format!("{what}[{i}] scales"))?;
+            let q = r.vec::<i8>(size as u64, &format!("{what}[{i}] int8 values"))?;
+            let scales = r.vec::<f32>((size / group) as u64, &format!("{what}[{i}] scales"))?;
             Ok(Tensor::Q8 { q, scales, group })
         })
         .collect()
@@ -169,7 +164,7 @@ fn one<T>(mut v: Vec<T>) -> T {
     v.swap_remove(0)
 }
 
-fn finish(r: &Reader<'_>) -> Result<()> {
+fn finish<S: ModelSource + ?Sized>(r: &Reader<'_, S>) -> Result<()> {
     if r.remaining() != 0 {
         return Err(Error::invalid(
             "file length",
@@ -238,10 +233,22 @@ fn f32_t(v: Vec<Vec<f32>>) -> Vec<Tensor> {
     v.into_iter().map(Tensor::F32).collect()
 }
 
-/// Loads a llama2.c checkpoint of any version from `bytes`.
-pub fn load(bytes: &[u8]) -> Result<(Config, Weights, Version)> {
-    let mut r = Reader::new(bytes);
-    if has_magic(bytes) {
+/// Loads a llama2.c checkpoint of any version, reading it once from start
+/// to end. Without the v1/v2 magic the file must start with a valid v0
+/// header, or the error is [`Error::UnknownFormat`].
+pub fn load<S: ModelSource + ?Sized>(src: &mut S) -> Result<(Config, Weights, Version)> {
+    read(&mut Reader::new(src)?)
+}
+
+/// [`load`] through a reader, from its start.
+pub fn read<S: ModelSource + ?Sized>(r: &mut Reader<'_, S>) -> Result<(Config, Weights, Version)> {
+    r.seek(0, "file start")?;
+    let mut head = [0u8; 8];
+    let head_len = r.len().min(8) as usize;
+    r.read_bytes(&mut head[..head_len], "file start")?;
+    let head = &head[..head_len];
+    r.seek(0, "file start")?;
+    if has_magic(head) {
         r.u32("magic")?;
         let version = r.i32("version")?;
         if version != 1 && version != 2 {
@@ -250,7 +257,7 @@ pub fn load(bytes: &[u8]) -> Result<(Config, Weights, Version)> {
                 format!("{version} (supported: 0, 1, 2)"),
             ));
         }
-        let (config, _) = read_params(&mut r, "header")?;
+        let (config, _) = read_params(r, "header")?;
         let shared = match r.u8("shared_classifier")? {
             0 => false,
             1 => true,
@@ -284,10 +291,10 @@ pub fn load(bytes: &[u8]) -> Result<(Config, Weights, Version)> {
         };
         r.seek(HEADER_LEN as u64, "256-byte header")?;
         let parts = match group {
-            None => v1_body(&mut r, &config, shared)?,
-            Some(g) => v2_body(&mut r, &config, shared, g)?,
+            None => v1_body(r, &config, shared)?,
+            Some(g) => v2_body(r, &config, shared, g)?,
         };
-        finish(&r)?;
+        finish(r)?;
         let v = match group {
             None => Version::V1,
             Some(group) => Version::V2 { group },
@@ -296,18 +303,22 @@ pub fn load(bytes: &[u8]) -> Result<(Config, Weights, Version)> {
     } else {
         // No magic: a v0 header, or not a model at all.
         let (config, unshared) =
-            read_params(&mut r, "legacy header").map_err(|e| Error::UnknownFormat {
-                magic: bytes[..bytes.len().min(4)].to_vec(),
-                near_gguf: near_gguf(bytes),
+            read_params(r, "legacy header").map_err(|e| Error::UnknownFormat {
+                magic: head[..head.len().min(4)].to_vec(),
+                near_gguf: near_gguf(head),
                 llama2c: e.to_string(),
             })?;
-        let parts = v0_body(&mut r, &config, !unshared)?;
-        finish(&r)?;
+        let parts = v0_body(r, &config, !unshared)?;
+        finish(r)?;
         Ok((config, parts.into_weights(), Version::V0))
     }
 }
 
-fn v0_body(r: &mut Reader<'_>, c: &Config, shared: bool) -> Result<Parts> {
+fn v0_body<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
+    c: &Config,
+    shared: bool,
+) -> Result<Parts> {
     let (d, h, kv, l, v) = (c.dim, c.hidden_dim, c.kv_dim(), c.n_layers, c.vocab_size);
     let emb = Tensor::F32(one(f32_tensors(r, 1, v * d, "token_embedding")?));
     let rms_att = f32_tensors(r, l, d, "rms_att")?;
@@ -321,8 +332,8 @@ fn v0_body(r: &mut Reader<'_>, c: &Config, shared: bool) -> Result<Parts> {
     let w3 = f32_t(f32_tensors(r, l, h * d, "w3")?);
     let rms_final = one(f32_tensors(r, 1, d, "rms_final")?);
     let freq = (c.seq_len * c.head_size() / 2) as u64 * 4;
-    r.take(freq, "freq_cis_real")?;
-    r.take(freq, "freq_cis_imag")?;
+    r.skip(freq, "freq_cis_real")?;
+    r.skip(freq, "freq_cis_imag")?;
     let wcls = if shared {
         None
     } else {
@@ -344,7 +355,11 @@ fn v0_body(r: &mut Reader<'_>, c: &Config, shared: bool) -> Result<Parts> {
     })
 }
 
-fn v1_body(r: &mut Reader<'_>, c: &Config, shared: bool) -> Result<Parts> {
+fn v1_body<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
+    c: &Config,
+    shared: bool,
+) -> Result<Parts> {
     let (d, h, kv, l, v) = (c.dim, c.hidden_dim, c.kv_dim(), c.n_layers, c.vocab_size);
     let rms_att = f32_tensors(r, l, d, "rms_att")?;
     let rms_ffn = f32_tensors(r, l, d, "rms_ffn")?;
@@ -378,7 +393,12 @@ fn v1_body(r: &mut Reader<'_>, c: &Config, shared: bool) -> Result<Parts> {
     })
 }
 
-fn v2_body(r: &mut Reader<'_>, c: &Config, shared: bool, g: usize) -> Result<Parts> {
+fn v2_body<S: ModelSource + ?Sized>(
+    r: &mut Reader<'_, S>,
+    c: &Config,
+    shared: bool,
+    g: usize,
+) -> Result<Parts> {
     let (d, h, kv, l, v) = (c.dim, c.hidden_dim, c.kv_dim(), c.n_layers, c.vocab_size);
     let rms_att = f32_tensors(r, l, d, "rms_att")?;
     let rms_ffn = f32_tensors(r, l, d, "rms_ffn")?;

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run -p tinyllama --release -- --model M [--tokenizer T] --prompt "..."
-//!     [--steps N] [--temperature T] [--top-p P] [--seed S] [--ctx N] [--bench]
+//!     [--steps N] [--temperature T] [--top-p P] [--seed S] [--ctx N]
+//!     [--threads N] [--special] [--bench]
 //! ```
 
 use std::ffi::OsString;
@@ -12,11 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use tinyllama::{Model, PlainOps, Sampler, Session, Tokenizer, generate_from_tokens};
+use tinyllama::{
+    FileSource, Model, PlainOps, Sampler, Session, ThreadPool, Tokenizer, generate_from_tokens,
+};
 
 const USAGE: &str = "\
 usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
-                 [--temperature T] [--top-p P] [--seed S] [--ctx N] [--special] [--bench]
+                 [--temperature T] [--top-p P] [--seed S] [--ctx N] [--threads N]
+                 [--special] [--bench]
 
   --model FILE       llama2.c checkpoint (v0, v1, v2) or GGUF file
   --tokenizer FILE   llama2.c tokenizer.bin (default: the GGUF's own tokenizer)
@@ -26,8 +30,13 @@ usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
   --top-p P          nucleus sampling threshold, 1 = off (default 0.9)
   --seed S           sampling seed (default: from the clock)
   --ctx N            context positions to allocate (default: the model's, at most 4096)
+  --threads N        worker threads for the matvec rows and attention heads
+                     (default 1; results are bit-identical for every N)
   --special          turn control pieces written in the prompt (</s>, <s>) into their tokens
   --bench            time prompt + N greedy steps, ignoring EOS; print only the timing";
+
+/// Most worker threads `--threads` accepts.
+const MAX_THREADS: usize = 256;
 
 /// Default cap on the KV cache positions, so that a header announcing a huge
 /// context does not allocate a huge cache unless asked to with `--ctx`.
@@ -42,6 +51,7 @@ struct Args {
     top_p: f32,
     seed: Option<u64>,
     ctx: Option<usize>,
+    threads: usize,
     special: bool,
     bench: bool,
 }
@@ -72,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
         top_p: 0.9,
         seed: None,
         ctx: None,
+        threads: 1,
         special: false,
         bench: false,
     };
@@ -90,6 +101,7 @@ fn parse_args() -> Result<Args, String> {
             "--top-p" | "-p" => a.top_p = num(&flag, it.next())?,
             "--seed" | "-s" => a.seed = Some(num(&flag, it.next())?),
             "--ctx" => a.ctx = Some(num(&flag, it.next())?),
+            "--threads" => a.threads = num(&flag, it.next())?,
             "--bench" => a.bench = true,
             "--special" => a.special = true,
             "--help" | "-h" => {
@@ -110,21 +122,32 @@ fn parse_args() -> Result<Args, String> {
             "--ctx 0: the context must hold at least 1 position",
         ));
     }
+    if !(1..=MAX_THREADS).contains(&a.threads) {
+        return Err(format!(
+            "--threads {}: give 1 to {MAX_THREADS} threads",
+            a.threads
+        ));
+    }
     Ok(a)
 }
 
-fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {what} file {path:?}: {e}"))
+fn open(path: &Path, what: &str) -> Result<FileSource, String> {
+    FileSource::open(path).map_err(|e| format!("cannot read {what} file {path:?}: {e}"))
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn run(a: Args) -> Result<(), String> {
-    let bytes = read(&a.model, "model")?;
+    let mut file = open(&a.model, "model")?;
     let t0 = Instant::now();
-    let mut model =
-        Model::load(&bytes).map_err(|e| format!("model file {:?} is not usable: {e}", a.model))?;
-    drop(bytes);
+    let mut model = Model::load_from(&mut file)
+        .map_err(|e| format!("model file {:?} is not usable: {e}", a.model))?;
+    let file_bytes = tinyllama::ModelSource::len(&file);
+    drop(file);
     let tokenizer = match &a.tokenizer {
-        Some(path) => Tokenizer::from_llama2c(&read(path, "tokenizer")?)
+        Some(path) => Tokenizer::load_llama2c(&mut open(path, "tokenizer")?)
             .map_err(|e| format!("tokenizer file {path:?} is not usable: {e}"))?,
         None => model.tokenizer.take().ok_or_else(|| {
             format!(
@@ -142,9 +165,11 @@ fn run(a: Args) -> Result<(), String> {
     }
     let c = &model.config;
     eprintln!(
-        "loaded {} in {:.2}s: dim {}, {} layers, {} heads ({} KV), hidden {}, vocab {}, context {}",
+        "loaded {} in {:.2}s, weights {:.1} MiB from a {:.1} MiB file: dim {}, {} layers, {} heads ({} KV), hidden {}, vocab {}, context {}",
         model.format,
         t0.elapsed().as_secs_f64(),
+        mib(model.weights.resident_bytes() as u64),
+        mib(file_bytes),
         c.dim,
         c.n_layers,
         c.n_heads,
@@ -153,11 +178,14 @@ fn run(a: Args) -> Result<(), String> {
         c.vocab_size,
         c.seq_len
     );
-    let mut session = Session::new(
+    let workers = ThreadPool::new(a.threads)
+        .map_err(|e| format!("cannot start {} worker threads: {e}", a.threads))?;
+    let mut session = Session::with_workers(
         model.config,
         &model.weights,
         PlainOps,
         a.ctx.unwrap_or(DEFAULT_MAX_CTX),
+        &workers,
     )
     .map_err(|e| format!("cannot set up inference: {e}"))?;
     let seed = a.seed.unwrap_or_else(|| {
@@ -236,9 +264,11 @@ fn bench(
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "bench: {total} forward passes ({} prompt) in {secs:.3}s: {:.2} tok/s",
+        "bench: {total} forward passes ({} prompt) in {secs:.3}s: {:.2} tok/s ({} thread{})",
         prompt.len(),
-        total as f64 / secs
+        total as f64 / secs,
+        session.workers(),
+        if session.workers() == 1 { "" } else { "s" }
     );
     Ok(())
 }

@@ -3,9 +3,11 @@
 use alloc::format;
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gguf::{self, Gguf};
 use crate::llama2c;
+use crate::reader::Reader;
+use crate::source::ModelSource;
 use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
 
@@ -45,17 +47,32 @@ pub struct Model {
 }
 
 impl Model {
-    /// Loads a model from the bytes of a llama2.c checkpoint or a GGUF file,
-    /// detected from the magic (no magic means llama2.c version 0).
+    /// Loads a model from the bytes of a llama2.c checkpoint or a GGUF file
+    /// (see [`Model::load_from`]).
     pub fn load(bytes: &[u8]) -> Result<Model> {
-        let model = if gguf::has_magic(bytes) {
-            let g = Gguf::parse(bytes)?;
+        Model::load_from(&mut &*bytes)
+    }
+
+    /// Loads a model from a [`ModelSource`]: a GGUF file (detected by its
+    /// magic), a llama2.c v1/v2 checkpoint (its magic) or a llama2.c v0
+    /// checkpoint (no magic, a valid header). Each tensor is read once,
+    /// straight into its final storage; nothing else of model size is held,
+    /// and every model-sized allocation is fallible.
+    pub fn load_from<S: ModelSource + ?Sized>(src: &mut S) -> Result<Model> {
+        // One reader throughout, so the file is read once, front to back.
+        let mut r = Reader::new(src)?;
+        let mut head = [0u8; 4];
+        if r.len() >= 4 {
+            r.read_bytes(&mut head, "file magic")?;
+        }
+        let model = if gguf::has_magic(&head) {
+            let g = Gguf::read(&mut r)?;
             let config = g.config()?;
-            let weights = g.weights(&config)?;
+            let weights = g.read_weights(&config, &mut r)?;
             let tokenizer = if g.get("tokenizer.ggml.tokens").is_some() {
                 let t = g.tokenizer()?;
                 if t.vocab_size() != config.vocab_size {
-                    return Err(crate::Error::invalid(
+                    return Err(Error::invalid(
                         "tokenizer.ggml.tokens",
                         format!(
                             "{} tokens but the model has a vocabulary of {}",
@@ -75,7 +92,7 @@ impl Model {
                 tokenizer,
             }
         } else {
-            let (config, weights, v) = llama2c::load(bytes)?;
+            let (config, weights, v) = llama2c::read(&mut r)?;
             Model {
                 config,
                 weights,

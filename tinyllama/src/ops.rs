@@ -6,8 +6,29 @@
 //! all vectors contiguous. Implementations may assume the documented length
 //! relations hold (the forward pass guarantees them); [`PlainOps`] checks them
 //! with `debug_assert!`.
+//!
+//! # Contract for implementations
+//!
+//! - **Shared across workers.** `Ops: Sync`: the forward pass calls the same
+//!   `&Ops` from every worker of a [`crate::Workers`] at once, each call on
+//!   its own output range. Keep per-call state on the stack or behind
+//!   synchronization.
+//! - **Row-split invariance.** The forward pass splits the matvecs into row
+//!   ranges and the attention into heads, one range per worker: a matvec
+//!   call may cover any sub-range of a matrix's rows (`w` then starts at the
+//!   first row of the range, `out` has one element per row of the range).
+//!   Each output row must be a function of that row of `w` and of `x` only,
+//!   computed the same way whatever range it is part of, so that results are
+//!   bit-identical for every worker count. [`crate::conformance::check`]
+//!   tests this.
+//! - **Errors, not panics.** An op that cannot run (a JIT trap) returns an
+//!   [`OpError`]; the forward pass stops with [`crate::Error::Op`].
+//! - **Numerics.** [`PlainOps`] is the reference: a reassociating
+//!   implementation states its tolerance (see [`crate::conformance`]).
 
 use alloc::string::String;
+
+use crate::tensor::f16_to_f32;
 
 /// An op could not run (for a JIT-compiled op: it trapped). The forward
 /// pass stops and reports it as [`crate::Error::Op`].
@@ -25,11 +46,27 @@ pub type OpResult = core::result::Result<(), OpError>;
 /// The operations the forward pass needs. Each returns `Ok(())` after
 /// writing its outputs, or an [`OpError`] (for instance a trap in a
 /// JIT-compiled implementation), which aborts the forward pass.
-pub trait Ops {
+pub trait Ops: Sync {
     /// Matrix-vector product: `out[r] = Σ_c w[r * cols + c] * x[c]`.
     ///
     /// Shapes: `out.len() == rows`, `w.len() == rows * cols`, `x.len() == cols`.
     fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize) -> OpResult;
+
+    /// Matrix-vector product with IEEE binary16 weights:
+    /// `out[r] = Σ_c f16(w[r * cols + c]) * x[c]`, where `w` holds the bit
+    /// patterns and `f16(h)` is their exact fp32 value
+    /// ([`crate::tensor::f16_to_f32`]). [`PlainOps`] gives exactly what
+    /// [`Ops::matvec`] gives on the widened matrix.
+    ///
+    /// Shapes: `out.len() == rows`, `w.len() == rows * cols`, `x.len() == cols`.
+    fn matvec_f16(
+        &self,
+        out: &mut [f32],
+        w: &[u16],
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+    ) -> OpResult;
 
     /// Quantized matrix-vector product over Q8 groups of `group` values.
     ///
@@ -104,6 +141,20 @@ const LANES: usize = 8;
 /// Dot product with `LANES` independent partial sums (auto-vectorizes).
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    dot_widened(a, b, |v| v)
+}
+
+/// Dot product of binary16 bit patterns with fp32 values: the same sums in
+/// the same order as [`dot`] on the widened values, hence the same result.
+#[inline]
+pub fn dot_f16(a: &[u16], b: &[f32]) -> f32 {
+    dot_widened(a, b, f16_to_f32)
+}
+
+/// [`dot`] over `widen(a[i]) * b[i]`: `LANES` partial sums over whole
+/// chunks, a separate sum of the tail, then a pairwise reduction.
+#[inline(always)]
+fn dot_widened<T: Copy>(a: &[T], b: &[f32], widen: impl Fn(T) -> f32) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; LANES];
@@ -112,12 +163,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (ar, br) = (ac.remainder(), bc.remainder());
     for (x, y) in ac.zip(bc) {
         for i in 0..LANES {
-            acc[i] += x[i] * y[i];
+            acc[i] += widen(x[i]) * y[i];
         }
     }
     let mut tail = 0.0f32;
     for (x, y) in ar.iter().zip(br) {
-        tail += x * y;
+        tail += widen(*x) * y;
     }
     // Pairwise reduction of the lanes.
     let mut width = LANES;
@@ -162,6 +213,23 @@ impl Ops for PlainOps {
         debug_assert_eq!(x.len(), cols);
         for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
             *o = dot(row, x);
+        }
+        Ok(())
+    }
+
+    fn matvec_f16(
+        &self,
+        out: &mut [f32],
+        w: &[u16],
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+    ) -> OpResult {
+        debug_assert_eq!(out.len(), rows);
+        debug_assert_eq!(w.len(), rows * cols);
+        debug_assert_eq!(x.len(), cols);
+        for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+            *o = dot_f16(row, x);
         }
         Ok(())
     }

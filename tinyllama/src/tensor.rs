@@ -1,4 +1,4 @@
-//! Weight tensors (fp32 or Q8 groups), f16 conversion and Q8 quantization.
+//! Weight tensors (fp32, f16 or Q8 groups), f16 conversion and Q8 quantization.
 
 use alloc::vec::Vec;
 
@@ -7,6 +7,9 @@ use alloc::vec::Vec;
 pub enum Tensor {
     /// Plain fp32 values, `rows * cols` of them.
     F32(Vec<f32>),
+    /// IEEE-754 binary16 values as their bit patterns, `rows * cols` of them
+    /// (kept as the file stores them; widened to fp32 inside the matvec).
+    F16(Vec<u16>),
     /// Symmetric int8 quantization in groups of `group` consecutive values
     /// (groups never straddle rows: `cols % group == 0`):
     /// value `i` is `q[i] as f32 * scales[i / group]`.
@@ -25,7 +28,19 @@ impl Tensor {
     pub fn len(&self) -> usize {
         match self {
             Tensor::F32(v) => v.len(),
+            Tensor::F16(v) => v.len(),
             Tensor::Q8 { q, .. } => q.len(),
+        }
+    }
+
+    /// Bytes of memory the tensor's buffers hold (their capacity).
+    pub fn resident_bytes(&self) -> usize {
+        match self {
+            Tensor::F32(v) => core::mem::size_of_val(v.as_slice()) + spare::<f32>(v),
+            Tensor::F16(v) => core::mem::size_of_val(v.as_slice()) + spare::<u16>(v),
+            Tensor::Q8 { q, scales, .. } => {
+                q.len() + spare::<i8>(q) + core::mem::size_of_val(scales.as_slice()) + spare(scales)
+            }
         }
     }
 
@@ -39,6 +54,12 @@ impl Tensor {
     pub fn dequantize_into(&self, start: usize, out: &mut [f32]) {
         match self {
             Tensor::F32(v) => out.copy_from_slice(&v[start..start + out.len()]),
+            Tensor::F16(v) => {
+                let n = out.len();
+                for (o, h) in out.iter_mut().zip(&v[start..start + n]) {
+                    *o = f16_to_f32(*h);
+                }
+            }
             Tensor::Q8 { q, scales, group } => {
                 for (i, o) in out.iter_mut().enumerate() {
                     let idx = start + i;
@@ -56,31 +77,26 @@ impl Tensor {
     }
 }
 
-/// Converts an IEEE-754 binary16 value to f32 (exact: every f16 is an f32).
+/// Bytes of a vector's capacity beyond its length.
+fn spare<T>(v: &Vec<T>) -> usize {
+    (v.capacity() - v.len()) * core::mem::size_of::<T>()
+}
+
+/// Converts an IEEE-754 binary16 value to f32 (exact: every f16 is an f32;
+/// NaN payloads are kept). Branch-free, so loops over it vectorize, and it
+/// does no arithmetic on subnormal floats (correct with denormals-are-zero).
+#[inline]
 pub fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h as u32) & 0x8000) << 16;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let mant = (h & 0x3ff) as u32;
-    let bits = if exp == 0 {
-        if mant == 0 {
-            sign
-        } else {
-            // Subnormal: normalize the mantissa.
-            let mut e: i32 = -14;
-            let mut m = mant;
-            while m & 0x400 == 0 {
-                m <<= 1;
-                e -= 1;
-            }
-            m &= 0x3ff;
-            sign | (((e + 127) as u32) << 23) | (m << 13)
-        }
-    } else if exp == 0x1f {
-        sign | 0x7f80_0000 | (mant << 13)
-    } else {
-        sign | ((exp + 127 - 15) << 23) | (mant << 13)
-    };
-    f32::from_bits(bits)
+    let h = h as u32;
+    let sign = (h & 0x8000) << 16;
+    let magnitude = h & 0x7fff;
+    // Normal numbers: move exponent and mantissa into place and rebias the
+    // exponent from 15 to 127 (+112); infinities and NaNs go to 255 (+224).
+    let rebias = if magnitude >= 0x7c00 { 224 } else { 112 };
+    let normal = (magnitude << 13) + (rebias << 23);
+    // Zero and subnormals: mantissa × 2^-24, both factors and the product exact.
+    let subnormal = (magnitude as f32 * f32::from_bits(0x3380_0000)).to_bits();
+    f32::from_bits(sign | if magnitude < 0x400 { subnormal } else { normal })
 }
 
 /// Converts f32 to binary16 with round-to-nearest-even (overflow gives ±inf).

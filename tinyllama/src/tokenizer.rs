@@ -9,11 +9,15 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::buffer::try_reserve;
 use crate::error::{Error, Result};
 use crate::reader::Reader;
+use crate::source::ModelSource;
 
 /// Largest accepted piece length.
 pub const MAX_PIECE_LEN: usize = 1 << 16;
+/// Largest accepted vocabulary (the largest model dimension).
+pub const MAX_VOCAB: usize = crate::config::MAX_DIM;
 
 /// What a vocabulary entry is (the GGUF `tokenizer.ggml.token_type` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,10 +127,10 @@ impl Tokenizer {
                 format!("{n} tokens; at least 3 (unk, bos, eos) are needed"),
             ));
         }
-        if n > u32::MAX as usize {
+        if n > MAX_VOCAB {
             return Err(Error::invalid(
                 "tokenizer vocabulary",
-                "more than 2^32 tokens",
+                format!("{n} tokens; at most {MAX_VOCAB} are accepted"),
             ));
         }
         if scores.len() != n || kinds.len() != n {
@@ -208,11 +212,17 @@ impl Tokenizer {
         })
     }
 
-    /// Loads llama2.c's `tokenizer.bin`: i32 `max_token_length`, then per token
-    /// f32 score, i32 length, bytes. Reads to the end of the input; the ids 0,
-    /// 1, 2 are unk, BOS and EOS, and `<0xXX>` pieces are byte tokens.
+    /// Loads llama2.c's `tokenizer.bin` from its bytes (see
+    /// [`Tokenizer::load_llama2c`]).
     pub fn from_llama2c(bytes: &[u8]) -> Result<Tokenizer> {
-        let mut r = Reader::new(bytes);
+        Tokenizer::load_llama2c(&mut &*bytes)
+    }
+
+    /// Loads llama2.c's `tokenizer.bin`: i32 `max_token_length`, then per token
+    /// f32 score, i32 length, bytes. Reads the source once to its end; the ids
+    /// 0, 1, 2 are unk, BOS and EOS, and `<0xXX>` pieces are byte tokens.
+    pub fn load_llama2c<S: ModelSource + ?Sized>(src: &mut S) -> Result<Tokenizer> {
+        let mut r = Reader::new(src)?;
         let max_len = r.i32("tokenizer max_token_length")?;
         if max_len <= 0 || max_len as usize > MAX_PIECE_LEN {
             return Err(Error::invalid(
@@ -224,6 +234,14 @@ impl Tokenizer {
         let mut scores = Vec::new();
         while r.remaining() > 0 {
             let id = pieces.len();
+            if id == MAX_VOCAB {
+                return Err(Error::invalid(
+                    "tokenizer vocabulary",
+                    format!("more than {MAX_VOCAB} tokens"),
+                ));
+            }
+            try_reserve(&mut pieces, 1, "tokenizer pieces")?;
+            try_reserve(&mut scores, 1, "tokenizer scores")?;
             let score = r.f32(&format!("token {id} score"))?;
             let len = r.i32(&format!("token {id} length"))?;
             if len < 0 || len > max_len {
@@ -232,8 +250,7 @@ impl Tokenizer {
                     format!("{len} is outside 0..={max_len} (max_token_length)"),
                 ));
             }
-            let piece = r.take(len as u64, &format!("token {id} bytes"))?;
-            pieces.push(piece.to_vec());
+            pieces.push(r.bytes(len as u64, &format!("token {id} bytes"))?);
             scores.push(score);
         }
         let kinds = pieces

@@ -49,6 +49,23 @@ impl Weights {
         self.wcls.as_ref().unwrap_or(&self.token_embedding)
     }
 
+    /// Bytes of memory all weight buffers hold (tensors and norm vectors,
+    /// by capacity): what a loaded model keeps resident besides the small
+    /// fixed-size structs.
+    pub fn resident_bytes(&self) -> usize {
+        let vec = |v: &Vec<f32>| v.capacity() * core::mem::size_of::<f32>();
+        let mut total = self.token_embedding.resident_bytes() + vec(&self.rms_final);
+        total += self.wcls.as_ref().map_or(0, Tensor::resident_bytes);
+        for l in &self.layers {
+            total += vec(&l.rms_att) + vec(&l.rms_ffn);
+            total += [&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3]
+                .iter()
+                .map(|t| t.resident_bytes())
+                .sum::<usize>();
+        }
+        total
+    }
+
     /// Checks every tensor's size (and Q8 grouping) against `config`.
     pub fn validate(&self, config: &Config) -> Result<()> {
         let (dim, hidden, kv_dim, vocab) = (
@@ -97,6 +114,15 @@ fn check_tensor(what: &str, t: &Tensor, rows: usize, cols: usize) -> Result<()> 
     let n = rows * cols;
     match t {
         Tensor::F32(v) => check_vec(what, v, n),
+        Tensor::F16(v) => {
+            if v.len() != n {
+                return Err(Error::invalid(
+                    what,
+                    format!("{} f16 values, expected {n}", v.len()),
+                ));
+            }
+            Ok(())
+        }
         Tensor::Q8 { q, scales, group } => {
             if *group > crate::llama2c::MAX_GROUP {
                 return Err(Error::invalid(

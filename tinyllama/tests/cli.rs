@@ -159,3 +159,49 @@ fn a_context_of_zero_is_rejected() {
     assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn threads_give_the_same_text_in_every_format() {
+    let d = dir("threads");
+    let g = Command::new(GEN)
+        .args(["--shape", "gqa", "--out"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    for m in [
+        "model-v0.bin",
+        "model-v1.bin",
+        "model-v2.bin",
+        "model-f32.gguf",
+        "model-f16.gguf",
+        "model-q8_0.gguf",
+    ] {
+        let mut texts = Vec::new();
+        for threads in ["1", "2", "3"] {
+            let out = Command::new(BIN)
+                .arg("--model")
+                .arg(d.join(m))
+                .arg("--tokenizer")
+                .arg(d.join("tokenizer.bin"))
+                .args(["--prompt", "Once upon a time", "--steps", "24"])
+                .args(["--temperature", "0.9", "--seed", "5", "--threads", threads])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{m} --threads {threads}: {err}");
+            texts.push(out.stdout);
+        }
+        assert!(texts.windows(2).all(|w| w[0] == w[1]), "{m}: texts differ");
+    }
+    for bad in ["0", "257", "x"] {
+        let out = Command::new(BIN)
+            .args(["--model", "m.gguf", "--threads", bad])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--threads {bad}: {err}");
+        assert!(err.contains("--threads"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

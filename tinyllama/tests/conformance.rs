@@ -15,6 +15,9 @@ impl Ops for HalfSplitRope {
     fn matvec(&self, o: &mut [f32], w: &[f32], x: &[f32], r: usize, c: usize) -> OpResult {
         PlainOps.matvec(o, w, x, r, c)
     }
+    fn matvec_f16(&self, o: &mut [f32], w: &[u16], x: &[f32], r: usize, c: usize) -> OpResult {
+        PlainOps.matvec_f16(o, w, x, r, c)
+    }
     fn matvec_q8(
         &self,
         o: &mut [f32],
@@ -76,6 +79,9 @@ struct TrapsLate;
 impl Ops for TrapsLate {
     fn matvec(&self, o: &mut [f32], w: &[f32], x: &[f32], r: usize, c: usize) -> OpResult {
         PlainOps.matvec(o, w, x, r, c)
+    }
+    fn matvec_f16(&self, o: &mut [f32], w: &[u16], x: &[f32], r: usize, c: usize) -> OpResult {
+        PlainOps.matvec_f16(o, w, x, r, c)
     }
     fn matvec_q8(
         &self,
@@ -144,4 +150,75 @@ fn an_op_error_stops_the_forward_pass_and_the_check() {
     assert!(e.to_string().contains("op attention failed"));
     let f = check(&TrapsLate, 1e-5).unwrap_err();
     assert!(f.to_string().contains("the op failed"), "{f}");
+}
+
+/// PlainOps, except that matvec sums rows in blocks of 4 and the rows left
+/// over in a plain left-to-right loop: each row's value then depends on
+/// where the call's row range starts, which breaks worker splitting.
+struct RemainderRowsDiffer;
+
+impl Ops for RemainderRowsDiffer {
+    fn matvec(&self, o: &mut [f32], w: &[f32], x: &[f32], r: usize, c: usize) -> OpResult {
+        let blocked = r / 4 * 4;
+        PlainOps.matvec(&mut o[..blocked], &w[..blocked * c], x, blocked, c)?;
+        for (out, row) in o[blocked..]
+            .iter_mut()
+            .zip(w[blocked * c..].chunks_exact(c))
+        {
+            *out = row.iter().zip(x).fold(0.0, |s, (a, b)| s + a * b);
+        }
+        Ok(())
+    }
+    fn matvec_f16(&self, o: &mut [f32], w: &[u16], x: &[f32], r: usize, c: usize) -> OpResult {
+        PlainOps.matvec_f16(o, w, x, r, c)
+    }
+    fn matvec_q8(
+        &self,
+        o: &mut [f32],
+        wq: &[i8],
+        ws: &[f32],
+        xq: &[i8],
+        xs: &[f32],
+        r: usize,
+        c: usize,
+        g: usize,
+    ) -> OpResult {
+        PlainOps.matvec_q8(o, wq, ws, xq, xs, r, c, g)
+    }
+    fn rmsnorm(&self, o: &mut [f32], x: &[f32], w: &[f32], eps: f32) -> OpResult {
+        PlainOps.rmsnorm(o, x, w, eps)
+    }
+    fn softmax(&self, x: &mut [f32]) -> OpResult {
+        PlainOps.softmax(x)
+    }
+    fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], hs: usize) -> OpResult {
+        PlainOps.rope(x, cos, sin, hs)
+    }
+    fn swiglu(&self, g: &mut [f32], u: &[f32]) -> OpResult {
+        PlainOps.swiglu(g, u)
+    }
+    fn attention(
+        &self,
+        o: &mut [f32],
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        s: &mut [f32],
+        n: usize,
+        hs: usize,
+        stride: usize,
+        off: usize,
+    ) -> OpResult {
+        PlainOps.attention(o, q, k, v, s, n, hs, stride, off)
+    }
+}
+
+#[test]
+fn a_matvec_that_depends_on_the_row_range_is_caught() {
+    // Within the tolerance of PlainOps, but not row-split invariant.
+    let e = check(&RemainderRowsDiffer, 1e-4).unwrap_err();
+    assert!(
+        e.case().starts_with("matvec ") && e.case().contains("rows split"),
+        "{e}"
+    );
 }

@@ -108,7 +108,7 @@ fn llama2c_truncation_at_every_header_byte_and_tensor_boundary() {
 fn gguf_truncation_at_every_header_byte_and_tensor_boundary() {
     let f = files(Shape::Tiny, 2, false);
     for (label, bytes, _) in &f.models[3..] {
-        let g = Gguf::parse(bytes).unwrap();
+        let g = Gguf::parse(&mut bytes.as_slice()).unwrap();
         let data_end = g
             .tensors
             .iter()

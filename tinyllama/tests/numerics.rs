@@ -15,6 +15,43 @@ fn every_f16_round_trips_through_f32() {
     }
 }
 
+/// The straightforward conversion (normalizing subnormals in a loop), to
+/// check the branch-free one against.
+fn f16_to_f32_reference(h: u16) -> f32 {
+    let sign = ((h as u32) & 0x8000) << 16;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let mant = (h & 0x3ff) as u32;
+    let bits = if exp == 0 {
+        if mant == 0 {
+            sign
+        } else {
+            let mut e: i32 = -14;
+            let mut m = mant;
+            while m & 0x400 == 0 {
+                m <<= 1;
+                e -= 1;
+            }
+            sign | (((e + 127) as u32) << 23) | ((m & 0x3ff) << 13)
+        }
+    } else if exp == 0x1f {
+        sign | 0x7f80_0000 | (mant << 13)
+    } else {
+        sign | ((exp + 127 - 15) << 23) | (mant << 13)
+    };
+    f32::from_bits(bits)
+}
+
+#[test]
+fn every_f16_converts_to_the_same_bits_as_the_reference() {
+    for h in 0..=u16::MAX {
+        assert_eq!(
+            f16_to_f32(h).to_bits(),
+            f16_to_f32_reference(h).to_bits(),
+            "{h:#06x}"
+        );
+    }
+}
+
 #[test]
 fn f16_known_values() {
     assert_eq!(f16_to_f32(0x3c00), 1.0);

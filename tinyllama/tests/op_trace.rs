@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use common::rel_err;
 use tinyllama::synth::{Shape, synth_weights};
@@ -43,21 +43,25 @@ enum Rec {
     },
 }
 
+/// `Ops` must be `Sync` (workers share it): the log sits behind a mutex.
 #[derive(Default)]
 struct Recorder {
-    log: RefCell<Vec<Rec>>,
+    log: Mutex<Vec<Rec>>,
 }
 
 impl Ops for Recorder {
     fn matvec(&self, out: &mut [f32], w: &[f32], x: &[f32], rows: usize, cols: usize) -> OpResult {
         PlainOps.matvec(out, w, x, rows, cols)?;
-        self.log.borrow_mut().push(Rec::Matvec {
+        self.log.lock().unwrap().push(Rec::Matvec {
             w: w.to_vec(),
             x: x.to_vec(),
             rows,
             out: out.to_vec(),
         });
         Ok(())
+    }
+    fn matvec_f16(&self, out: &mut [f32], w: &[u16], x: &[f32], r: usize, c: usize) -> OpResult {
+        unreachable!("the fp32 model has no f16 tensors: {out:?} {w:?} {x:?} {r} {c}")
     }
     fn matvec_q8(
         &self,
@@ -76,7 +80,7 @@ impl Ops for Recorder {
     }
     fn rmsnorm(&self, out: &mut [f32], x: &[f32], w: &[f32], eps: f32) -> OpResult {
         PlainOps.rmsnorm(out, x, w, eps)?;
-        self.log.borrow_mut().push(Rec::Rmsnorm {
+        self.log.lock().unwrap().push(Rec::Rmsnorm {
             x: x.to_vec(),
             w: w.to_vec(),
             eps,
@@ -90,7 +94,7 @@ impl Ops for Recorder {
     fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], hs: usize) -> OpResult {
         let before = x.to_vec();
         PlainOps.rope(x, cos, sin, hs)?;
-        self.log.borrow_mut().push(Rec::Rope {
+        self.log.lock().unwrap().push(Rec::Rope {
             x: before,
             cos: cos.to_vec(),
             sin: sin.to_vec(),
@@ -102,7 +106,7 @@ impl Ops for Recorder {
     fn swiglu(&self, g: &mut [f32], u: &[f32]) -> OpResult {
         let before = g.to_vec();
         PlainOps.swiglu(g, u)?;
-        self.log.borrow_mut().push(Rec::Swiglu {
+        self.log.lock().unwrap().push(Rec::Swiglu {
             g: before,
             u: u.to_vec(),
             out: g.to_vec(),
@@ -127,7 +131,7 @@ impl Ops for Recorder {
                 .map(|t| c[t * stride + off..][..hs].to_vec())
                 .collect()
         };
-        self.log.borrow_mut().push(Rec::Attention {
+        self.log.lock().unwrap().push(Rec::Attention {
             q: q.to_vec(),
             k: rows(kc),
             v: rows(vc),
@@ -152,10 +156,10 @@ fn one_forward_step_op_by_op() {
     for (p, &t) in tokens[..pos].iter().enumerate() {
         s.forward(t, p).unwrap();
     }
-    s.ops().log.borrow_mut().clear();
+    s.ops().log.lock().unwrap().clear();
     s.forward(tokens[pos], pos).unwrap();
 
-    let log = s.ops().log.borrow();
+    let log = s.ops().log.lock().unwrap();
     let (mut mv, mut rn, mut rp, mut sw, mut at) = (0, 0, 0, 0, 0);
     for (i, r) in log.iter().enumerate() {
         let (got, want): (&[f32], Vec<f64>) = match r {

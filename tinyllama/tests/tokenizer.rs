@@ -170,7 +170,7 @@ fn gguf_pieces_use_the_sentencepiece_space() {
     let bytes = &f.models[3].1;
     // The GGUF stores " the" as "▁the".
     assert!(bytes.windows(6).any(|w| w == "\u{2581}the".as_bytes()));
-    let g = tinyllama::gguf::Gguf::parse(bytes).unwrap();
+    let g = tinyllama::gguf::Gguf::parse(&mut bytes.as_slice()).unwrap();
     let t = g.tokenizer().unwrap();
     assert!(t.lookup(b" the").is_some());
 }

@@ -17,7 +17,7 @@ use tinyllama::synth::{
 const USAGE: &str = "\
 usage: tinyllama-gen --shape NAME --out DIR [--seed S] [--unshared] [--formats LIST]
 
-  --shape NAME     tiny | gqa | stories15m | tinyllama-1.1b
+  --shape NAME     tiny | gqa | stories15m | stories110m | tinyllama-1.1b
   --out DIR        output directory (created if missing)
   --seed S         weight seed (default 1)
   --unshared       write a separate classifier instead of tying it to the embedding

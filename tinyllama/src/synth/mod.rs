@@ -33,16 +33,19 @@ pub enum Shape {
     Gqa,
     /// stories15M's shape: dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, seq 256.
     Stories15M,
+    /// stories110M's shape: dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, seq 1024.
+    Stories110M,
     /// TinyLlama-1.1B's shape: dim 2048, 22 layers, 32 heads, 4 KV heads, hidden 5632, vocab 32000, seq 2048.
     TinyLlama1B,
 }
 
 impl Shape {
     /// All shapes, with their command-line names.
-    pub const ALL: [(&'static str, Shape); 4] = [
+    pub const ALL: [(&'static str, Shape); 5] = [
         ("tiny", Shape::Tiny),
         ("gqa", Shape::Gqa),
         ("stories15m", Shape::Stories15M),
+        ("stories110m", Shape::Stories110M),
         ("tinyllama-1.1b", Shape::TinyLlama1B),
     ];
 
@@ -55,7 +58,9 @@ impl Shape {
             .ok_or_else(|| {
                 Error::invalid(
                     "shape",
-                    alloc::format!("{name:?} (known: tiny, gqa, stories15m, tinyllama-1.1b)"),
+                    alloc::format!(
+                        "{name:?} (known: tiny, gqa, stories15m, stories110m, tinyllama-1.1b)"
+                    ),
                 )
             })
     }
@@ -66,6 +71,7 @@ impl Shape {
             Shape::Tiny => (64, 160, 2, 4, 4, 512, 64),
             Shape::Gqa => (128, 352, 2, 8, 2, 512, 64),
             Shape::Stories15M => (288, 768, 6, 6, 6, 32000, 256),
+            Shape::Stories110M => (768, 2048, 12, 12, 12, 32000, 1024),
             Shape::TinyLlama1B => (2048, 5632, 22, 32, 4, 32000, 2048),
         };
         Config {
