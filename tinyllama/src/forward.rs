@@ -5,6 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::buffer::try_zeroed;
 use crate::config::Config;
@@ -15,10 +16,17 @@ use crate::tensor::{Tensor, quantize_q8};
 use crate::weights::Weights;
 use crate::workers::{SerialWorkers, Workers};
 
+/// Most workers a session uses.
+pub const MAX_WORKERS: usize = 256;
+/// Chunks per worker a split op is cut into: workers claim chunks until
+/// none are left, so a worker that starts late (a descheduled thread, a
+/// CPU busy compiling) leaves its share to the others.
+const CHUNKS_PER_WORKER: usize = 4;
+
 /// What one worker owns during a split op.
 struct Lane {
-    /// Its op's failure, if any.
-    error: Option<OpError>,
+    /// The failure of the lowest-numbered chunk this worker saw fail.
+    error: Option<(usize, OpError)>,
     /// Attention scores scratch, one per context position.
     scores: Vec<f32>,
 }
@@ -42,7 +50,7 @@ struct State {
     /// `ctx × head_size/2` each.
     rope_cos: Vec<f32>,
     rope_sin: Vec<f32>,
-    /// One per worker (at most [`MAX_PARTS`]).
+    /// One per worker (at most [`MAX_WORKERS`]).
     lanes: Vec<Lane>,
 }
 
@@ -56,8 +64,11 @@ pub struct Session<'w, O: Ops> {
     s: State,
 }
 
-/// Splits `out` (units of `granule` elements) over the workers: worker `i`
-/// runs `op(units, part, lane)` on its contiguous range of units. With one
+/// Splits `out` (units of `granule` elements) into contiguous chunks and
+/// runs `op(units, chunk, lane)` on each, on the workers: every worker
+/// claims chunks from a shared counter until none are left, using its own
+/// lane. Each unit belongs to exactly one chunk, so (with a row-split
+/// invariant op) the result does not depend on who computed what. With one
 /// worker (or one unit) the op runs once on the whole of `out`.
 fn split<F>(
     workers: &dyn Workers,
@@ -70,26 +81,49 @@ where
     F: Fn(Range<usize>, &mut [f32], &mut Lane) -> OpResult + Sync,
 {
     let units = out.len() / granule;
-    let parts = workers.count().min(units).min(lanes.len());
-    if parts <= 1 {
+    let n_workers = workers.count().min(lanes.len());
+    if n_workers <= 1 || units <= 1 {
         return Ok(op(0..units, out, &mut lanes[0])?);
     }
-    let outs = Shards::new(out, parts, granule);
-    let mine = Shards::new(&mut lanes[..parts], parts, 1);
-    workers.run(&|i| {
-        if let (Some(part), Some(lane)) = (outs.take(i), mine.take(i)) {
-            lane[0].error = op(outs.units_of(i), part, &mut lane[0]).err();
+    let chunks = units.min(n_workers * CHUNKS_PER_WORKER).min(MAX_PARTS);
+    let outs = Shards::new(out, chunks, granule);
+    let mine = Shards::new(&mut lanes[..n_workers], n_workers, 1);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    workers.run(&|worker| {
+        let Some([lane]) = mine.take(worker) else {
+            return;
+        };
+        while !failed.load(Ordering::Relaxed) {
+            let chunk = next.fetch_add(1, Ordering::Relaxed);
+            let Some(part) = outs.take(chunk) else {
+                return;
+            };
+            if let Err(e) = op(outs.units_of(chunk), part, lane) {
+                failed.store(true, Ordering::Relaxed);
+                if lane.error.as_ref().is_none_or(|(c, _)| chunk < *c) {
+                    lane.error = Some((chunk, e));
+                }
+            }
         }
     });
-    if !outs.complete() || !mine.complete() {
+    let complete = outs.complete();
+    let first_error = lanes[..n_workers]
+        .iter_mut()
+        .filter_map(|l| l.error.take())
+        .min_by_key(|(chunk, _)| *chunk);
+    if let Some((_, e)) = first_error {
+        return Err(e.into());
+    }
+    if !complete {
         return Err(Error::Workers {
-            reason: format!("Workers::run did not run each of the tasks 0..{parts} exactly once"),
+            reason: format!(
+                "after Workers::run, {chunks} chunks of {units} units were not all computed \
+                 (no task ran, or a task did not return normally)"
+            ),
         });
     }
-    match lanes[..parts].iter_mut().find_map(|l| l.error.take()) {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// `out = w · x` for a fp32, f16 or Q8 matrix of `rows` × `cols`, rows
@@ -140,7 +174,7 @@ impl<'w, O: Ops> Session<'w, O> {
     }
 
     /// Like [`Session::new`], with the matvec rows and attention heads of
-    /// every step split over `workers` (at most [`MAX_PARTS`] of them are
+    /// every step split over `workers` (at most [`MAX_WORKERS`] of them are
     /// used). Results are bit-identical for every worker count.
     pub fn with_workers(
         config: Config,
@@ -180,7 +214,7 @@ impl<'w, O: Ops> Session<'w, O> {
                 rope_sin[pos * half + j] = libm::sin(angle) as f32;
             }
         }
-        let n_lanes = workers.count().clamp(1, MAX_PARTS);
+        let n_lanes = workers.count().clamp(1, MAX_WORKERS);
         let mut lanes = Vec::new();
         lanes
             .try_reserve_exact(n_lanes)
@@ -237,7 +271,7 @@ impl<'w, O: Ops> Session<'w, O> {
 
     /// Number of workers the split ops use.
     pub fn workers(&self) -> usize {
-        self.workers.count().clamp(1, MAX_PARTS)
+        self.workers.count().clamp(1, MAX_WORKERS)
     }
 
     /// Runs `token` at position `pos` (positions `0..pos` must have been run

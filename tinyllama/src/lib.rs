@@ -1,9 +1,14 @@
 //! Llama-family transformer inference: llama2.c checkpoints (versions 0, 1,
 //! 2) and GGUF (F32, F16, Q8_0), their tokenizers, a KV-cached forward pass
-//! whose compute goes through the [`Ops`] trait, and sampling.
+//! whose compute goes through the [`Ops`] trait and whose matvec rows and
+//! attention heads are split over [`Workers`], and sampling.
 //!
+//! Models load from any [`ModelSource`] (a byte slice, a file, a block
+//! device), each tensor read once straight into its final storage.
 //! `no_std + alloc`; the `std` feature adds the host binary, the checkpoint
-//! generator ([`synth`]) and `std::error::Error` for [`Error`].
+//! generator (`synth`), `FileSource`, the `ThreadPool` workers and
+//! `std::error::Error` for [`Error`]. The contracts other implementations
+//! must keep are in the docs of [`source`], [`workers`] and [`ops`].
 //!
 //! ```
 //! use tinyllama::synth::{GgufType, Shape, synth_tokenizer, synth_weights, write_gguf};

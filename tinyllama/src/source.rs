@@ -5,7 +5,7 @@
 //! peak memory of loading is the weights plus small fixed buffers. The
 //! kernel implements the trait for a virtio block device; this crate
 //! implements it for byte slices (a boot module already in memory) and,
-//! with `std`, for files ([`FileSource`]).
+//! with `std`, for files (`FileSource`).
 //!
 //! # Contract for implementations
 //!

@@ -12,7 +12,7 @@ use core::ops::Range;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Most parts one slice is split into.
-pub const MAX_PARTS: usize = 256;
+pub const MAX_PARTS: usize = 1024;
 
 /// Units `units` split into `parts` balanced contiguous ranges: range `i`.
 pub fn part_range(units: usize, parts: usize, i: usize) -> Range<usize> {

@@ -1,13 +1,16 @@
 //! Running one task on several workers: the [`Workers`] contract, a serial
 //! implementation and, with `std`, a pool of persistent threads.
 //!
-//! The forward pass ([`crate::Session`]) splits the rows of every matvec
-//! and the heads of every attention into `count()` contiguous ranges and
-//! asks the workers to compute range `i` on worker `i`. Each output element
-//! is computed by exactly one worker, the same way as with one worker, so
-//! results are bit-identical for every worker count. The splitting lives in
-//! the forward pass, so every [`crate::Ops`] implementation gets it; the
-//! kernel implements [`Workers`] with its CPUs.
+//! The forward pass ([`crate::Session`]) cuts the rows of every matvec and
+//! the heads of every attention into contiguous chunks (about four per
+//! worker), and runs one task per worker; each task claims chunks from a
+//! shared counter until none are left. Each output element is computed by
+//! exactly one task, the same way whatever the chunk, so results are
+//! bit-identical for every worker count, and a worker that starts late
+//! (a descheduled thread, a CPU that is still compiling) leaves its share to
+//! the others. The splitting lives in the forward pass, so every
+//! [`crate::Ops`] implementation gets it; the kernel implements [`Workers`]
+//! with its CPUs.
 //!
 //! # Contract for implementations
 //!
@@ -19,11 +22,16 @@
 //!   returned. It is called for every split op: hundreds of times per token,
 //!   so starting a task must cost microseconds (persistent workers that
 //!   spin briefly, then sleep; never a thread spawn per call).
-//! - A task never blocks on another task. Tasks report op failures through
-//!   the forward pass's own per-worker slots, not through `run`.
-//! - If an implementation breaks the contract (runs an index twice or not
-//!   at all), the forward pass detects it and returns
-//!   [`crate::Error::Workers`]; it never computes with a half-written output.
+//! - A task never waits for another task, so a worker may start late or
+//!   not at all without a deadlock. Tasks report op failures through the
+//!   forward pass's own per-worker slots, not through `run`; a task does
+//!   not panic unless an [`crate::Ops`] implementation does, and `run`
+//!   should pass such a panic on to its caller (as `ThreadPool` does).
+//! - If an implementation breaks the contract, the forward pass stays
+//!   correct: a repeated index finds its lane taken and does nothing,
+//!   missing indices leave their chunks to the tasks that do run, and if no
+//!   task completes the work the step fails with [`crate::Error::Workers`]
+//!   instead of computing with a half-written output.
 
 /// Workers that run one task on every worker index (see the module docs).
 pub trait Workers: Sync {

@@ -1,8 +1,8 @@
 //! Matvec rows and attention heads split over workers: bit-identical logits
 //! and tokens for every worker count and every format; the thread pool
 //! runs each index exactly once; a Workers implementation that breaks its
-//! contract, a panicking task and a failing op give errors, never wrong
-//! results or hangs.
+//! contract, a panicking task and a failing op give right results or
+//! errors, never wrong results or hangs.
 
 mod common;
 
@@ -65,7 +65,7 @@ fn every_worker_count_gives_bit_identical_logits_and_tokens() {
         let prompt = f.tokenizer.encode("Once upon a time", true, false).unwrap();
         for (label, bytes, _) in &f.models {
             let m = Model::load(bytes).unwrap();
-            let reference = run(&m, &SerialWorkers, &prompt, 16);
+            let reference = run(&m, &SerialWorkers, &prompt, 10);
             let mut others: Vec<(String, &dyn Workers)> = pools
                 .iter()
                 .map(|p| (format!("{} threads", p.count()), p as &dyn Workers))
@@ -75,7 +75,7 @@ fn every_worker_count_gives_bit_identical_logits_and_tokens() {
                 others.push((format!("{} reversed tasks", r.0), r));
             }
             for (name, workers) in others {
-                let got = run(&m, workers, &prompt, 16);
+                let got = run(&m, workers, &prompt, 10);
                 assert!(
                     got == reference,
                     "{shape:?} {label}: {name} differ from one worker"
@@ -139,7 +139,7 @@ fn a_panicking_task_reaches_the_caller_and_the_pool_still_works() {
     assert_eq!(seen, [0, 1, 2]);
 }
 
-/// Claims `count` workers but runs only some indices, or one twice.
+/// Claims `count` workers but runs only the given indices, in that order.
 struct Broken {
     count: usize,
     indices: Vec<usize>,
@@ -157,23 +157,32 @@ impl Workers for Broken {
 }
 
 #[test]
-fn workers_that_break_the_contract_are_an_error() {
+fn workers_that_skip_or_repeat_tasks_still_give_the_same_results() {
     let f = files(Shape::Tiny, 2, true);
     let m = Model::load(&f.models[0].1).unwrap();
-    for indices in [vec![], vec![0], vec![0, 1, 1], vec![0, 0, 1]] {
+    let mut serial = Session::new(m.config, &m.weights, PlainOps, 8).unwrap();
+    let expected = serial.forward(1, 0).unwrap().to_vec();
+    // Tasks claim chunks until none are left: any task that runs takes over
+    // the work of those that do not; a repeated index gets nothing to do.
+    for indices in [
+        vec![0],
+        vec![1],
+        vec![1, 0],
+        vec![0, 1, 1],
+        vec![0, 0, 1],
+        vec![1, 7, 0],
+    ] {
+        let w = Broken { count: 2, indices };
+        let mut s = Session::with_workers(m.config, &m.weights, PlainOps, 8, &w).unwrap();
+        assert_eq!(s.forward(1, 0).unwrap(), &expected[..], "{:?}", w.indices);
+    }
+    // No task at all: nothing was computed, and that is an error.
+    for indices in [vec![], vec![7]] {
         let w = Broken { count: 2, indices };
         let mut s = Session::with_workers(m.config, &m.weights, PlainOps, 8, &w).unwrap();
         let e = s.forward(1, 0).unwrap_err();
         assert!(matches!(e, Error::Workers { .. }), "{:?}: {e}", w.indices);
-        assert!(e.to_string().contains("exactly once"), "{e}");
-    }
-    // Any order is fine, and indices past the parts are ignored.
-    let mut serial = Session::new(m.config, &m.weights, PlainOps, 8).unwrap();
-    let expected = serial.forward(1, 0).unwrap().to_vec();
-    for indices in [vec![1, 0], vec![1, 7, 0]] {
-        let w = Broken { count: 2, indices };
-        let mut s = Session::with_workers(m.config, &m.weights, PlainOps, 8, &w).unwrap();
-        assert_eq!(s.forward(1, 0).unwrap(), &expected[..], "{:?}", w.indices);
+        assert!(e.to_string().contains("not all computed"), "{e}");
     }
 }
 
