@@ -138,39 +138,34 @@ pub trait Ops: Sync {
 /// keep several SIMD accumulators in flight.
 const LANES: usize = 8;
 
-/// Dot product with `LANES` independent partial sums (auto-vectorizes).
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    dot_widened(a, b, |v| v)
-}
-
 /// Dot product of binary16 bit patterns with fp32 values: the same sums in
 /// the same order as [`dot`] on the widened values, hence the same result.
-#[inline]
-pub fn dot_f16(a: &[u16], b: &[f32]) -> f32 {
-    dot_widened(a, b, f16_to_f32)
-}
-
-/// [`dot`] over `widen(a[i]) * b[i]`: `LANES` partial sums over whole
-/// chunks, a separate sum of the tail, then a pairwise reduction.
+/// The values are widened a block at a time into a buffer (a loop that
+/// vectorizes well), then accumulated exactly as [`dot`] does.
 #[inline(always)]
-fn dot_widened<T: Copy>(a: &[T], b: &[f32], widen: impl Fn(T) -> f32) -> f32 {
+pub fn dot_f16(a: &[u16], b: &[f32]) -> f32 {
+    const BLOCK: usize = 32 * LANES;
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+    let whole = n / LANES * LANES;
     let mut acc = [0.0f32; LANES];
-    let ac = a.chunks_exact(LANES);
-    let bc = b.chunks_exact(LANES);
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for i in 0..LANES {
-            acc[i] += widen(x[i]) * y[i];
+    let mut wide = [0.0f32; BLOCK];
+    for (ab, bb) in a[..whole].chunks(BLOCK).zip(b[..whole].chunks(BLOCK)) {
+        let wide = &mut wide[..ab.len()];
+        for (w, &h) in wide.iter_mut().zip(ab) {
+            *w = f16_to_f32(h);
         }
+        accumulate_lanes(&mut acc, wide, bb);
     }
     let mut tail = 0.0f32;
-    for (x, y) in ar.iter().zip(br) {
-        tail += widen(*x) * y;
+    for (x, y) in a[whole..n].iter().zip(&b[whole..n]) {
+        tail += f16_to_f32(*x) * y;
     }
-    // Pairwise reduction of the lanes.
+    reduce_lanes(acc) + tail
+}
+
+/// Pairwise reduction of the lanes of [`dot`].
+#[inline(always)]
+fn reduce_lanes(mut acc: [f32; LANES]) -> f32 {
     let mut width = LANES;
     while width > 1 {
         width /= 2;
@@ -178,7 +173,79 @@ fn dot_widened<T: Copy>(a: &[T], b: &[f32], widen: impl Fn(T) -> f32) -> f32 {
             acc[i] += acc[i + width];
         }
     }
-    acc[0] + tail
+    acc[0]
+}
+
+/// Dot product with `LANES` independent partial sums (auto-vectorizes):
+/// lane `i` sums the products of the elements `i`, `i + LANES`, ... of the
+/// whole chunks, the tail is summed separately, then the lanes pairwise.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let whole = n / LANES * LANES;
+    let mut acc = [0.0f32; LANES];
+    accumulate_lanes(&mut acc, &a[..whole], &b[..whole]);
+    let mut tail = 0.0f32;
+    for (x, y) in a[whole..].iter().zip(&b[whole..]) {
+        tail += x * y;
+    }
+    reduce_lanes(acc) + tail
+}
+
+/// `acc[i] += a[k] * b[k]` for every `k ≡ i (mod LANES)`, in order of `k`
+/// (`a.len()` a multiple of `LANES`).
+#[inline(always)]
+fn accumulate_lanes(acc: &mut [f32; LANES], a: &[f32], b: &[f32]) {
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+}
+
+/// `out[r] = dot_f16(row r, x)` for every row.
+#[inline(always)]
+fn matvec_f16_rows(out: &mut [f32], w: &[u16], x: &[f32], cols: usize) {
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+        *o = dot_f16(row, x);
+    }
+}
+
+/// [`matvec_f16_rows`] with the F16C conversion instruction: `acc` holds
+/// the `LANES` partial sums of [`dot`] in one register, multiplied and added
+/// separately (no FMA) in the same order, and reduced pairwise as
+/// [`reduce_lanes`] does; the tail as in [`dot_f16`]. The hardware widening
+/// is exact like [`f16_to_f32`] (it only sets the quiet bit of signalling
+/// NaNs), so the results are the same.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,f16c")]
+fn matvec_f16_f16c(out: &mut [f32], w: &[u16], x: &[f32], cols: usize) {
+    use core::arch::x86_64::{
+        _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_set_epi16, _mm_shuffle_ps,
+        _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtph_ps, _mm256_extractf128_ps,
+        _mm256_mul_ps, _mm256_set_ps, _mm256_setzero_ps,
+    };
+    const _: () = assert!(LANES == 8);
+    let whole = cols / LANES * LANES;
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+        let mut acc = _mm256_setzero_ps();
+        for (h, y) in row.as_chunks::<8>().0.iter().zip(x.as_chunks::<8>().0) {
+            let h = h.map(|v| v as i16);
+            let h = _mm_set_epi16(h[7], h[6], h[5], h[4], h[3], h[2], h[1], h[0]);
+            let y = _mm256_set_ps(y[7], y[6], y[5], y[4], y[3], y[2], y[1], y[0]);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtph_ps(h), y));
+        }
+        // acc[i] += acc[i + 4], then acc[i] += acc[i + 2], then acc[0] + acc[1].
+        let four = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+        let two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+        let one = _mm_add_ss(two, _mm_shuffle_ps::<0b01>(two, two));
+        let mut tail = 0.0f32;
+        for (h, y) in row[whole..].iter().zip(&x[whole..]) {
+            tail += f16_to_f32(*h) * y;
+        }
+        *o = _mm_cvtss_f32(one) + tail;
+    }
 }
 
 /// Integer dot product of two int8 slices: products in i16 (an i8 × i8
@@ -228,9 +295,15 @@ impl Ops for PlainOps {
         debug_assert_eq!(out.len(), rows);
         debug_assert_eq!(w.len(), rows * cols);
         debug_assert_eq!(x.len(), cols);
-        for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
-            *o = dot_f16(row, x);
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("f16c")
+        {
+            // SAFETY: the CPU has AVX2 and F16C, the features the function enables.
+            unsafe { matvec_f16_f16c(out, w, x, cols) };
+            return Ok(());
         }
+        matvec_f16_rows(out, w, x, cols);
         Ok(())
     }
 
