@@ -640,7 +640,8 @@ impl Gguf {
                 ));
             }
         };
-        let mut pieces = Vec::with_capacity(tokens.len());
+        let mut pieces = Vec::new();
+        try_reserve(&mut pieces, tokens.len(), "tokenizer pieces")?;
         for (i, t) in tokens.iter().enumerate() {
             match t {
                 Value::Str(s) => pieces.push(spm_to_spaces(s)),
@@ -653,60 +654,55 @@ impl Gguf {
             }
         }
         let n = pieces.len();
-        let scores = match self.get("tokenizer.ggml.scores") {
-            Some(Value::Array(a)) if a.len() == n => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::Float(f) => Ok(*f as f32),
-                    _ => Err(Error::invalid(
-                        format!("tokenizer.ggml.scores[{i}]"),
-                        "not a float",
-                    )),
-                })
-                .collect::<Result<Vec<f32>>>()?,
+        let mut scores = try_zeroed::<f32>(n, "tokenizer scores")?;
+        match self.get("tokenizer.ggml.scores") {
+            Some(Value::Array(a)) if a.len() == n => {
+                for (i, (s, v)) in scores.iter_mut().zip(a).enumerate() {
+                    let Value::Float(f) = v else {
+                        return Err(Error::invalid(
+                            format!("tokenizer.ggml.scores[{i}]"),
+                            "not a float",
+                        ));
+                    };
+                    *s = *f as f32;
+                }
+            }
             Some(_) => {
                 return Err(Error::invalid(
                     "tokenizer.ggml.scores",
                     format!("not an array of {n} floats"),
                 ));
             }
-            None => alloc::vec![0.0; n],
-        };
-        let kinds = match self.get("tokenizer.ggml.token_type") {
-            Some(Value::Array(a)) if a.len() == n => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::Int(k) => TokenKind::from_gguf(*k as i64).ok_or_else(|| {
-                        Error::invalid(
-                            format!("tokenizer.ggml.token_type[{i}]"),
-                            format!("unknown token type {k}"),
-                        )
-                    }),
-                    _ => Err(Error::invalid(
-                        format!("tokenizer.ggml.token_type[{i}]"),
-                        "not an integer",
-                    )),
-                })
-                .collect::<Result<Vec<TokenKind>>>()?,
+            None => {}
+        }
+        let mut kinds = Vec::new();
+        try_reserve(&mut kinds, n, "tokenizer token types")?;
+        match self.get("tokenizer.ggml.token_type") {
+            Some(Value::Array(a)) if a.len() == n => {
+                for (i, v) in a.iter().enumerate() {
+                    let what = || format!("tokenizer.ggml.token_type[{i}]");
+                    let Value::Int(k) = v else {
+                        return Err(Error::invalid(what(), "not an integer"));
+                    };
+                    let kind = TokenKind::from_gguf(*k as i64)
+                        .ok_or_else(|| Error::invalid(what(), format!("unknown token type {k}")))?;
+                    kinds.push(kind);
+                }
+            }
             Some(_) => {
                 return Err(Error::invalid(
                     "tokenizer.ggml.token_type",
                     format!("not an array of {n} integers"),
                 ));
             }
-            None => pieces
-                .iter()
-                .map(|p| {
-                    if crate::tokenizer::parse_byte_piece(p).is_some() {
-                        TokenKind::Byte
-                    } else {
-                        TokenKind::Normal
-                    }
-                })
-                .collect(),
-        };
+            None => kinds.extend(pieces.iter().map(|p| {
+                if crate::tokenizer::parse_byte_piece(p).is_some() {
+                    TokenKind::Byte
+                } else {
+                    TokenKind::Normal
+                }
+            })),
+        }
         let bos = self.uint_or("tokenizer.ggml.bos_token_id", 1)?;
         let eos = self.uint_or("tokenizer.ggml.eos_token_id", 2)?;
         let id = |v: u64, what: &str| {

@@ -69,8 +69,6 @@ pub struct Tokenizer {
     pieces: Vec<Vec<u8>>,
     scores: Vec<f32>,
     kinds: Vec<TokenKind>,
-    /// What each token decodes to (bytes for byte tokens, nothing for control).
-    text: Vec<Vec<u8>>,
     /// Ids of matchable pieces, sorted by piece bytes.
     sorted: Vec<u32>,
     byte_tokens: [Option<u32>; 256],
@@ -79,6 +77,17 @@ pub struct Tokenizer {
     eos: u32,
     max_token_length: usize,
 }
+
+/// Every byte value, for decoding byte tokens without storing their text.
+static BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Parses a `<0xXX>` byte-token piece.
 pub fn parse_byte_piece(p: &[u8]) -> Option<u8> {
@@ -152,7 +161,6 @@ impl Tokenizer {
             }
         }
         let mut byte_tokens = [None; 256];
-        let mut text = Vec::with_capacity(n);
         let mut max_token_length = 0;
         let mut unk = None;
         for (id, (p, (s, k))) in pieces.iter().zip(scores.iter().zip(&kinds)).enumerate() {
@@ -177,24 +185,24 @@ impl Tokenizer {
                     if byte_tokens[b as usize].is_none() {
                         byte_tokens[b as usize] = Some(id as u32);
                     }
-                    text.push(alloc::vec![b]);
                 }
-                TokenKind::Control | TokenKind::Unused => text.push(Vec::new()),
                 TokenKind::Unknown => {
                     unk.get_or_insert(id as u32);
-                    text.push(p.clone());
                 }
-                TokenKind::Normal | TokenKind::UserDefined => text.push(p.clone()),
+                TokenKind::Control
+                | TokenKind::Unused
+                | TokenKind::Normal
+                | TokenKind::UserDefined => {}
             }
         }
-        let mut sorted: Vec<u32> = (0..n as u32)
-            .filter(|&i| {
-                matches!(
-                    kinds[i as usize],
-                    TokenKind::Normal | TokenKind::UserDefined
-                )
-            })
-            .collect();
+        let mut sorted: Vec<u32> = Vec::new();
+        try_reserve(&mut sorted, n, "tokenizer index")?;
+        sorted.extend((0..n as u32).filter(|&i| {
+            matches!(
+                kinds[i as usize],
+                TokenKind::Normal | TokenKind::UserDefined
+            )
+        }));
         // Stable sort: among equal pieces the lowest id comes first and wins.
         sorted.sort_by(|&a, &b| pieces[a as usize].cmp(&pieces[b as usize]));
         sorted.dedup_by(|a, b| pieces[*a as usize] == pieces[*b as usize]);
@@ -202,7 +210,6 @@ impl Tokenizer {
             pieces,
             scores,
             kinds,
-            text,
             sorted,
             byte_tokens,
             unk,
@@ -427,8 +434,17 @@ impl Tokenizer {
     /// their byte, control and unused tokens nothing, and a piece right
     /// after BOS loses its leading space. Out-of-range ids give nothing.
     pub fn decode(&self, prev: u32, token: u32) -> &[u8] {
-        let Some(t) = self.text.get(token as usize) else {
+        let (Some(piece), Some(kind)) = (
+            self.pieces.get(token as usize),
+            self.kinds.get(token as usize),
+        ) else {
             return &[];
+        };
+        let t: &[u8] = match kind {
+            // `Tokenizer::new` checked that every byte token's piece parses.
+            TokenKind::Byte => parse_byte_piece(piece).map_or(&[], |b| &BYTES[b as usize..][..1]),
+            TokenKind::Control | TokenKind::Unused => &[],
+            TokenKind::Normal | TokenKind::UserDefined | TokenKind::Unknown => piece,
         };
         if prev == self.bos && t.first() == Some(&b' ') {
             &t[1..]
