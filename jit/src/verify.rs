@@ -603,6 +603,15 @@ impl FnCx<'_> {
                         format!("a for loop ranges over i32 or i64, found {}", s.ty),
                     );
                 }
+                if e.ty != s.ty {
+                    return err(
+                        end.pos,
+                        format!(
+                            "`for` bounds have different types: start is {}, end is {}",
+                            s.ty, e.ty
+                        ),
+                    );
+                }
                 let st = match step {
                     Some(st) => {
                         let x = self.expr(st, Some(s.ty))?;

@@ -156,6 +156,18 @@ fn bad_sources_report_line_and_column() {
             "bad.bfir:3:18: this call returns no value",
         ),
         (
+            "fn f(a: i32, b: i64) {\n  for i in a..b { }\n}",
+            "bad.bfir:2:15: `for` bounds have different types: start is i32, end is i64",
+        ),
+        (
+            "fn f(a: i64, b: i32) { for i in a..b step 2 { } }",
+            "bad.bfir:1:36: `for` bounds have different types: start is i64, end is i32",
+        ),
+        (
+            "fn f(a: i32, b: i32) { for i in a..b step 2i64 { } }",
+            "bad.bfir:1:43: expected i32, found i64",
+        ),
+        (
             "fn f(a: &[i32]) { let s = a[0..1]; }",
             "bad.bfir:1:27: a slice `buf[lo..hi]` can only be passed as a call argument",
         ),
