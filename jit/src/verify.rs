@@ -9,6 +9,7 @@ use crate::diag::{Pos, PosError, err};
 use crate::ir::*;
 use crate::lexer::BinTok;
 use crate::types::{Elem, ParamTy, Ty};
+use crate::values::TrapKind;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -89,7 +90,12 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
                         "a constant's value must not call functions or read buffers",
                     );
                 }
-                Binding::Const(e)
+                match eval_const(e) {
+                    Ok(k) => Binding::Const(Expr::konst(k)),
+                    Err(kind) => {
+                        return err(c.pos, format!("constant `{}` traps: {kind}", c.name));
+                    }
+                }
             }
             (AConstTy::Array(elem, n), AConstValue::Array(items, lpos)) => {
                 if *n != items.len() as u64 {
@@ -155,6 +161,33 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
         funcs,
         tables,
     })
+}
+
+/// Evaluates a constant's checked expression once, by the T0 interpreter itself (so the
+/// value is bit for bit what every tier computed when constants were expanded at each
+/// use). Uses of the constant then see one literal: a chain of constants that each use
+/// the previous one twice stays linear instead of doubling the tree per constant.
+fn eval_const(e: Expr) -> Result<Const, TrapKind> {
+    let ty = e.ty;
+    let f = Function {
+        name: String::new(),
+        params: Vec::new(),
+        param_slots: Vec::new(),
+        ret: ty,
+        reassoc: false,
+        locals: Vec::new(),
+        bufs: Vec::new(),
+        body: vec![Stmt::Return(Some(e))],
+    };
+    let m = Module {
+        name: String::new(),
+        file: String::new(),
+        doc: String::new(),
+        funcs: vec![f],
+        tables: Vec::new(),
+    };
+    let program = crate::interp::Program::new(&m).ok_or(TrapKind::BadArguments)?;
+    program.run(0, &[], 1).map(|bits| Const::from_bits(ty, bits))
 }
 
 fn contains_load(e: &Expr) -> bool {

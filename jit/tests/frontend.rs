@@ -227,3 +227,51 @@ fn deepest_accepted_sources_compile_and_run_at_every_tier() {
         }
     }
 }
+
+/// Each constant is evaluated once: a chain where every constant uses the previous one
+/// twice used to double the expression (2^64 nodes here, a hang and an out-of-memory).
+#[test]
+fn constant_chains_evaluate_each_constant_once() {
+    use jit::{Arg, Engine, EngineConfig, Tier, Value};
+    let mut src = String::from("const C0: i32 = 3;\nconst D0: i64 = -7;\nconst F0: f64 = 0.5;\n");
+    let (mut c, mut d, mut f) = (3i32, -7i64, 0.5f64);
+    for k in 1..64 {
+        src += &format!("const C{k}: i32 = C{p} * C{p} + C{p} + {k};\n", p = k - 1);
+        src += &format!("const D{k}: i64 = (D{p} << 1) ^ D{p} - {k};\n", p = k - 1);
+        src += &format!(
+            "const F{k}: f64 = F{p} * 0.75 + F{p} as f32 as f64 * 0.125;\n",
+            p = k - 1
+        );
+        c = c.wrapping_mul(c).wrapping_add(c).wrapping_add(k);
+        d = (d << 1) ^ d.wrapping_sub(k as i64);
+        f = f * 0.75 + f as f32 as f64 * 0.125;
+    }
+    src += "fn c() -> i32 { return C63; }\nfn d() -> i64 { return D63; }\n";
+    src += "fn f() -> f64 { return F63; }\n";
+    let m = parse_module("consts.bfir", &src).unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::host(EngineConfig::default());
+    let id = e.load(m).unwrap();
+    for t in Tier::ALL {
+        let call = |name| e.call_at(e.func(id, name).unwrap(), t, &mut [] as &mut [Arg]);
+        assert!(matches!(call("c"), Ok(Value::I32(v)) if v == c), "{t}");
+        assert!(matches!(call("d"), Ok(Value::I64(v)) if v == d), "{t}");
+        assert!(
+            matches!(call("f"), Ok(Value::F64(v)) if v.to_bits() == f.to_bits()),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn a_constant_that_traps_is_a_located_error() {
+    let got = err("const A: i32 = 1;\nconst Z: i32 = A - 1;\nconst Q: i32 = 7 / Z;\nfn f() {}");
+    assert!(
+        got.starts_with("bad.bfir:3:7: constant `Q` traps: division by zero"),
+        "{got}"
+    );
+    let got = err("const S: i64 = urem(5i64, 0i64);");
+    assert!(
+        got.starts_with("bad.bfir:1:7: constant `S` traps: division by zero"),
+        "{got}"
+    );
+}
