@@ -84,6 +84,8 @@ mod libcalls;
 pub mod mathf;
 mod mem;
 mod parser;
+#[cfg(feature = "std")]
+mod stack;
 mod sync;
 mod types;
 mod values;
@@ -106,6 +108,8 @@ pub use events::{Clock, Event, NullClock, NullSink, TraceSink};
 pub use host_mem::HostExecMemory;
 pub use ir::Module;
 pub use mem::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
+#[cfg(feature = "std")]
+pub use stack::thread_stack_bounds;
 pub use types::{Elem, ParamTy, Ty};
 pub use values::{Arg, Tier, Trap, TrapKind, Value};
 

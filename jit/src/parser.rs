@@ -11,9 +11,21 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Limit on syntactic nesting (blocks, parentheses, unary operators, operator chains):
-/// every later pass recurses over the tree, so this bounds their stack use too.
-const MAX_DEPTH: u32 = 100;
+/// Limit on syntactic nesting: blocks, `if`s, parentheses, call and index brackets, and
+/// every operator, prefix operator and cast (each deepens the tree by one). Every later
+/// pass (verifier, bytecode compiler, lowering, drops) recurses over the tree, so this
+/// bounds their stack use too; see `jit/IR.md` ("Limits") for the measured stack per
+/// level and why 32 levels fit the kernel's 256 KiB stacks with a margin.
+pub const MAX_DEPTH: u32 = 32;
+
+/// The header of a `for` loop, before its body.
+struct ForHead {
+    var: String,
+    pos: Pos,
+    start: AExpr,
+    end: AExpr,
+    step: Option<AExpr>,
+}
 
 pub struct Parser {
     toks: Vec<Token>,
@@ -78,7 +90,10 @@ impl Parser {
     fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return err(self.pos(), "nesting too deep");
+            return err(
+                self.pos(),
+                format!("nesting too deep (more than {MAX_DEPTH} levels)"),
+            );
         }
         Ok(())
     }
@@ -260,131 +275,185 @@ impl Parser {
         Ok((stmts, end))
     }
 
+    /// One statement. The arms are separate functions so that the frame every nesting
+    /// level keeps on the stack is only that of the construct being parsed (a debug build
+    /// gives each temporary of a function its own stack slot).
     fn stmt(&mut self) -> R<AStmt> {
-        let pos = self.pos();
-        match self.peek().clone() {
-            Tok::Let => {
-                self.next();
-                self.eat(&Tok::Mut);
-                let (name, npos) = self.ident("variable name")?;
-                let ty = if self.eat(&Tok::Colon) {
-                    Some(self.scalar_ty()?)
-                } else {
-                    None
-                };
-                self.expect(&Tok::Eq, "`=`")?;
-                let init = self.expr()?;
-                self.expect(&Tok::Semi, "`;`")?;
-                Ok(AStmt::Let {
-                    name,
-                    pos: npos,
-                    ty,
-                    init,
-                })
-            }
+        match self.peek() {
+            Tok::Let => self.let_stmt(),
             Tok::If => self.if_stmt(),
-            Tok::While => {
-                self.next();
-                let cond = self.expr()?;
-                let (body, _) = self.block()?;
-                Ok(AStmt::While { cond, body })
-            }
-            Tok::For => {
-                self.next();
-                let (var, vpos) = self.ident("loop variable")?;
-                self.expect(&Tok::In, "`in`")?;
-                let start = self.expr()?;
-                self.expect(&Tok::DotDot, "`..`")?;
-                let end = self.expr()?;
-                let step = if self.eat(&Tok::Step) {
-                    Some(self.expr()?)
-                } else {
-                    None
-                };
-                let (body, _) = self.block()?;
-                Ok(AStmt::For {
-                    var,
-                    pos: vpos,
-                    start,
-                    end,
-                    step,
-                    body,
-                })
-            }
-            Tok::Break => {
-                self.next();
-                self.expect(&Tok::Semi, "`;`")?;
-                Ok(AStmt::Break(pos))
-            }
-            Tok::Continue => {
-                self.next();
-                self.expect(&Tok::Semi, "`;`")?;
-                Ok(AStmt::Continue(pos))
-            }
-            Tok::Return => {
-                self.next();
-                let v = if self.peek() == &Tok::Semi {
-                    None
-                } else {
-                    Some(self.expr()?)
-                };
-                self.expect(&Tok::Semi, "`;`")?;
-                Ok(AStmt::Return(pos, v))
-            }
-            Tok::LBrace => Ok(AStmt::Block(self.block()?.0)),
-            _ => {
-                let e = self.expr()?;
-                if matches!(self.peek(), Tok::Eq | Tok::OpAssign(_)) {
-                    let opos = self.pos();
-                    let op = match self.next().tok {
-                        Tok::OpAssign(b) => Some(b),
-                        _ => None,
-                    };
-                    let target = match e.kind {
-                        AExprKind::Name(n) => ATarget::Var(n, e.pos),
-                        AExprKind::Index { buf, index } => ATarget::Index {
-                            buf,
-                            pos: e.pos,
-                            index: *index,
-                        },
-                        _ => {
-                            return err(
-                                e.pos,
-                                "invalid assignment target (expected a variable or `buf[index]`)",
-                            );
-                        }
-                    };
-                    let value = self.expr()?;
-                    self.expect(&Tok::Semi, "`;`")?;
-                    return Ok(AStmt::Assign {
-                        target,
-                        op,
-                        value,
-                        pos: opos,
-                    });
-                }
-                self.expect(&Tok::Semi, "`;`")?;
-                Ok(AStmt::Expr(e))
-            }
+            Tok::While => self.while_stmt(),
+            Tok::For => self.for_stmt(),
+            Tok::Break | Tok::Continue => self.jump_stmt(),
+            Tok::Return => self.return_stmt(),
+            Tok::LBrace => self.block_stmt(),
+            _ => self.expr_stmt(),
         }
+    }
+
+    fn let_stmt(&mut self) -> R<AStmt> {
+        self.expect(&Tok::Let, "`let`")?;
+        self.eat(&Tok::Mut);
+        let (name, npos) = self.ident("variable name")?;
+        let ty = if self.eat(&Tok::Colon) {
+            Some(self.scalar_ty()?)
+        } else {
+            None
+        };
+        self.expect(&Tok::Eq, "`=`")?;
+        let init = self.expr()?;
+        self.expect(&Tok::Semi, "`;`")?;
+        Ok(AStmt::Let {
+            name,
+            pos: npos,
+            ty,
+            init,
+        })
+    }
+
+    fn while_stmt(&mut self) -> R<AStmt> {
+        self.expect(&Tok::While, "`while`")?;
+        let cond = self.boxed_expr()?;
+        let (body, _) = self.block()?;
+        Ok(AStmt::While { cond: *cond, body })
+    }
+
+    fn for_stmt(&mut self) -> R<AStmt> {
+        // the header is boxed: the body's nesting levels stack only this small frame
+        let head = self.for_head()?;
+        let (body, _) = self.block()?;
+        let ForHead {
+            var,
+            pos,
+            start,
+            end,
+            step,
+        } = *head;
+        Ok(AStmt::For {
+            var,
+            pos,
+            start,
+            end,
+            step,
+            body,
+        })
+    }
+
+    /// `for var in start..end [step s]`.
+    fn for_head(&mut self) -> R<Box<ForHead>> {
+        self.expect(&Tok::For, "`for`")?;
+        let (var, pos) = self.ident("loop variable")?;
+        self.expect(&Tok::In, "`in`")?;
+        let start = self.expr()?;
+        self.expect(&Tok::DotDot, "`..`")?;
+        let end = self.expr()?;
+        let step = if self.eat(&Tok::Step) {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        Ok(Box::new(ForHead {
+            var,
+            pos,
+            start,
+            end,
+            step,
+        }))
+    }
+
+    /// `break;` or `continue;`.
+    fn jump_stmt(&mut self) -> R<AStmt> {
+        let pos = self.pos();
+        let brk = self.next().tok == Tok::Break;
+        self.expect(&Tok::Semi, "`;`")?;
+        Ok(if brk {
+            AStmt::Break(pos)
+        } else {
+            AStmt::Continue(pos)
+        })
+    }
+
+    fn return_stmt(&mut self) -> R<AStmt> {
+        let pos = self.expect(&Tok::Return, "`return`")?;
+        let v = if self.peek() == &Tok::Semi {
+            None
+        } else {
+            Some(self.expr()?)
+        };
+        self.expect(&Tok::Semi, "`;`")?;
+        Ok(AStmt::Return(pos, v))
+    }
+
+    fn block_stmt(&mut self) -> R<AStmt> {
+        let (body, _) = self.block()?;
+        Ok(AStmt::Block(body))
+    }
+
+    /// An assignment (`x = e;`, `buf[i] op= e;`) or a call used as a statement.
+    fn expr_stmt(&mut self) -> R<AStmt> {
+        let e = self.expr()?;
+        if matches!(self.peek(), Tok::Eq | Tok::OpAssign(_)) {
+            let opos = self.pos();
+            let op = match self.next().tok {
+                Tok::OpAssign(b) => Some(b),
+                _ => None,
+            };
+            let target = match e.kind {
+                AExprKind::Name(n) => ATarget::Var(n, e.pos),
+                AExprKind::Index { buf, index } => ATarget::Index {
+                    buf,
+                    pos: e.pos,
+                    index: *index,
+                },
+                _ => {
+                    return err(
+                        e.pos,
+                        "invalid assignment target (expected a variable or `buf[index]`)",
+                    );
+                }
+            };
+            let value = self.expr()?;
+            self.expect(&Tok::Semi, "`;`")?;
+            return Ok(AStmt::Assign {
+                target,
+                op,
+                value,
+                pos: opos,
+            });
+        }
+        self.expect(&Tok::Semi, "`;`")?;
+        Ok(AStmt::Expr(e))
     }
 
     fn if_stmt(&mut self) -> R<AStmt> {
         self.expect(&Tok::If, "`if`")?;
         self.enter()?;
-        let cond = self.expr()?;
-        let (then, _) = self.block()?;
-        let els = if self.eat(&Tok::Else) {
-            if self.peek() == &Tok::If {
-                Some(alloc::vec![self.if_stmt()?])
-            } else {
-                Some(self.block()?.0)
-            }
-        } else {
-            None
-        };
+        let r = self.if_rest();
         self.leave();
-        Ok(AStmt::If { cond, then, els })
+        r
+    }
+
+    /// The condition, the branches and an optional `else` (or `else if`) of an `if`.
+    fn if_rest(&mut self) -> R<AStmt> {
+        let cond = self.boxed_expr()?;
+        let (then, _) = self.block()?;
+        let els = if !self.eat(&Tok::Else) {
+            None
+        } else if self.peek() == &Tok::If {
+            Some(alloc::vec![self.if_stmt()?])
+        } else {
+            Some(self.block()?.0)
+        };
+        Ok(AStmt::If {
+            cond: *cond,
+            then,
+            els,
+        })
+    }
+
+    /// An expression on the heap (keeps the frames of statements with bodies small).
+    fn boxed_expr(&mut self) -> R<Box<AExpr>> {
+        self.expr().map(Box::new)
     }
 
     pub fn expr(&mut self) -> R<AExpr> {
@@ -422,46 +491,79 @@ impl Parser {
 
     /// Precedence climbing: parses operators of level `<= max` (left-associative; one
     /// recursion per operator of tighter level, none per operand of the same level).
+    /// Every operator deepens the tree and counts against the nesting limit. The functions
+    /// on this recursion (`binary`, `operand`, `primary` and the atoms) keep their frames
+    /// small: nested expressions stack one of each per level.
     fn binary(&mut self, max: u8) -> R<AExpr> {
-        let mut lhs = self.cast()?;
-        let mut chain = 0;
+        let base = self.depth;
+        let r = self.binary_from(max);
+        self.depth = base;
+        r
+    }
+
+    fn binary_from(&mut self, max: u8) -> R<AExpr> {
+        let mut lhs = self.operand()?;
         while let Some((op, level)) = self.binop() {
             if level > max {
                 break;
             }
-            // every operator deepens the tree: count it against the nesting limit
-            if let Err(e) = self.enter() {
-                self.depth -= chain;
-                return Err(e);
-            }
-            chain += 1;
+            self.enter()?;
             let pos = self.pos();
-            self.next();
-            let rhs = match self.binary(level - 1) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.depth -= chain;
-                    return Err(e);
-                }
-            };
-            lhs = AExpr {
-                pos,
-                kind: AExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-            };
+            self.i += 1;
+            let rhs = self.binary(level - 1)?;
+            lhs = binary_node(op, pos, lhs, rhs);
             if level == 10 && matches!(self.binop(), Some((_, 10))) {
-                return err(
-                    self.pos(),
-                    "comparison operators cannot be chained (use parentheses)",
-                );
+                return self.chained_comparison();
             }
         }
-        self.depth -= chain;
         Ok(lhs)
     }
 
-    fn cast(&mut self) -> R<AExpr> {
-        let mut e = self.unary()?;
+    #[cold]
+    fn chained_comparison(&self) -> R<AExpr> {
+        err(
+            self.pos(),
+            "comparison operators cannot be chained (use parentheses)",
+        )
+    }
+
+    /// An operand of a binary operator: prefix operators (`-`, `!`), an atom, then `as`
+    /// casts (`-x as i64` is `(-x) as i64`). Prefix operators and casts are read in loops,
+    /// not by recursion; each counts toward the nesting limit, as the tree gets one level
+    /// deeper with each.
+    fn operand(&mut self) -> R<AExpr> {
+        let base = self.depth;
+        let mut prefix: Vec<(AUnOp, Pos)> = Vec::new();
+        let r = self.prefix_ops(&mut prefix).and_then(|()| self.primary());
+        let r = r.and_then(|e| self.wrap_operand(e, prefix));
+        self.depth = base;
+        r
+    }
+
+    /// Reads the prefix operators before an atom into `prefix`.
+    fn prefix_ops(&mut self, prefix: &mut Vec<(AUnOp, Pos)>) -> R<()> {
+        loop {
+            let op = match self.peek() {
+                Tok::Minus => AUnOp::Neg,
+                Tok::Bang => AUnOp::Not,
+                _ => return Ok(()),
+            };
+            prefix.push((op, self.pos()));
+            self.next();
+            self.enter()?;
+        }
+    }
+
+    /// Applies the prefix operators (innermost last read) and the `as` casts after the atom.
+    fn wrap_operand(&mut self, mut e: AExpr, mut prefix: Vec<(AUnOp, Pos)>) -> R<AExpr> {
+        while let Some((op, pos)) = prefix.pop() {
+            e = AExpr {
+                pos,
+                kind: AExprKind::Unary(op, Box::new(e)),
+            };
+        }
         while self.peek() == &Tok::As {
+            self.enter()?;
             let pos = self.pos();
             self.next();
             let ty = self.scalar_ty()?;
@@ -473,27 +575,30 @@ impl Parser {
         Ok(e)
     }
 
-    fn unary(&mut self) -> R<AExpr> {
-        let pos = self.pos();
-        let op = match self.peek() {
-            Tok::Minus => AUnOp::Neg,
-            Tok::Bang => AUnOp::Not,
-            _ => return self.primary(),
-        };
-        self.next();
-        self.enter()?;
-        let inner = self.unary()?;
-        self.leave();
+    fn primary(&mut self) -> R<AExpr> {
+        match self.peek() {
+            Tok::LParen => self.paren_expr(),
+            Tok::Ident(_) => match self.toks.get(self.i + 1).map(|t| &t.tok) {
+                Some(Tok::LParen) => self.call_expr(),
+                Some(Tok::LBracket) => self.index_expr(),
+                _ => self.name_expr(),
+            },
+            _ => self.literal(),
+        }
+    }
+
+    fn name_expr(&mut self) -> R<AExpr> {
+        let (name, pos) = self.ident("a name")?;
         Ok(AExpr {
             pos,
-            kind: AExprKind::Unary(op, Box::new(inner)),
+            kind: AExprKind::Name(name),
         })
     }
 
-    fn primary(&mut self) -> R<AExpr> {
+    /// A literal (or an error: no expression starts here).
+    fn literal(&mut self) -> R<AExpr> {
         let pos = self.pos();
-        let t = self.next();
-        let kind = match t.tok {
+        let kind = match self.next().tok {
             Tok::Int {
                 value,
                 radix_bits,
@@ -506,45 +611,6 @@ impl Parser {
             Tok::Float { text, suffix } => AExprKind::Float { text, suffix },
             Tok::True => AExprKind::Bool(true),
             Tok::False => AExprKind::Bool(false),
-            Tok::LParen => {
-                let e = self.expr()?;
-                self.expect(&Tok::RParen, "`)`")?;
-                return Ok(e);
-            }
-            Tok::Ident(name) => match self.peek() {
-                Tok::LParen => {
-                    self.next();
-                    let mut args = Vec::new();
-                    while self.peek() != &Tok::RParen {
-                        args.push(self.expr()?);
-                        if !self.eat(&Tok::Comma) {
-                            break;
-                        }
-                    }
-                    self.expect(&Tok::RParen, "`)`")?;
-                    AExprKind::Call { name, args }
-                }
-                Tok::LBracket => {
-                    self.next();
-                    let index = self.expr()?;
-                    if self.eat(&Tok::DotDot) {
-                        let hi = self.expr()?;
-                        self.expect(&Tok::RBracket, "`]`")?;
-                        AExprKind::Slice {
-                            buf: name,
-                            lo: Box::new(index),
-                            hi: Box::new(hi),
-                        }
-                    } else {
-                        self.expect(&Tok::RBracket, "`]`")?;
-                        AExprKind::Index {
-                            buf: name,
-                            index: Box::new(index),
-                        }
-                    }
-                }
-                _ => AExprKind::Name(name),
-            },
             other => {
                 return err(
                     pos,
@@ -553,5 +619,63 @@ impl Parser {
             }
         };
         Ok(AExpr { pos, kind })
+    }
+
+    /// `( e )`.
+    fn paren_expr(&mut self) -> R<AExpr> {
+        self.expect(&Tok::LParen, "`(`")?;
+        let e = self.expr()?;
+        self.expect(&Tok::RParen, "`)`")?;
+        Ok(e)
+    }
+
+    /// `name(args)`.
+    fn call_expr(&mut self) -> R<AExpr> {
+        let (name, pos) = self.ident("a function name")?;
+        self.expect(&Tok::LParen, "`(`")?;
+        let mut args = Vec::new();
+        self.args(&mut args)?;
+        Ok(AExpr {
+            pos,
+            kind: AExprKind::Call { name, args },
+        })
+    }
+
+    /// Comma-separated expressions up to and including the closing `)`.
+    fn args(&mut self, args: &mut Vec<AExpr>) -> R<()> {
+        while self.peek() != &Tok::RParen {
+            args.push(self.expr()?);
+            if !self.eat(&Tok::Comma) {
+                break;
+            }
+        }
+        self.expect(&Tok::RParen, "`)`")?;
+        Ok(())
+    }
+
+    /// `buf[index]` or `buf[lo..hi]`.
+    fn index_expr(&mut self) -> R<AExpr> {
+        let (buf, pos) = self.ident("a buffer name")?;
+        self.expect(&Tok::LBracket, "`[`")?;
+        let index = Box::new(self.expr()?);
+        let kind = if self.eat(&Tok::DotDot) {
+            AExprKind::Slice {
+                buf,
+                lo: index,
+                hi: Box::new(self.expr()?),
+            }
+        } else {
+            AExprKind::Index { buf, index }
+        };
+        self.expect(&Tok::RBracket, "`]`")?;
+        Ok(AExpr { pos, kind })
+    }
+}
+
+/// The node of a binary operation (out of line: keeps the recursive parser frames small).
+fn binary_node(op: ABinOp, pos: Pos, lhs: AExpr, rhs: AExpr) -> AExpr {
+    AExpr {
+        pos,
+        kind: AExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
     }
 }

@@ -187,7 +187,9 @@ fn eval_const(e: Expr) -> Result<Const, TrapKind> {
         tables: Vec::new(),
     };
     let program = crate::interp::Program::new(&m).ok_or(TrapKind::BadArguments)?;
-    program.run(0, &[], 1).map(|bits| Const::from_bits(ty, bits))
+    program
+        .run(0, &[], 1)
+        .map(|bits| Const::from_bits(ty, bits))
 }
 
 fn contains_load(e: &Expr) -> bool {
@@ -501,6 +503,9 @@ impl FnCx<'_> {
         Ok(out)
     }
 
+    /// Checks one statement into `out`. Each kind has its own function so that a nesting
+    /// level keeps only the frame of its own construct on the stack (in a debug build
+    /// every temporary of a function has its own stack slot).
     fn stmt(&mut self, s: &AStmt, out: &mut Vec<Stmt>) -> R<()> {
         match s {
             AStmt::Let {
@@ -508,118 +513,26 @@ impl FnCx<'_> {
                 pos,
                 ty,
                 init,
-            } => {
-                check_name(name, *pos)?;
-                let e = self.expr(init, *ty)?;
-                if let Some(t) = ty
-                    && e.ty != *t
-                {
-                    return err(init.pos, format!("expected {t}, found {}", e.ty));
-                }
-                if e.ty == Ty::Unit {
-                    return err(init.pos, "cannot bind a value of type ()");
-                }
-                let idx = self.new_local(e.ty);
-                out.push(Stmt::Set(idx, e));
-                let ty = self.locals[idx as usize];
-                self.scopes.last_mut().expect("scope").push((
-                    name.clone(),
-                    Binding::Local {
-                        idx,
-                        ty,
-                        readonly: false,
-                    },
-                ));
-            }
+            } => self.let_stmt(name, *pos, *ty, init, out),
             AStmt::Assign {
-                target,
+                target: ATarget::Var(name, npos),
                 op,
                 value,
                 pos,
-            } => match target {
-                ATarget::Var(name, npos) => {
-                    let (idx, ty) = match self.lookup(name) {
-                        Some(Binding::Local { readonly: true, .. }) => {
-                            return err(*npos, format!("loop variable `{name}` is read-only"));
-                        }
-                        Some(Binding::Local { idx, ty, .. }) => (idx, ty),
-                        Some(_) => return err(*npos, format!("`{name}` is not a variable")),
-                        None => return err(*npos, format!("unknown variable `{name}`")),
-                    };
-                    let v = self.expr(value, Some(ty))?;
-                    let v = match op {
-                        None => v,
-                        Some(b) => self.compound(*b, Expr::local(idx, ty), v, *pos)?,
-                    };
-                    if v.ty != ty {
-                        return err(value.pos, format!("expected {ty}, found {}", v.ty));
-                    }
-                    out.push(Stmt::Set(idx, v));
-                }
-                ATarget::Index {
-                    buf,
-                    pos: bpos,
-                    index,
-                } => {
-                    let (r, elem) = match self.lookup(buf) {
-                        Some(Binding::Buf {
-                            r,
-                            elem,
-                            mutable: true,
-                        }) => (r, elem),
-                        Some(Binding::Buf { .. }) => {
-                            return err(*bpos, format!("buffer `{buf}` is read-only"));
-                        }
-                        Some(_) => return err(*bpos, format!("`{buf}` is not a buffer")),
-                        None => return err(*bpos, format!("unknown buffer `{buf}`")),
-                    };
-                    let idx = self.index_expr(index)?;
-                    let vt = elem.value_ty();
-                    let v = self.expr(value, Some(vt))?;
-                    match op {
-                        None => {
-                            if v.ty != vt {
-                                return err(value.pos, format!("expected {vt}, found {}", v.ty));
-                            }
-                            out.push(Stmt::Store(r, idx, v));
-                        }
-                        Some(b) => {
-                            let idx_e = if idx.has_call() {
-                                let t = self.new_local(idx.ty);
-                                out.push(Stmt::Set(t, idx.clone()));
-                                Expr::local(t, idx.ty)
-                            } else {
-                                idx
-                            };
-                            let cur = Expr {
-                                ty: vt,
-                                kind: ExprKind::Load(r, Box::new(idx_e.clone())),
-                            };
-                            let v = self.compound(*b, cur, v, *pos)?;
-                            if v.ty != vt {
-                                return err(value.pos, format!("expected {vt}, found {}", v.ty));
-                            }
-                            out.push(Stmt::Store(r, idx_e, v));
-                        }
-                    }
-                }
-            },
-            AStmt::If { cond, then, els } => {
-                let c = self.cond(cond)?;
-                let t = self.block(then)?;
-                let e = match els {
-                    Some(e) => self.block(e)?,
-                    None => Vec::new(),
-                };
-                out.push(Stmt::If(c, t, e));
-            }
-            AStmt::While { cond, body } => {
-                let c = self.cond(cond)?;
-                self.loop_depth += 1;
-                let b = self.block(body)?;
-                self.loop_depth -= 1;
-                out.push(Stmt::While(c, b));
-            }
+            } => self.assign_var(name, *npos, *op, value, *pos, out),
+            AStmt::Assign {
+                target:
+                    ATarget::Index {
+                        buf,
+                        pos: bpos,
+                        index,
+                    },
+                op,
+                value,
+                pos,
+            } => self.assign_index(buf, *bpos, index, *op, value, *pos, out),
+            AStmt::If { cond, then, els } => self.if_stmt(cond, then, els.as_deref(), out),
+            AStmt::While { cond, body } => self.while_stmt(cond, body, out),
             AStmt::For {
                 var,
                 pos,
@@ -627,103 +540,277 @@ impl FnCx<'_> {
                 end,
                 step,
                 body,
-            } => {
-                check_name(var, *pos)?;
-                let (s, e) = self.pair(start, end, None)?;
-                if !s.ty.is_int() {
-                    return err(
-                        start.pos,
-                        format!("a for loop ranges over i32 or i64, found {}", s.ty),
-                    );
-                }
-                if e.ty != s.ty {
-                    return err(
-                        end.pos,
-                        format!(
-                            "`for` bounds have different types: start is {}, end is {}",
-                            s.ty, e.ty
-                        ),
-                    );
-                }
-                let st = match step {
-                    Some(st) => {
-                        let x = self.expr(st, Some(s.ty))?;
-                        if x.ty != s.ty {
-                            return err(st.pos, format!("expected {}, found {}", s.ty, x.ty));
-                        }
-                        Some(x)
-                    }
-                    None => None,
-                };
-                let ty = s.ty;
-                let end_local = self.new_local(ty);
-                let step_local = self.new_local(ty);
-                let v = self.new_local(ty);
-                self.scopes.push(vec![(
-                    var.clone(),
-                    Binding::Local {
-                        idx: v,
-                        ty,
-                        readonly: true,
-                    },
-                )]);
-                self.loop_depth += 1;
-                let b = self.block(body)?;
-                self.loop_depth -= 1;
-                self.scopes.pop();
-                out.push(Stmt::For(Box::new(ForLoop {
-                    var: v,
-                    start: s,
-                    end: e,
-                    step: st,
-                    end_local,
-                    step_local,
-                    body: b,
-                })));
-            }
-            AStmt::Break(pos) => {
+            } => self.for_stmt(var, *pos, start, end, step.as_ref(), body, out),
+            AStmt::Break(pos) | AStmt::Continue(pos) => {
+                let brk = matches!(s, AStmt::Break(_));
                 if self.loop_depth == 0 {
-                    return err(*pos, "`break` outside a loop");
+                    let what = if brk { "break" } else { "continue" };
+                    return err(*pos, format!("`{what}` outside a loop"));
                 }
-                out.push(Stmt::Break);
+                out.push(if brk { Stmt::Break } else { Stmt::Continue });
+                Ok(())
             }
-            AStmt::Continue(pos) => {
-                if self.loop_depth == 0 {
-                    return err(*pos, "`continue` outside a loop");
-                }
-                out.push(Stmt::Continue);
-            }
-            AStmt::Return(pos, v) => match (v, self.ret) {
-                (None, Ty::Unit) => out.push(Stmt::Return(None)),
-                (None, t) => return err(*pos, format!("`return` needs a {t} value")),
-                (Some(e), Ty::Unit) => return err(e.pos, "this function returns nothing"),
-                (Some(e), t) => {
-                    let x = self.expr(e, Some(t))?;
-                    if x.ty != t {
-                        return err(e.pos, format!("expected {t}, found {}", x.ty));
-                    }
-                    out.push(Stmt::Return(Some(x)));
-                }
+            AStmt::Return(pos, v) => self.return_stmt(*pos, v.as_ref(), out),
+            AStmt::Expr(e) => self.eval_stmt(e, out),
+            AStmt::Block(b) => self.block_stmt(b, out),
+        }
+    }
+
+    fn let_stmt(
+        &mut self,
+        name: &str,
+        pos: Pos,
+        ty: Option<Ty>,
+        init: &AExpr,
+        out: &mut Vec<Stmt>,
+    ) -> R<()> {
+        check_name(name, pos)?;
+        let e = self.expr(init, ty)?;
+        if let Some(t) = ty
+            && e.ty != t
+        {
+            return err(init.pos, format!("expected {t}, found {}", e.ty));
+        }
+        if e.ty == Ty::Unit {
+            return err(init.pos, "cannot bind a value of type ()");
+        }
+        let idx = self.new_local(e.ty);
+        out.push(Stmt::Set(idx, e));
+        let ty = self.locals[idx as usize];
+        self.scopes.last_mut().expect("scope").push((
+            name.into(),
+            Binding::Local {
+                idx,
+                ty,
+                readonly: false,
             },
-            AStmt::Expr(e) => {
-                let is_call = match &e.kind {
-                    AExprKind::Call { name, .. } => {
-                        self.g.sigs.iter().any(|(n, _)| n == name)
-                            || (name != "len" && Intrinsic::from_name(name).is_none())
-                    }
-                    _ => false,
-                };
-                if !is_call {
-                    return err(e.pos, "only a function call can be used as a statement");
-                }
-                let x = self.expr_any(e, None)?;
-                out.push(Stmt::Eval(x));
+        ));
+        Ok(())
+    }
+
+    /// `x = e;` or `x op= e;`.
+    fn assign_var(
+        &mut self,
+        name: &str,
+        npos: Pos,
+        op: Option<BinTok>,
+        value: &AExpr,
+        pos: Pos,
+        out: &mut Vec<Stmt>,
+    ) -> R<()> {
+        let (idx, ty) = match self.lookup(name) {
+            Some(Binding::Local { readonly: true, .. }) => {
+                return err(npos, format!("loop variable `{name}` is read-only"));
             }
-            AStmt::Block(b) => {
-                let mut v = self.block(b)?;
-                out.append(&mut v);
+            Some(Binding::Local { idx, ty, .. }) => (idx, ty),
+            Some(_) => return err(npos, format!("`{name}` is not a variable")),
+            None => return err(npos, format!("unknown variable `{name}`")),
+        };
+        let v = self.expr(value, Some(ty))?;
+        let v = match op {
+            None => v,
+            Some(b) => self.compound(b, Expr::local(idx, ty), v, pos)?,
+        };
+        if v.ty != ty {
+            return err(value.pos, format!("expected {ty}, found {}", v.ty));
+        }
+        out.push(Stmt::Set(idx, v));
+        Ok(())
+    }
+
+    /// `buf[i] = e;` or `buf[i] op= e;`.
+    #[allow(clippy::too_many_arguments)]
+    fn assign_index(
+        &mut self,
+        buf: &str,
+        bpos: Pos,
+        index: &AExpr,
+        op: Option<BinTok>,
+        value: &AExpr,
+        pos: Pos,
+        out: &mut Vec<Stmt>,
+    ) -> R<()> {
+        let (r, elem) = match self.lookup(buf) {
+            Some(Binding::Buf {
+                r,
+                elem,
+                mutable: true,
+            }) => (r, elem),
+            Some(Binding::Buf { .. }) => {
+                return err(bpos, format!("buffer `{buf}` is read-only"));
+            }
+            Some(_) => return err(bpos, format!("`{buf}` is not a buffer")),
+            None => return err(bpos, format!("unknown buffer `{buf}`")),
+        };
+        let idx = self.index_expr(index)?;
+        let vt = elem.value_ty();
+        let v = self.expr(value, Some(vt))?;
+        match op {
+            None => {
+                if v.ty != vt {
+                    return err(value.pos, format!("expected {vt}, found {}", v.ty));
+                }
+                out.push(Stmt::Store(r, idx, v));
+            }
+            Some(b) => {
+                let idx_e = if idx.has_call() {
+                    let t = self.new_local(idx.ty);
+                    out.push(Stmt::Set(t, idx.clone()));
+                    Expr::local(t, idx.ty)
+                } else {
+                    idx
+                };
+                let cur = Expr {
+                    ty: vt,
+                    kind: ExprKind::Load(r, Box::new(idx_e.clone())),
+                };
+                let v = self.compound(b, cur, v, pos)?;
+                if v.ty != vt {
+                    return err(value.pos, format!("expected {vt}, found {}", v.ty));
+                }
+                out.push(Stmt::Store(r, idx_e, v));
             }
         }
+        Ok(())
+    }
+
+    fn if_stmt(
+        &mut self,
+        cond: &AExpr,
+        then: &[AStmt],
+        els: Option<&[AStmt]>,
+        out: &mut Vec<Stmt>,
+    ) -> R<()> {
+        let c = self.cond(cond)?;
+        let t = self.block(then)?;
+        let e = match els {
+            Some(e) => self.block(e)?,
+            None => Vec::new(),
+        };
+        out.push(Stmt::If(c, t, e));
+        Ok(())
+    }
+
+    fn while_stmt(&mut self, cond: &AExpr, body: &[AStmt], out: &mut Vec<Stmt>) -> R<()> {
+        let c = self.cond(cond)?;
+        self.loop_depth += 1;
+        let b = self.block(body)?;
+        self.loop_depth -= 1;
+        out.push(Stmt::While(c, b));
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn for_stmt(
+        &mut self,
+        var: &str,
+        pos: Pos,
+        start: &AExpr,
+        end: &AExpr,
+        step: Option<&AExpr>,
+        body: &[AStmt],
+        out: &mut Vec<Stmt>,
+    ) -> R<()> {
+        check_name(var, pos)?;
+        // the checked header is boxed: the body's nesting levels stack only a small frame
+        let mut fl = self.for_head(start, end, step)?;
+        let ty = fl.start.ty;
+        self.scopes.push(vec![(
+            var.into(),
+            Binding::Local {
+                idx: fl.var,
+                ty,
+                readonly: true,
+            },
+        )]);
+        self.loop_depth += 1;
+        let b = self.block(body);
+        self.loop_depth -= 1;
+        self.scopes.pop();
+        fl.body = b?;
+        out.push(Stmt::For(fl));
+        Ok(())
+    }
+
+    /// The bounds and step of a `for` loop (one integer type), and its hidden locals.
+    fn for_head(&mut self, start: &AExpr, end: &AExpr, step: Option<&AExpr>) -> R<Box<ForLoop>> {
+        let (s, e) = self.pair(start, end, None)?;
+        if !s.ty.is_int() {
+            return err(
+                start.pos,
+                format!("a for loop ranges over i32 or i64, found {}", s.ty),
+            );
+        }
+        if e.ty != s.ty {
+            return err(
+                end.pos,
+                format!(
+                    "`for` bounds have different types: start is {}, end is {}",
+                    s.ty, e.ty
+                ),
+            );
+        }
+        let st = match step {
+            Some(st) => {
+                let x = self.expr(st, Some(s.ty))?;
+                if x.ty != s.ty {
+                    return err(st.pos, format!("expected {}, found {}", s.ty, x.ty));
+                }
+                Some(x)
+            }
+            None => None,
+        };
+        let ty = s.ty;
+        let end_local = self.new_local(ty);
+        let step_local = self.new_local(ty);
+        let var = self.new_local(ty);
+        Ok(Box::new(ForLoop {
+            var,
+            start: s,
+            end: e,
+            step: st,
+            end_local,
+            step_local,
+            body: Vec::new(),
+        }))
+    }
+
+    fn return_stmt(&mut self, pos: Pos, v: Option<&AExpr>, out: &mut Vec<Stmt>) -> R<()> {
+        match (v, self.ret) {
+            (None, Ty::Unit) => out.push(Stmt::Return(None)),
+            (None, t) => return err(pos, format!("`return` needs a {t} value")),
+            (Some(e), Ty::Unit) => return err(e.pos, "this function returns nothing"),
+            (Some(e), t) => {
+                let x = self.expr(e, Some(t))?;
+                if x.ty != t {
+                    return err(e.pos, format!("expected {t}, found {}", x.ty));
+                }
+                out.push(Stmt::Return(Some(x)));
+            }
+        }
+        Ok(())
+    }
+
+    /// A call used as a statement.
+    fn eval_stmt(&mut self, e: &AExpr, out: &mut Vec<Stmt>) -> R<()> {
+        let is_call = match &e.kind {
+            AExprKind::Call { name, .. } => {
+                self.g.sigs.iter().any(|(n, _)| n == name)
+                    || (name != "len" && Intrinsic::from_name(name).is_none())
+            }
+            _ => false,
+        };
+        if !is_call {
+            return err(e.pos, "only a function call can be used as a statement");
+        }
+        let x = self.expr_any(e, None)?;
+        out.push(Stmt::Eval(x));
+        Ok(())
+    }
+
+    fn block_stmt(&mut self, b: &[AStmt], out: &mut Vec<Stmt>) -> R<()> {
+        let mut v = self.block(b)?;
+        out.append(&mut v);
         Ok(())
     }
 
@@ -772,36 +859,14 @@ impl FnCx<'_> {
         Ok(x)
     }
 
+    /// Checks an expression (of any type, `()` included). The recursive kinds have their
+    /// own functions, so each nesting level keeps only a small frame on the stack.
     fn expr_any(&mut self, e: &AExpr, expected: Option<Ty>) -> R<Expr> {
         let pos = e.pos;
         match &e.kind {
-            AExprKind::Int { .. } | AExprKind::Float { .. } => {
-                let dflt = match (&e.kind, expected) {
-                    (_, Some(t)) => t,
-                    (AExprKind::Float { .. }, None) => Ty::F32,
-                    _ => Ty::I32,
-                };
-                let dflt = if matches!(e.kind, AExprKind::Float { .. }) && !dflt.is_float() {
-                    // a float literal where an integer/bool is expected: report that mismatch
-                    if let AExprKind::Float { suffix: None, .. } = e.kind {
-                        return err(pos, format!("expected {dflt}, found float literal"));
-                    }
-                    dflt
-                } else {
-                    dflt
-                };
-                Ok(Expr::konst(literal(pos, false, &e.kind, dflt)?))
-            }
+            AExprKind::Int { .. } | AExprKind::Float { .. } => self.literal_expr(e, expected),
             AExprKind::Bool(b) => Ok(Expr::konst(Const::Bool(*b))),
-            AExprKind::Name(n) => match self.lookup(n) {
-                Some(Binding::Local { idx, ty, .. }) => Ok(Expr::local(idx, ty)),
-                Some(Binding::Const(c)) => Ok(c),
-                Some(Binding::Buf { .. }) => err(
-                    pos,
-                    format!("buffer `{n}` used as a value (index it or use len)"),
-                ),
-                None => err(pos, format!("unknown name `{n}`")),
-            },
+            AExprKind::Name(n) => self.name_expr(n, pos),
             AExprKind::Unary(AUnOp::Neg, inner)
                 if matches!(inner.kind, AExprKind::Int { .. } | AExprKind::Float { .. }) =>
             {
@@ -812,59 +877,100 @@ impl FnCx<'_> {
                 };
                 Ok(Expr::konst(literal(inner.pos, true, &inner.kind, dflt)?))
             }
-            AExprKind::Unary(op, inner) => {
-                let x = self.expr(inner, expected)?;
-                let (op, ok) = match op {
-                    AUnOp::Neg => (UnOp::Neg, x.ty.is_numeric()),
-                    AUnOp::Not if x.ty == Ty::Bool => (UnOp::Not, true),
-                    AUnOp::Not => (UnOp::BitNot, x.ty.is_int()),
-                };
-                if !ok {
-                    return err(pos, format!("operator cannot be applied to {}", x.ty));
-                }
-                Ok(Expr {
-                    ty: x.ty,
-                    kind: ExprKind::Unary(op, Box::new(x)),
-                })
-            }
-            AExprKind::Binary(op, a, b) => {
-                let exp = match op {
-                    ABinOp::LAnd | ABinOp::LOr => Some(Ty::Bool),
-                    ABinOp::Eq | ABinOp::Ne | ABinOp::Lt | ABinOp::Le | ABinOp::Gt | ABinOp::Ge => {
-                        None
-                    }
-                    _ => expected,
-                };
-                let (x, y) = self.pair(a, b, exp)?;
-                self.make_binary(*op, x, y, pos)
-            }
-            AExprKind::Cast(inner, to) => {
-                let x = self.expr(inner, None)?;
-                if *to == Ty::Bool {
-                    return err(pos, "cannot cast to bool (compare with 0 instead)");
-                }
-                if x.ty == Ty::Bool && to.is_float() {
-                    return err(pos, "cannot cast bool to a float type");
-                }
-                Ok(Expr {
-                    ty: *to,
-                    kind: ExprKind::Cast(Box::new(x)),
-                })
-            }
-            AExprKind::Index { buf, index } => {
-                let (r, elem, _) = self.buf(buf, pos)?;
-                let i = self.index_expr(index)?;
-                Ok(Expr {
-                    ty: elem.value_ty(),
-                    kind: ExprKind::Load(r, Box::new(i)),
-                })
-            }
+            AExprKind::Unary(op, inner) => self.unary_expr(*op, inner, pos, expected),
+            AExprKind::Binary(op, a, b) => self.binary_expr(*op, a, b, pos, expected),
+            AExprKind::Cast(inner, to) => self.cast_expr(inner, *to, pos),
+            AExprKind::Index { buf, index } => self.load_expr(buf, index, pos),
             AExprKind::Slice { .. } => err(
                 pos,
                 "a slice `buf[lo..hi]` can only be passed as a call argument",
             ),
             AExprKind::Call { name, args } => self.call(name, args, pos, expected),
         }
+    }
+
+    fn literal_expr(&mut self, e: &AExpr, expected: Option<Ty>) -> R<Expr> {
+        let dflt = match (&e.kind, expected) {
+            (_, Some(t)) => t,
+            (AExprKind::Float { .. }, None) => Ty::F32,
+            _ => Ty::I32,
+        };
+        // a float literal where an integer/bool is expected: report that mismatch
+        if let AExprKind::Float { suffix: None, .. } = e.kind
+            && !dflt.is_float()
+        {
+            return err(e.pos, format!("expected {dflt}, found float literal"));
+        }
+        Ok(Expr::konst(literal(e.pos, false, &e.kind, dflt)?))
+    }
+
+    fn name_expr(&mut self, n: &str, pos: Pos) -> R<Expr> {
+        match self.lookup(n) {
+            Some(Binding::Local { idx, ty, .. }) => Ok(Expr::local(idx, ty)),
+            Some(Binding::Const(c)) => Ok(c),
+            Some(Binding::Buf { .. }) => err(
+                pos,
+                format!("buffer `{n}` used as a value (index it or use len)"),
+            ),
+            None => err(pos, format!("unknown name `{n}`")),
+        }
+    }
+
+    fn unary_expr(&mut self, op: AUnOp, inner: &AExpr, pos: Pos, expected: Option<Ty>) -> R<Expr> {
+        let x = self.expr(inner, expected)?;
+        let (op, ok) = match op {
+            AUnOp::Neg => (UnOp::Neg, x.ty.is_numeric()),
+            AUnOp::Not if x.ty == Ty::Bool => (UnOp::Not, true),
+            AUnOp::Not => (UnOp::BitNot, x.ty.is_int()),
+        };
+        if !ok {
+            return err(pos, format!("operator cannot be applied to {}", x.ty));
+        }
+        Ok(Expr {
+            ty: x.ty,
+            kind: ExprKind::Unary(op, Box::new(x)),
+        })
+    }
+
+    fn binary_expr(
+        &mut self,
+        op: ABinOp,
+        a: &AExpr,
+        b: &AExpr,
+        pos: Pos,
+        expected: Option<Ty>,
+    ) -> R<Expr> {
+        let exp = match op {
+            ABinOp::LAnd | ABinOp::LOr => Some(Ty::Bool),
+            ABinOp::Eq | ABinOp::Ne | ABinOp::Lt | ABinOp::Le | ABinOp::Gt | ABinOp::Ge => None,
+            _ => expected,
+        };
+        let (x, y) = self.pair(a, b, exp)?;
+        self.make_binary(op, x, y, pos)
+    }
+
+    fn cast_expr(&mut self, inner: &AExpr, to: Ty, pos: Pos) -> R<Expr> {
+        let x = self.expr(inner, None)?;
+        if to == Ty::Bool {
+            return err(pos, "cannot cast to bool (compare with 0 instead)");
+        }
+        if x.ty == Ty::Bool && to.is_float() {
+            return err(pos, "cannot cast bool to a float type");
+        }
+        Ok(Expr {
+            ty: to,
+            kind: ExprKind::Cast(Box::new(x)),
+        })
+    }
+
+    /// `buf[index]` as a value.
+    fn load_expr(&mut self, buf: &str, index: &AExpr, pos: Pos) -> R<Expr> {
+        let (r, elem, _) = self.buf(buf, pos)?;
+        let i = self.index_expr(index)?;
+        Ok(Expr {
+            ty: elem.value_ty(),
+            kind: ExprKind::Load(r, Box::new(i)),
+        })
     }
 
     fn buf(&self, name: &str, pos: Pos) -> R<(BufRef, Elem, bool)> {
@@ -921,25 +1027,20 @@ impl FnCx<'_> {
         }
     }
 
+    /// `len(buf)`, an intrinsic or a call of a module function.
     fn call(&mut self, name: &str, args: &[AExpr], pos: Pos, expected: Option<Ty>) -> R<Expr> {
         if name == "len" {
-            if args.len() != 1 {
-                return err(pos, "`len` takes one buffer");
+            return self.len_call(args, pos);
+        }
+        match Intrinsic::from_name(name) {
+            Some(intr) if self.lookup(name).is_none() => {
+                self.intrinsic(intr, name, args, pos, expected)
             }
-            let AExprKind::Name(b) = &args[0].kind else {
-                return err(args[0].pos, "`len` takes a buffer name");
-            };
-            let (r, _, _) = self.buf(b, args[0].pos)?;
-            return Ok(Expr {
-                ty: Ty::I32,
-                kind: ExprKind::Len(r),
-            });
+            _ => self.function_call(name, args, pos),
         }
-        if let Some(intr) = Intrinsic::from_name(name)
-            && self.lookup(name).is_none()
-        {
-            return self.intrinsic(intr, name, args, pos, expected);
-        }
+    }
+
+    fn function_call(&mut self, name: &str, args: &[AExpr], pos: Pos) -> R<Expr> {
         let Some(fidx) = self.g.sigs.iter().position(|(n, _)| n == name) else {
             return err(pos, format!("unknown function `{name}`"));
         };
@@ -956,64 +1057,89 @@ impl FnCx<'_> {
         }
         let params = sig.params.clone();
         let ret = sig.ret;
-        let mut out = Vec::new();
-        let mut used: Vec<(BufRef, bool, Pos)> = Vec::new();
+        let mut out = Vec::with_capacity(args.len());
+        let mut used: Vec<(BufRef, bool)> = Vec::new();
         for (p, a) in params.iter().zip(args) {
-            match p {
-                ParamTy::Scalar(t) => {
-                    let x = self.expr(a, Some(*t))?;
-                    if x.ty != *t {
-                        return err(a.pos, format!("expected {t}, found {}", x.ty));
-                    }
-                    out.push(CallArg::Scalar(x));
-                }
-                ParamTy::Buf { elem, mutable } => {
-                    let (bname, arg) = match &a.kind {
-                        AExprKind::Name(b) => (b, None),
-                        AExprKind::Slice { buf, lo, hi } => (buf, Some((lo, hi))),
-                        _ => return err(a.pos, format!("expected a buffer argument ({p})")),
-                    };
-                    let (r, be, bm) = self.buf(bname, a.pos)?;
-                    if be != *elem {
-                        return err(a.pos, format!("expected {p}, found a buffer of {be}"));
-                    }
-                    if *mutable && !bm {
-                        return err(
-                            a.pos,
-                            format!("buffer `{bname}` is read-only but the parameter is &mut"),
-                        );
-                    }
-                    for (u, um, _) in &used {
-                        if *u == r && (*um || *mutable) {
-                            return err(
-                                a.pos,
-                                format!(
-                                    "buffer `{bname}` is passed twice and one of them is &mut (buffers must not alias)"
-                                ),
-                            );
-                        }
-                    }
-                    used.push((r, *mutable, a.pos));
-                    match arg {
-                        None => out.push(CallArg::Buf(r)),
-                        Some((lo, hi)) => {
-                            let (l, h) = self.pair(lo, hi, Some(Ty::I32))?;
-                            if !l.ty.is_int() {
-                                return err(
-                                    lo.pos,
-                                    format!("slice bounds must be i32 or i64, found {}", l.ty),
-                                );
-                            }
-                            out.push(CallArg::Slice(r, l, h));
-                        }
-                    }
-                }
-            }
+            let arg = match *p {
+                ParamTy::Scalar(t) => self.scalar_arg(t, a)?,
+                ParamTy::Buf { elem, mutable } => self.buf_arg(elem, mutable, a, &mut used)?,
+            };
+            out.push(arg);
         }
         Ok(Expr {
             ty: ret,
             kind: ExprKind::Call(fidx as u32, out),
         })
+    }
+
+    /// `len(buf)`.
+    fn len_call(&mut self, args: &[AExpr], pos: Pos) -> R<Expr> {
+        if args.len() != 1 {
+            return err(pos, "`len` takes one buffer");
+        }
+        let AExprKind::Name(b) = &args[0].kind else {
+            return err(args[0].pos, "`len` takes a buffer name");
+        };
+        let (r, _, _) = self.buf(b, args[0].pos)?;
+        Ok(Expr {
+            ty: Ty::I32,
+            kind: ExprKind::Len(r),
+        })
+    }
+
+    fn scalar_arg(&mut self, t: Ty, a: &AExpr) -> R<CallArg> {
+        let x = self.expr(a, Some(t))?;
+        if x.ty != t {
+            return err(a.pos, format!("expected {t}, found {}", x.ty));
+        }
+        Ok(CallArg::Scalar(x))
+    }
+
+    /// A buffer argument: a buffer or a slice `buf[lo..hi]`, never aliasing a `&mut`
+    /// argument of the same call (`used`: the buffers passed so far and whether as `&mut`).
+    fn buf_arg(
+        &mut self,
+        elem: Elem,
+        mutable: bool,
+        a: &AExpr,
+        used: &mut Vec<(BufRef, bool)>,
+    ) -> R<CallArg> {
+        let p = ParamTy::Buf { elem, mutable };
+        let (bname, arg) = match &a.kind {
+            AExprKind::Name(b) => (b, None),
+            AExprKind::Slice { buf, lo, hi } => (buf, Some((lo, hi))),
+            _ => return err(a.pos, format!("expected a buffer argument ({p})")),
+        };
+        let (r, be, bm) = self.buf(bname, a.pos)?;
+        if be != elem {
+            return err(a.pos, format!("expected {p}, found a buffer of {be}"));
+        }
+        if mutable && !bm {
+            return err(
+                a.pos,
+                format!("buffer `{bname}` is read-only but the parameter is &mut"),
+            );
+        }
+        if used.iter().any(|(u, um)| *u == r && (*um || mutable)) {
+            return err(
+                a.pos,
+                format!(
+                    "buffer `{bname}` is passed twice and one of them is &mut (buffers must not alias)"
+                ),
+            );
+        }
+        used.push((r, mutable));
+        let Some((lo, hi)) = arg else {
+            return Ok(CallArg::Buf(r));
+        };
+        let (l, h) = self.pair(lo, hi, Some(Ty::I32))?;
+        if !l.ty.is_int() {
+            return err(
+                lo.pos,
+                format!("slice bounds must be i32 or i64, found {}", l.ty),
+            );
+        }
+        Ok(CallArg::Slice(r, l, h))
     }
 
     fn intrinsic(
@@ -1038,46 +1164,14 @@ impl FnCx<'_> {
             );
         }
         if intr == Select {
-            let c = self.cond(&args[0])?;
-            let (a, b) = self.pair(&args[1], &args[2], expected)?;
-            if a.ty != b.ty {
-                return err(
-                    pos,
-                    format!("`select` arms have different types: {} and {}", a.ty, b.ty),
-                );
-            }
-            let t = a.ty;
-            return Ok(Expr {
-                ty: t,
-                kind: ExprKind::Intrinsic(Select, vec![c, a, b]),
-            });
+            return self.select_intrinsic(args, pos, expected);
         }
         let operand_expected = match intr {
             Ult | Ule | Ugt | Uge => None,
             _ => expected,
         };
-        // type the first argument that is not an untyped literal, then the rest with its type
-        let lead = args.iter().position(|a| !untyped_literal(a)).unwrap_or(0);
-        let first = self.expr(&args[lead], operand_expected)?;
-        let t = first.ty;
-        let mut xs = Vec::new();
-        for (i, a) in args.iter().enumerate() {
-            let x = if i == lead {
-                first.clone()
-            } else {
-                self.expr(a, Some(t))?
-            };
-            if x.ty != t {
-                return err(
-                    a.pos,
-                    format!(
-                        "`{name}` arguments have different types: {} and {}",
-                        t, x.ty
-                    ),
-                );
-            }
-            xs.push(x);
-        }
+        let xs = self.same_type_args(name, args, operand_expected)?;
+        let t = xs[0].ty;
         let ok = match intr {
             Sqrt | Floor | Ceil | Trunc | Nearest | Exp | Ln | Sin | Cos | Tanh | Pow | Fma
             | Copysign => t.is_float(),
@@ -1098,6 +1192,53 @@ impl FnCx<'_> {
             kind: ExprKind::Intrinsic(intr, xs),
         })
     }
+
+    /// `select(c, a, b)`.
+    fn select_intrinsic(&mut self, args: &[AExpr], pos: Pos, expected: Option<Ty>) -> R<Expr> {
+        let c = self.cond(&args[0])?;
+        let (a, b) = self.pair(&args[1], &args[2], expected)?;
+        if a.ty != b.ty {
+            return err(
+                pos,
+                format!("`select` arms have different types: {} and {}", a.ty, b.ty),
+            );
+        }
+        Ok(Expr {
+            ty: a.ty,
+            kind: ExprKind::Intrinsic(Intrinsic::Select, vec![c, a, b]),
+        })
+    }
+
+    /// The arguments of an intrinsic whose operands share one type: the first argument
+    /// that is not an untyped literal is typed first, the others with its type.
+    fn same_type_args(&mut self, name: &str, args: &[AExpr], expected: Option<Ty>) -> R<Vec<Expr>> {
+        let lead = args.iter().position(|a| !untyped_literal(a)).unwrap_or(0);
+        let mut xs = Vec::with_capacity(args.len());
+        xs.push(self.expr(&args[lead], expected)?);
+        let t = xs[0].ty;
+        for (i, a) in args.iter().enumerate() {
+            if i != lead {
+                xs.push(self.expr(a, Some(t))?);
+                if xs[xs.len() - 1].ty != t {
+                    return mixed_args(name, t, &xs[xs.len() - 1], a.pos);
+                }
+            }
+        }
+        // back into argument order
+        xs[..=lead].rotate_left(1);
+        Ok(xs)
+    }
+}
+
+#[cold]
+fn mixed_args(name: &str, t: Ty, x: &Expr, pos: Pos) -> R<Vec<Expr>> {
+    err(
+        pos,
+        format!(
+            "`{name}` arguments have different types: {} and {}",
+            t, x.ty
+        ),
+    )
 }
 
 fn check_name(name: &str, pos: Pos) -> R<()> {

@@ -199,26 +199,39 @@ fn deep_nesting_is_an_error_not_a_crash() {
 #[test]
 fn deepest_accepted_sources_compile_and_run_at_every_tier() {
     use jit::{Arg, Engine, EngineConfig, Tier, Value};
+    // 32 levels: the body, the `return`'s expression and 30 operators; 15 parentheses
+    // and their operators; 15 `if`s (each with its block) and the condition's operator
     let chain = format!(
         "fn chain(x: i32) -> i32 {{ return x{}; }}",
-        " + 1".repeat(90)
+        " + 1".repeat(30)
     );
     let parens = format!(
         "fn parens(x: i32) -> i32 {{ return {}x{}; }}",
-        "(1 + ".repeat(45),
-        ")".repeat(45)
+        "(1 + ".repeat(15),
+        ")".repeat(15)
     );
     let ifs = format!(
         "fn ifs(x: i32) -> i32 {{ let r = 0; {} r = x; {} return r; }}",
-        "if x > 0 { ".repeat(40),
-        "}".repeat(40)
+        "if x > 0 { ".repeat(15),
+        "}".repeat(15)
     );
     let src = format!("{chain}\n{parens}\n{ifs}");
     let m = parse_module("deep.bfir", &src).unwrap_or_else(|d| panic!("{d}"));
+    // one level more is too deep
+    for one_more in [
+        format!("fn f(x: i32) -> i32 {{ return x{}; }}", " + 1".repeat(31)),
+        format!(
+            "fn f(x: i32) -> i32 {{ {} return x; {} }}",
+            "if x > 0 { ".repeat(16),
+            "}".repeat(16)
+        ),
+    ] {
+        assert!(err(&one_more).contains("nesting too deep"), "{one_more}");
+    }
     let e = Engine::host(EngineConfig::default());
     let id = e.load(m).unwrap();
     for t in Tier::ALL {
-        for (name, want) in [("chain", 97), ("parens", 52), ("ifs", 7)] {
+        for (name, want) in [("chain", 37), ("parens", 22), ("ifs", 7)] {
             let f = e.func(id, name).unwrap();
             match e.call_at(f, t, &mut [Arg::I32(7)]) {
                 Ok(Value::I32(v)) => assert_eq!(v, want, "{name} at {t}"),

@@ -111,6 +111,14 @@ impl Coef<'_> {
     }
 }
 
+/// Most loop-invariant terms an affine index may have (each costs the loop's entry test
+/// an addition).
+pub const MAX_OFFS: usize = 8;
+
+/// How many index helpers (`let a = s + k;`) the affine analysis expands one after another:
+/// bounds its recursion whatever the length of a chain of such definitions.
+pub const MAX_DEF_EXPANSION: u32 = 8;
+
 pub struct LoopInfo<'a> {
     pub var: u32,
     pub assigned: &'a [u32],
@@ -164,16 +172,18 @@ impl<'a> LoopInfo<'a> {
         }
     }
 
-    /// Decomposes an i32 index into affine form, if it has one.
+    /// Decomposes an i32 index into affine form, if it has one (with at most
+    /// [`MAX_OFFS`] invariant terms, expanded through at most [`MAX_DEF_EXPANSION`]
+    /// index helpers along any path).
     pub fn affine(&self, e: &'a Expr) -> Option<Affine<'a>> {
         if e.ty != Ty::I32 {
             return None;
         }
-        let a = self.aff(e, false)?;
-        (a.offs.len() <= 8).then_some(a)
+        self.aff(e, false, MAX_DEF_EXPANSION)
     }
 
-    fn aff(&self, e: &'a Expr, neg: bool) -> Option<Affine<'a>> {
+    /// `fuel`: how many more helper definitions may be expanded on this path.
+    fn aff(&self, e: &'a Expr, neg: bool, fuel: u32) -> Option<Affine<'a>> {
         if self.invariant(e) {
             return Some(Affine {
                 coef: None,
@@ -187,14 +197,15 @@ impl<'a> LoopInfo<'a> {
             }),
             ExprKind::Local(l) => {
                 let (_, def) = self.defs.iter().find(|d| d.0 == *l)?;
-                self.aff(def, neg)
+                self.aff(def, neg, fuel.checked_sub(1)?)
             }
-            ExprKind::Unary(UnOp::Neg, a) => self.aff(a, !neg),
+            ExprKind::Unary(UnOp::Neg, a) => self.aff(a, !neg, fuel),
             ExprKind::Binary(BinOp::Add | BinOp::Sub, a, b) => {
                 let sub = matches!(e.kind, ExprKind::Binary(BinOp::Sub, ..));
-                let x = self.aff(a, neg)?;
-                let y = self.aff(b, neg ^ sub)?;
-                if x.coef.is_some() && y.coef.is_some() {
+                let x = self.aff(a, neg, fuel)?;
+                let y = self.aff(b, neg ^ sub, fuel)?;
+                if (x.coef.is_some() && y.coef.is_some()) || x.offs.len() + y.offs.len() > MAX_OFFS
+                {
                     return None;
                 }
                 let mut offs = x.offs;

@@ -1344,9 +1344,18 @@ impl L<'_, '_> {
     }
 
     fn intrinsic(&mut self, i: Intrinsic, args: &[Expr], rt: Ty) -> Value {
+        // the operands first, in a small frame: nested intrinsics recurse through here only
+        let mut xs = Vec::with_capacity(args.len());
+        for a in args {
+            xs.push(self.expr(a));
+        }
+        self.intrinsic_of(i, args, &xs, rt)
+    }
+
+    /// An intrinsic applied to its lowered operands `xs` (`args` are their expressions).
+    fn intrinsic_of(&mut self, i: Intrinsic, args: &[Expr], xs: &[Value], rt: Ty) -> Value {
         use Intrinsic::*;
         let t = args.last().map(|a| a.ty).unwrap_or(rt);
-        let xs: Vec<Value> = args.iter().map(|a| self.expr(a)).collect();
         let f64_ = t == Ty::F64;
         let pick = |a: Libcall, b: Libcall| if f64_ { b } else { a };
         let sse41 = self.o.sse41;
@@ -1359,19 +1368,19 @@ impl L<'_, '_> {
             Ceil if sse41 => self.b.ins().ceil(xs[0]),
             Trunc if sse41 => self.b.ins().trunc(xs[0]),
             Nearest if sse41 => self.b.ins().nearest(xs[0]),
-            Floor => self.libcall(pick(Libcall::FloorF32, Libcall::FloorF64), &xs),
-            Ceil => self.libcall(pick(Libcall::CeilF32, Libcall::CeilF64), &xs),
-            Trunc => self.libcall(pick(Libcall::TruncF32, Libcall::TruncF64), &xs),
-            Nearest => self.libcall(pick(Libcall::NearestF32, Libcall::NearestF64), &xs),
+            Floor => self.libcall(pick(Libcall::FloorF32, Libcall::FloorF64), xs),
+            Ceil => self.libcall(pick(Libcall::CeilF32, Libcall::CeilF64), xs),
+            Trunc => self.libcall(pick(Libcall::TruncF32, Libcall::TruncF64), xs),
+            Nearest => self.libcall(pick(Libcall::NearestF32, Libcall::NearestF64), xs),
             // scalar sin/cos stay calls: inline (both polynomials for the quadrant choice,
             // and a cold libm path) they measured slower than `libm`'s sinf/cosf, also
             // with a register-preserving cold call (rope T2 1.7x slower than T1)
             Exp if !f64_ && self.o.inline_math => self.inline_exp(xs[0]),
-            Exp => self.libcall(pick(Libcall::ExpF32, Libcall::ExpF64), &xs),
-            Ln => self.libcall(pick(Libcall::LnF32, Libcall::LnF64), &xs),
-            Sin => self.libcall(pick(Libcall::SinF32, Libcall::SinF64), &xs),
-            Cos => self.libcall(pick(Libcall::CosF32, Libcall::CosF64), &xs),
-            Tanh => self.libcall(pick(Libcall::TanhF32, Libcall::TanhF64), &xs),
+            Exp => self.libcall(pick(Libcall::ExpF32, Libcall::ExpF64), xs),
+            Ln => self.libcall(pick(Libcall::LnF32, Libcall::LnF64), xs),
+            Sin => self.libcall(pick(Libcall::SinF32, Libcall::SinF64), xs),
+            Cos => self.libcall(pick(Libcall::CosF32, Libcall::CosF64), xs),
+            Tanh => self.libcall(pick(Libcall::TanhF32, Libcall::TanhF64), xs),
             // a known base (a literal, or a parameter T3 specialized on): log2 of it is
             // folded here, by the very function the interpreter runs, and only `2^(y·c)`
             // is emitted
@@ -1395,9 +1404,9 @@ impl L<'_, '_> {
                 let log2x = self.pow_bases.iter().find(|p| p.0 == l).expect("matched").1;
                 self.inline_pow_log2(xs[1], log2x)
             }
-            Pow => self.libcall(pick(Libcall::PowF32, Libcall::PowF64), &xs),
+            Pow => self.libcall(pick(Libcall::PowF32, Libcall::PowF64), xs),
             Fma if self.o.hw_fma => self.b.ins().fma(xs[0], xs[1], xs[2]),
-            Fma => self.libcall(pick(Libcall::FmaF32, Libcall::FmaF64), &xs),
+            Fma => self.libcall(pick(Libcall::FmaF32, Libcall::FmaF64), xs),
             Min if t.is_float() => self.b.ins().fmin(xs[0], xs[1]),
             Max if t.is_float() => self.b.ins().fmax(xs[0], xs[1]),
             Min => self.b.ins().smin(xs[0], xs[1]),

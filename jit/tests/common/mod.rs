@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Shared helpers for the jit integration tests.
 
+pub mod deep_sources;
+
 use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, Trap, Value, parse_module};
 
 pub fn engine() -> Engine {

@@ -1,0 +1,129 @@
+//! The native stack: every recursive pass fits the kernel's 256 KiB CPU stacks on the
+//! deepest sources the nesting limit allows (the figures behind the limit come from
+//! `examples/stack_use.rs`).
+
+mod common;
+
+use common::deep_sources::{SHAPES, source};
+use jit::{Arg, Engine, EngineConfig, Tier, Value, parse_module};
+
+/// The stack of a kernel CPU (BSP and APs alike): the kernel parses boot modules on the
+/// BSP and compiles on the compiler CPU.
+const KERNEL_STACK: usize = 256 * 1024;
+
+/// Runs `f` on a thread with the kernel's stack size; a stack overflow aborts the test.
+fn on_kernel_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    std::thread::Builder::new()
+        .stack_size(KERNEL_STACK)
+        .spawn(f)
+        .expect("thread")
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Parse, verify, load (bytecode), compile every function at T1, T2 and T3, call `f` at
+/// every tier, drop: the whole pipeline, as the kernel runs it.
+fn pipeline(src: &str) {
+    let m = parse_module("deep.bfir", src).unwrap_or_else(|d| panic!("{d}"));
+    let names: Vec<String> = m.function_names().iter().map(|s| s.to_string()).collect();
+    let e = Engine::host(EngineConfig::default());
+    let id = e.load(m).expect("load");
+    for t in [Tier::T1, Tier::T2, Tier::T3] {
+        for n in &names {
+            let g = e.func(id, n).expect("function");
+            if let Err(err) = e.compile(g, t) {
+                panic!("{n} at {t}: {err}");
+            }
+        }
+    }
+    let f = e.func(id, "f").expect("f");
+    let want = e.call_at(f, Tier::T0, &mut [Arg::I32(1)]);
+    assert!(want.is_ok(), "{want:?}");
+    for t in [Tier::T1, Tier::T2, Tier::T3] {
+        let got = e.call_at(f, t, &mut [Arg::I32(1)]);
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{t}");
+    }
+    drop(e);
+}
+
+/// The largest repetition count of `shape` the parser accepts.
+fn deepest(shape: &str) -> usize {
+    let mut k = 1;
+    while parse_module("deep.bfir", &source(shape, k + 1)).is_ok() {
+        k += 1;
+        assert!(k < 1000, "{shape}: no nesting limit");
+    }
+    k
+}
+
+#[test]
+fn deepest_sources_run_the_whole_pipeline_on_a_kernel_stack() {
+    for &(shape, _) in SHAPES {
+        let k = deepest(shape);
+        let src = source(shape, k);
+        on_kernel_stack(move || pipeline(&src));
+        // one level more: a located error, also on the kernel's stack
+        let src = source(shape, k + 1);
+        let e = on_kernel_stack(move || parse_module("deep.bfir", &src).map(|_| ()));
+        let d = e.expect_err("one level past the limit");
+        let lines = source(shape, k + 1).lines().count() as u32;
+        assert!(
+            d.reason.starts_with("nesting too deep") && (1..=lines).contains(&d.line) && d.col > 1,
+            "{shape}: {d}"
+        );
+    }
+}
+
+#[test]
+fn a_long_cast_chain_is_a_located_error_not_a_stack_overflow() {
+    // issue 11: 12,000 casts aborted on an 8 MiB stack, 400 on 256 KiB
+    for n in [400, 12_000] {
+        let src = format!(
+            "fn f(x: i32) -> i32 {{\n  return x{};\n}}",
+            " as i64 as i32".repeat(n / 2)
+        );
+        let d = on_kernel_stack(move || parse_module("casts.bfir", &src).map(|_| ()))
+            .expect_err("too deep");
+        let at = "casts.bfir:2:".to_string();
+        assert!(d.to_string().starts_with(&at), "{d}");
+        assert!(d.reason.starts_with("nesting too deep"), "{d}");
+    }
+}
+
+#[test]
+fn long_chains_of_index_helpers_compile_on_a_kernel_stack() {
+    // T2's affine analysis expands `let` index helpers: a chain of them must not recurse
+    // once per definition (nor double its terms per definition)
+    let n = 3000;
+    let mut chain = String::new();
+    let mut sum = String::new();
+    for k in 1..=n {
+        chain += &format!("let a{k} = a{};\n", k - 1);
+        sum += &format!("let b{k} = b{p} + b{p};\n", p = k - 1);
+    }
+    let src = format!(
+        "fn f(x: i32) -> i32 {{ return x; }}\n\
+         fn h(y: &mut [i32], n: i32, c: i32) {{\n\
+         for i in 0..n {{\nlet a0 = i;\nlet b0 = c;\n{chain}{sum}y[a{n}] = 1;\ny[i + b{n}] = 2;\n}}\n}}"
+    );
+    on_kernel_stack(move || {
+        pipeline(&src);
+        let m = parse_module("chain.bfir", &src).unwrap_or_else(|d| panic!("{d}"));
+        let e = Engine::host(EngineConfig::default());
+        let id = e.load(m).expect("load");
+        let h = e.func(id, "h").expect("h");
+        let mut want = vec![0i32; 8];
+        e.call_at(
+            h,
+            Tier::T0,
+            &mut [Arg::I32sMut(&mut want), Arg::I32(4), Arg::I32(0)],
+        )
+        .expect("T0");
+        for t in [Tier::T1, Tier::T2, Tier::T3] {
+            let mut y = vec![0i32; 8];
+            let r = e.call_at(h, t, &mut [Arg::I32sMut(&mut y), Arg::I32(4), Arg::I32(0)]);
+            assert!(matches!(r, Ok(Value::Unit)), "{t}: {r:?}");
+            assert_eq!(y, want, "{t}");
+        }
+    });
+}
