@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId as ClifFuncId, Linkage, Module};
 use jit::cranelift_codegen::ir::UserExternalName;
-use jit::{Arg, Engine, FuncId, Tier, Trap, Value};
+use jit::{Arg, Engine, FuncId, StackLimit, ThreadStackLimit, Tier, Trap, Value};
 
 /// The tier whose IR the column compiles.
 pub const TIER: Tier = Tier::T2;
@@ -22,7 +22,7 @@ pub const TIER: Tier = Tier::T2;
 /// Most raw argument words a kernel takes (the engine's own limit).
 const MAX_RAW: usize = 64;
 
-type EntryFn = unsafe extern "C" fn(*const u64, *mut u64) -> u32;
+type EntryFn = unsafe extern "C" fn(*const u64, *mut u64, usize) -> u32;
 
 /// One kernel compiled by cranelift-jit.
 pub struct CraneliftJitCode {
@@ -129,7 +129,8 @@ impl CraneliftJitCode {
         // SAFETY: `entry` is live code with the EntryFn ABI (see `compile`); `raw` was
         // checked against the function's signature by `raw_args`, and the buffers it points
         // to are borrowed by `args` for the whole call.
-        let status = unsafe { (self.entry)(raw[..n].as_ptr(), &mut ret) };
+        let limit = ThreadStackLimit.stack_limit();
+        let status = unsafe { (self.entry)(raw[..n].as_ptr(), &mut ret, limit) };
         engine.decode_result(self.func, TIER, status, ret)
     }
 }

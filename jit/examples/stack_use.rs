@@ -26,7 +26,7 @@ fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let marker = 0u8;
     let sp = std::hint::black_box(&marker) as *const u8 as usize;
     // leave room for this frame's own calls (the red zone and small helpers)
-    let end = (sp - 4096) & !7;
+    let end = (sp - 1024) & !7;
     let start = end.saturating_sub(PAINT).max(lo + 4096);
     for a in (start..end).step_by(8) {
         // SAFETY: [start, end) lies in this thread's stack, below the live frames.
@@ -45,7 +45,7 @@ fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
         low > start,
         "the pass used more than the painted {PAINT} bytes"
     );
-    // below 4 KiB (the unpainted gap under this frame) the figure reads as 4 KiB
+    // below 1 KiB (the unpainted gap under this frame) the figure reads as 1 KiB
     (r, sp - low)
 }
 
@@ -89,6 +89,36 @@ fn phases(src: &str) -> Vec<usize> {
     let (_, b) = measure(move || drop(e));
     out.push(b);
     out
+}
+
+/// Stack the math routines use when compiled code calls them: a T1 call of a function
+/// using every libcall (baseline CPU features: `floor`..`nearest` and `fma` are calls
+/// too) minus a call of a function using none. `jit::LIBCALL_STACK` must cover it.
+fn libcall_stack() -> usize {
+    let src = "fn m(x: f32, y: f64) -> f64 {\n\
+        let a = exp(x) + sin(x) + cos(x) + pow(x, 1.5) + ln(x) + tanh(x) + x % 0.7;\n\
+        let b = floor(x) + ceil(x) + trunc(x) + nearest(x) + fma(x, x, x);\n\
+        let c = exp(y) + sin(y) + cos(y) + pow(y, 1.5) + ln(y) + tanh(y) + y % 0.7;\n\
+        let d = floor(y) + ceil(y) + trunc(y) + nearest(y) + fma(y, y, y);\n\
+        return (a + b) as f64 + c + d;\n}\n\
+        fn p(x: f32, y: f64) -> f64 { return x as f64 + y; }";
+    let e = Engine::host(EngineConfig {
+        features: jit::CpuFeatures::baseline(),
+        ..EngineConfig::default()
+    });
+    let id = e
+        .load(parse_module("math.bfir", src).expect("parses"))
+        .expect("load");
+    let run = |name: &str| {
+        let f = e.func(id, name).expect("function");
+        e.compile(f, Tier::T1).expect("T1");
+        let args = || [Arg::F32(1.25), Arg::F64(2.5)];
+        // large arguments take libm's slow paths (argument reduction of sin/cos)
+        let (_, a) = measure(|| e.call_at(f, Tier::T1, &mut args()));
+        let (_, b) = measure(|| e.call_at(f, Tier::T1, &mut [Arg::F32(1e30), Arg::F64(1e300)]));
+        a.max(b)
+    };
+    run("m").saturating_sub(run("p"))
 }
 
 /// The largest repetition count of `shape` the parser accepts (the nesting limit).
@@ -140,6 +170,11 @@ fn main() {
                 print!("{:>15}", format!("{per} ({total})"));
             }
             println!();
+            println!(
+                "math routines called from compiled code: {} bytes (jit::LIBCALL_STACK = {})",
+                libcall_stack(),
+                jit::LIBCALL_STACK
+            );
         })
         .expect("thread");
     worker.join().expect("measurement");

@@ -12,8 +12,10 @@
 //! without SSE4.1, `fma` without FMA): [`ClifUnit::backend_libcalls`] lists them.
 //!
 //! Calling convention: the entry trampoline (`functions[entry]`) is
-//! `extern "C" fn(args: *const u64, ret: *mut u64) -> u32`; `args` are the words
-//! [`Engine::raw_args`](crate::Engine::raw_args) produces, and
+//! `extern "C" fn(args: *const u64, ret: *mut u64, stack_limit: usize) -> u32`; `args` are
+//! the words [`Engine::raw_args`](crate::Engine::raw_args) produces, `stack_limit` the
+//! lowest stack address the code may use (0: unchecked; on the host
+//! [`ThreadStackLimit`](crate::ThreadStackLimit) gives it), and
 //! [`Engine::decode_result`](crate::Engine::decode_result) turns the status (0 or a trap
 //! code) and the result bits stored at `ret` into the call's outcome.
 

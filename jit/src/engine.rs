@@ -11,6 +11,7 @@ use crate::events::{Clock, Event, TraceSink};
 use crate::interp::Program;
 use crate::ir::Module;
 use crate::mem::{CodeSync, ExecMemError, ExecMemory, PoolStats};
+use crate::stack::StackLimit;
 use crate::sync::SpinLock;
 use crate::types::{ParamTy, Ty};
 use crate::values::{Arg, Tier, Trap, TrapKind, Value, marshal};
@@ -174,6 +175,7 @@ pub struct Engine {
     codegen: SpinLock<Option<CodeGen>>,
     queue: SpinLock<VecDeque<(u32, u64)>>,
     code_sync: Option<Arc<dyn CodeSync>>,
+    stack_limit: Option<Arc<dyn StackLimit>>,
 }
 
 impl Engine {
@@ -198,6 +200,7 @@ impl Engine {
             codegen: SpinLock::new(None),
             queue: SpinLock::new(VecDeque::new()),
             code_sync: None,
+            stack_limit: None,
         }
     }
 
@@ -208,7 +211,17 @@ impl Engine {
         self
     }
 
-    /// An engine on the host: mmap W^X pool, monotonic clock, no-op sink.
+    /// Installs the embedder's stack bound: called on the calling thread before every
+    /// entry into compiled code, it says where that thread's (CPU's) stack ends, and
+    /// compiled code traps `CallDepth` instead of running past it (see [`StackLimit`]).
+    /// Without it only the IR call-depth limit bounds the recursion of compiled code.
+    pub fn with_stack_limit(mut self, limit: Arc<dyn StackLimit>) -> Engine {
+        self.stack_limit = Some(limit);
+        self
+    }
+
+    /// An engine on the host: mmap W^X pool, monotonic clock, no-op sink, and each calling
+    /// thread's stack bounds as the stack limit ([`crate::ThreadStackLimit`]).
     #[cfg(feature = "std")]
     pub fn host(config: EngineConfig) -> Engine {
         Engine::new(
@@ -217,6 +230,7 @@ impl Engine {
             Arc::new(crate::events::StdClock::new()),
             Arc::new(crate::events::NullSink),
         )
+        .with_stack_limit(Arc::new(crate::stack::ThreadStackLimit))
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -741,9 +755,10 @@ impl Engine {
         if let Some(sync) = &self.code_sync {
             sync.before_enter();
         }
+        let stack_limit = self.stack_limit.as_ref().map_or(0, |s| s.stack_limit());
         // SAFETY: published code objects live until the engine drops.
         let mut code = unsafe { &*entry };
-        let mut status = code.compiled.invoke(raw);
+        let mut status = code.compiled.invoke(raw, stack_limit);
         if status.0 == GUARD_MISS {
             let n = slot.deopts.fetch_add(1, Ordering::Relaxed);
             if n.is_power_of_two() || n == 0 {
@@ -755,7 +770,7 @@ impl Engine {
             }
             // SAFETY: a specialized T3 always has its T2 fallback, kept alive like all code.
             code = unsafe { &*code.fallback };
-            status = code.compiled.invoke(raw);
+            status = code.compiled.invoke(raw, stack_limit);
         }
         match status {
             (0, bits) => Ok(Value::from_bits(slot.ret, bits)),

@@ -4,7 +4,8 @@
 //! conveniences (an mmap W^X [`HostExecMemory`], [`StdClock`],
 //! [`CpuFeatures::detect_host`], [`Engine::host`]). Hardware comes in only through
 //! small traits: [`ExecMemory`], [`Clock`], [`TraceSink`] and the optional [`CodeSync`]
-//! (the kernel's cross-modifying-code serialization before entering compiled code).
+//! (the kernel's cross-modifying-code serialization before entering compiled code) and
+//! [`StackLimit`] (where the calling CPU's or thread's stack ends).
 //!
 //! # Module map
 //!
@@ -22,6 +23,7 @@
 //! | `engine` | [`Engine`]: slots, call counting, argument profiles, tier-up, events |
 //! | `values`, `events`, `mem`, `cpu` | the types crossing the API boundary |
 //! | `sync` | a spin lock (no_std has no Mutex) |
+//! | `stack` | [`StackLimit`], the native-stack budget of compiled code, host stack bounds |
 //! | `clif` | (`std`) [`ClifUnit`]: a unit's Cranelift IR for other linkers ([`Engine::cranelift_ir`]) |
 //!
 //! # How the tiers work
@@ -38,11 +40,14 @@
 //!   slots, fused loop latches). IR calls push frames on an explicit stack.
 //! * **T1** lowers each function straight to Cranelift IR at `opt_level=none`. A compiled
 //!   unit is the function plus every function it can reach; internal calls use a native
-//!   signature `(depth, params...) -> (status, value)` where a buffer is (pointer, length),
-//!   and a uniform entry trampoline `extern "C" fn(*const u64, *mut u64) -> u32` unpacks the
-//!   argument words. Traps are explicit branches to exits that return the trap code; a
-//!   caller propagates a non-zero status. Division checks zero and computes `MIN / -1` as
-//!   `MIN / 1`; the call depth travels as an argument and is checked at function entry.
+//!   signature `(depth, stack_limit, params...) -> (status, value)` where a buffer is
+//!   (pointer, length), and a uniform entry trampoline
+//!   `extern "C" fn(*const u64, *mut u64, usize) -> u32` unpacks the argument words (the
+//!   third argument is the stack limit). Traps are explicit branches to exits that return
+//!   the trap code; a caller propagates a non-zero status. Division checks zero and
+//!   computes `MIN / -1` as `MIN / 1`; the call depth and the embedder's stack limit
+//!   ([`StackLimit`]) travel as arguments and are checked at function entry (`CallDepth`
+//!   when the depth limit is passed or less than [`STACK_RESERVE`] bytes of stack remain).
 //! * **T2** uses `opt_level=speed` and versions innermost `i32` for-loops: when every index
 //!   that is affine in the loop variable is in bounds at the first and the last iteration,
 //!   a copy of the loop without those checks runs, with its addresses strength-reduced to
@@ -84,7 +89,6 @@ mod libcalls;
 pub mod mathf;
 mod mem;
 mod parser;
-#[cfg(feature = "std")]
 mod stack;
 mod sync;
 mod types;
@@ -108,8 +112,9 @@ pub use events::{Clock, Event, NullClock, NullSink, TraceSink};
 pub use host_mem::HostExecMemory;
 pub use ir::Module;
 pub use mem::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
+pub use stack::{LIBCALL_STACK, MAX_FRAME, STACK_RESERVE, StackLimit};
 #[cfg(feature = "std")]
-pub use stack::thread_stack_bounds;
+pub use stack::{ThreadStackLimit, thread_stack_bounds};
 pub use types::{Elem, ParamTy, Ty};
 pub use values::{Arg, Tier, Trap, TrapKind, Value};
 

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 use jit::cranelift_codegen::ir::UserExternalName;
-use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, TrapKind, Value};
+use jit::{
+    Arg, CpuFeatures, Engine, EngineConfig, FuncId, StackLimit, ThreadStackLimit, Tier, TrapKind,
+    Value,
+};
 
 const SRC: &str = r#"
 fn fib(n: i32) -> i32 {
@@ -32,7 +35,7 @@ fn scaled_sum(a: &[f64], k: i64) -> f64 {
 }
 "#;
 
-type EntryFn = unsafe extern "C" fn(*const u64, *mut u64) -> u32;
+type EntryFn = unsafe extern "C" fn(*const u64, *mut u64, usize) -> u32;
 
 /// Links the unit of `f` at `tier` with cranelift-jit; returns the module and its entry.
 fn link(engine: &Engine, f: FuncId, tier: Tier) -> (JITModule, EntryFn) {
@@ -104,7 +107,8 @@ fn call(engine: &Engine, f: FuncId, entry: EntryFn, args: &mut [Arg]) -> Result<
     let n = engine.raw_args(f, args, &mut raw).map_err(|t| t.kind)?;
     let mut ret = 0u64;
     // SAFETY: `raw` was checked against the signature; buffers stay borrowed by `args`.
-    let status = unsafe { entry(raw[..n].as_ptr(), &mut ret) };
+    let limit = ThreadStackLimit.stack_limit();
+    let status = unsafe { entry(raw[..n].as_ptr(), &mut ret, limit) };
     engine
         .decode_result(f, Tier::T2, status, ret)
         .map_err(|t| t.kind)

@@ -127,3 +127,106 @@ fn long_chains_of_index_helpers_compile_on_a_kernel_stack() {
         }
     });
 }
+
+/// The program of issue 11: `k` f64 values read before a recursive call and used after
+/// it, so that every compiled tier keeps them in the frame (a frame of about `8 * k`
+/// bytes per level).
+fn live_values_source(k: usize) -> String {
+    let mut s = String::from("fn r(a: &[f64], n: i32) -> f64 {\n  if n <= 1 { return a[0]; }\n");
+    for i in 0..k {
+        s += &format!("  let v{i} = a[{i}];\n");
+    }
+    s += "  let s = r(a, n - 1);\n";
+    for i in 0..k {
+        s += &format!("  s += v{i};\n");
+    }
+    s + "  return s;\n}\n"
+}
+
+/// Calls `r(a, depth)` of [`live_values_source`] at every tier.
+fn live_values_at_depth(k: usize, depth: i32) -> Vec<(Tier, Result<Value, jit::Trap>)> {
+    let m = parse_module("live.bfir", &live_values_source(k)).unwrap_or_else(|d| panic!("{d}"));
+    let e = Engine::host(EngineConfig::default());
+    let id = e.load(m).expect("load");
+    let r = e.func(id, "r").expect("r");
+    let a: Vec<f64> = (0..k).map(|i| 1.0 + i as f64 / 64.0).collect();
+    Tier::ALL
+        .iter()
+        .map(|&t| (t, e.call_at(r, t, &mut [Arg::F64s(&a), Arg::I32(depth)])))
+        .collect()
+}
+
+#[test]
+fn recursion_that_exhausts_the_native_stack_traps_call_depth_at_every_compiled_tier() {
+    use jit::TrapKind::CallDepth;
+    for k in [50, 200] {
+        let results = on_kernel_stack(move || live_values_at_depth(k, 511));
+        let t0 = &results[0].1;
+        // T0 keeps its frames on the heap: depth 511 is within the limit of 512
+        assert!(matches!(t0, Ok(Value::F64(_))), "k={k} T0: {t0:?}");
+        for (t, r) in &results[1..] {
+            // a compiled tier either fits (and agrees with T0) or stops with CallDepth
+            let same = format!("{r:?}") == format!("{t0:?}");
+            let depth = matches!(r, Err(trap) if trap.kind == CallDepth && trap.tier == *t);
+            assert!(same || depth, "k={k} {t}: {r:?}");
+            // 200 values (about 1.6 KiB a frame) at depth 511 cannot fit 256 KiB
+            assert!(k < 200 || depth, "k={k} {t}: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn deep_recursion_within_the_stack_still_runs_at_every_tier() {
+    let src = "fn sum(n: i32) -> i64 { if n == 0 { return 0; } return sum(n - 1) + n as i64; }\n\
+               fn f(x: i32) -> i32 { return x; }";
+    on_kernel_stack(move || {
+        let m = parse_module("sum.bfir", src).unwrap_or_else(|d| panic!("{d}"));
+        let e = Engine::host(EngineConfig::default());
+        let id = e.load(m).expect("load");
+        let sum = e.func(id, "sum").expect("sum");
+        for t in Tier::ALL {
+            // 512 nested calls: the most the default call-depth limit allows
+            let r = e.call_at(sum, t, &mut [Arg::I32(511)]);
+            assert!(matches!(r, Ok(Value::I64(130816))), "{t}: {r:?}");
+            // one more is over the limit, at every tier
+            let r = e.call_at(sum, t, &mut [Arg::I32(512)]);
+            assert!(
+                matches!(&r, Err(trap) if trap.kind == jit::TrapKind::CallDepth),
+                "{t}: {r:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_function_whose_frame_exceeds_the_budget_stays_at_the_tier_below() {
+    // 4000 f64 values kept across a call: a native frame of more than 32 KiB, beyond the
+    // 24 KiB every function's entry check leaves room for
+    let src = live_values_source(4000);
+    let m = parse_module("big.bfir", &src).unwrap_or_else(|d| panic!("{d}"));
+    let e = Engine::host(EngineConfig {
+        thresholds: [1, 2, 3],
+        ..EngineConfig::default()
+    });
+    let id = e.load(m).expect("load");
+    let r = e.func(id, "r").expect("r");
+    for t in [Tier::T1, Tier::T2, Tier::T3] {
+        match e.compile(r, t) {
+            Err(jit::CompileError::Unsupported(why)) => assert!(
+                why.contains(&format!("exceeds the {}-byte budget", jit::MAX_FRAME)),
+                "{t}: {why}"
+            ),
+            other => panic!("{t}: {other:?}"),
+        }
+    }
+    // counted calls: the tier-up fails once and the function keeps running at T0
+    let a: Vec<f64> = (0..4000).map(|i| i as f64).collect();
+    for _ in 0..5 {
+        let v = e.call(r, &mut [Arg::F64s(&a), Arg::I32(3)]);
+        assert!(
+            matches!(v, Ok(Value::F64(x)) if x == 2.0 * 3999.0 * 4000.0 / 2.0),
+            "{v:?}"
+        );
+    }
+    assert_eq!(e.current_tier(r), Tier::T0);
+}

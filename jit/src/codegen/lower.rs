@@ -1,15 +1,19 @@
 //! Lowering of one IR function to Cranelift IR.
 //!
-//! Native ABI of a lowered function (SystemV): `(depth: i32, params...) -> (status: i32[, value])`
-//! where a buffer parameter is two i64 values (pointer, length) and bool is i8. `status` is 0
-//! or a trap code; a caller that sees a non-zero status returns it at once. Traps never rely
-//! on hardware faults: every check is an explicit branch to a cold trap exit.
+//! Native ABI of a lowered function (SystemV):
+//! `(depth: i32, stack_limit: i64, params...) -> (status: i32[, value])` where a buffer
+//! parameter is two i64 values (pointer, length) and bool is i8. `status` is 0 or a trap
+//! code; a caller that sees a non-zero status returns it at once. Traps never rely on
+//! hardware faults: every check is an explicit branch to a cold trap exit. At entry a
+//! function traps `CallDepth` when `depth` exceeds the IR call-depth limit or when less
+//! than [`STACK_RESERVE`] bytes of native stack remain above `stack_limit` (see `stack`).
 
 mod inline_math;
 
 use super::analysis::{self, Access, LoopInfo, RedOp, VStmt};
 use crate::ir::*;
 use crate::libcalls::Libcall;
+use crate::stack::STACK_RESERVE;
 use crate::types::{Elem, ParamTy, Ty};
 use crate::values::TrapKind;
 use alloc::vec::Vec;
@@ -65,6 +69,7 @@ pub fn clty(t: Ty) -> Type {
 pub fn native_sig(f: &Function) -> Signature {
     let mut s = Signature::new(CallConv::SystemV);
     s.params.push(AbiParam::new(types::I32));
+    s.params.push(AbiParam::new(types::I64));
     for p in &f.params {
         match p {
             ParamTy::Scalar(t) => s.params.push(AbiParam::new(clty(*t))),
@@ -100,6 +105,8 @@ struct L<'a, 'b> {
     libs: HashMap<u32, FuncRef>,
     fast: Option<FastCtx>,
     depth: Value,
+    /// The lowest stack address the embedder allows (0: unknown), passed to every callee.
+    stack_limit: Value,
     /// Locals redirected to other variables (the extra accumulators of an unrolled reduction).
     alias: Vec<(u32, Variable)>,
     /// Inside the inlined body of an expression function (vector loops): its own
@@ -144,6 +151,7 @@ pub fn lower_function(
         libs: HashMap::new(),
         fast: None,
         depth: params[0],
+        stack_limit: params[1],
         alias: Vec::new(),
         inlining: 0,
         consts: Vec::new(),
@@ -156,7 +164,7 @@ pub fn lower_function(
         let z = l.zero(*t);
         l.b.def_var(l.vars[i], z);
     }
-    let mut k = 1;
+    let mut k = 2;
     for (pi, (p, slot)) in f.params.iter().zip(&f.param_slots).enumerate() {
         match (p, slot) {
             (ParamTy::Scalar(t), ParamSlot::Local(li)) => {
@@ -179,11 +187,14 @@ pub fn lower_function(
             }
         }
     }
-    // call depth: the outermost call is 1
+    // call depth: the outermost call is 1; and the native stack: this frame is allocated,
+    // the next one (any callee's, or a libcall's) must fit above the embedder's limit
     let over =
         l.b.ins()
             .icmp_imm_s(IntCC::UnsignedGreaterThan, l.depth, o.depth_limit as i64);
-    l.trap_if(over, TrapKind::CallDepth);
+    let low = stack_low(&mut l.b, l.stack_limit);
+    let stop = l.b.ins().bor(over, low);
+    l.trap_if(stop, TrapKind::CallDepth);
     l.block(&f.body);
     if !l.terminated() {
         if f.ret == Ty::Unit {
@@ -197,6 +208,14 @@ pub fn lower_function(
     l.finish_exits();
     l.b.seal_all_blocks();
     l.b.finalize(fc);
+}
+
+/// Whether less than [`STACK_RESERVE`] bytes of stack remain above `stack_limit` (an i8
+/// condition). A limit of 0 never trips: the stack pointer is far above the reserve.
+pub fn stack_low(b: &mut FunctionBuilder, stack_limit: Value) -> Value {
+    let sp = b.ins().get_stack_pointer(types::I64);
+    let floor = b.ins().iadd_imm_s(stack_limit, STACK_RESERVE as i64);
+    b.ins().icmp(IntCC::UnsignedGreaterThan, floor, sp)
 }
 
 impl Const {
@@ -1464,9 +1483,10 @@ impl L<'_, '_> {
 
     fn call(&mut self, fi: u32, args: &[CallArg]) -> Value {
         let callee = &self.m.funcs[fi as usize];
-        let mut vals = Vec::with_capacity(args.len() * 2 + 1);
+        let mut vals = Vec::with_capacity(args.len() * 2 + 2);
         let d1 = self.b.ins().iadd_imm_s(self.depth, 1);
         vals.push(d1);
+        vals.push(self.stack_limit);
         for a in args {
             match a {
                 CallArg::Scalar(e) => {

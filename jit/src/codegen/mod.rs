@@ -15,6 +15,7 @@ use crate::cpu::CpuFeatures;
 use crate::engine::CompileError;
 use crate::ir::{CallArg, Expr, ExprKind, Module, Stmt};
 use crate::mem::{CodeBlock, ExecMemory};
+use crate::stack::MAX_FRAME;
 use crate::types::{ParamTy, Ty};
 use crate::values::Tier;
 use alloc::format;
@@ -40,10 +41,12 @@ pub use lower::{NS_FUNC, NS_LIB};
 /// Status a specialized entry returns when its guard fails (the caller runs T2 instead).
 pub const GUARD_MISS: u32 = 0xFFFF_FFFF;
 
-/// Entry trampoline ABI: `extern "C" fn(args: *const u64, ret: *mut u64) -> u32`.
-/// `args` holds the raw arguments (scalars as bits; buffers as pointer, length); the return
-/// value is 0, a trap code, or `GUARD_MISS`.
-pub type EntryFn = unsafe extern "C" fn(*const u64, *mut u64) -> u32;
+/// Entry trampoline ABI:
+/// `extern "C" fn(args: *const u64, ret: *mut u64, stack_limit: usize) -> u32`.
+/// `args` holds the raw arguments (scalars as bits; buffers as pointer, length);
+/// `stack_limit` is the lowest stack address the code may use (0: unknown, see
+/// [`crate::StackLimit`]); the return value is 0, a trap code, or `GUARD_MISS`.
+pub type EntryFn = unsafe extern "C" fn(*const u64, *mut u64, usize) -> u32;
 
 /// Linked, executable code for one function at one tier.
 pub struct Compiled {
@@ -53,15 +56,16 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    /// Runs the entry trampoline. Returns (status, result bits).
-    pub fn invoke(&self, raw: &[u64]) -> (u32, u64) {
+    /// Runs the entry trampoline on the calling thread, whose stack ends at `stack_limit`
+    /// (0: unknown). Returns (status, result bits).
+    pub fn invoke(&self, raw: &[u64], stack_limit: usize) -> (u32, u64) {
         let mut ret = 0u64;
         // SAFETY: `entry` is the address of a finalized trampoline with the EntryFn ABI,
         // generated for this function's signature; the engine marshalled `raw` against that
         // signature, and the buffers it points to are borrowed for the whole call.
         let status = unsafe {
             let f: EntryFn = core::mem::transmute::<usize, EntryFn>(self.entry);
-            f(raw.as_ptr(), &mut ret)
+            f(raw.as_ptr(), &mut ret, stack_limit)
         };
         (status, ret)
     }
@@ -142,6 +146,13 @@ fn make_isa(features: CpuFeatures, opt: &str) -> Result<OwnedTargetIsa, CompileE
     set(&mut isa, "has_avx2", features.avx2)?;
     set(&mut isa, "has_fma", features.fma)?;
     isa.finish(settings::Flags::new(flags)).map_err(|x| e(&x))
+}
+
+/// Stack one call of a compiled function takes: return address and saved frame pointer,
+/// then what the prologue allocates below the frame pointer (callee-saved registers, spill
+/// slots and stack slots, outgoing arguments). Unknown layout: counted as over budget.
+fn native_frame_bytes(layout: Option<&cranelift_codegen::MachBufferFrameLayout>) -> usize {
+    layout.map_or(usize::MAX, |l| 16 + l.frame_to_fp_offset as usize)
 }
 
 /// Functions reachable through calls from `root`'s body (transitively), root excluded
@@ -363,6 +374,14 @@ impl CodeGen {
             .ctx
             .compile(isa, &mut ControlPlane::default())
             .map_err(|e| CompileError::Codegen(format!("{name}: {:?}", e.inner)))?;
+        // every function checks at entry that STACK_RESERVE bytes remain for its callee's
+        // frame: a function whose frame does not fit that budget is not compiled
+        let frame = native_frame_bytes(code.buffer.frame_layout());
+        if frame > MAX_FRAME {
+            return Err(CompileError::Unsupported(format!(
+                "{name}: a native frame of {frame} bytes exceeds the {MAX_FRAME}-byte budget"
+            )));
+        }
         Ok(Piece {
             ns,
             index,
@@ -372,8 +391,9 @@ impl CodeGen {
         })
     }
 
-    /// `extern "C" fn(args: *const u64, ret: *mut u64) -> u32`: unpacks the raw arguments,
-    /// checks the specialization guard, calls the entry at depth 1, stores the result.
+    /// `extern "C" fn(args: *const u64, ret: *mut u64, stack_limit: usize) -> u32`: checks
+    /// the native stack, unpacks the raw arguments, checks the specialization guard, calls
+    /// the entry at depth 1, stores the result.
     fn trampoline(
         &mut self,
         m: &Module,
@@ -397,6 +417,7 @@ impl CodeGen {
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
         sig.params.push(AbiParam::new(types::I64));
+        sig.params.push(AbiParam::new(types::I64));
         sig.returns.push(AbiParam::new(types::I32));
         self.ctx.clear();
         self.ctx.func = Function::with_name_signature(UserFuncName::user(NS_TRAMP, 0), sig);
@@ -407,9 +428,23 @@ impl CodeGen {
             b.switch_to_block(entry);
             let args = b.block_params(entry)[0];
             let retp = b.block_params(entry)[1];
+            let stack_limit = b.block_params(entry)[2];
+            // the entry function's frame must fit: the same test every function makes
+            let low = lower::stack_low(&mut b, stack_limit);
+            let deep = b.create_block();
+            let go = b.create_block();
+            b.set_cold_block(deep);
+            b.ins().brif(low, deep, &[], go, &[]);
+            b.switch_to_block(deep);
+            let code = b
+                .ins()
+                .iconst(types::I32, crate::values::TrapKind::CallDepth.code() as i64);
+            b.ins().return_(&[code]);
+            b.switch_to_block(go);
             let fl = MemFlagsData::trusted();
             let mut vals = Vec::new();
             vals.push(b.ins().iconst(types::I32, 1));
+            vals.push(stack_limit);
             let mut k = 0i32;
             let mut guards = Vec::new();
             for (pi, p) in f.params.iter().enumerate() {

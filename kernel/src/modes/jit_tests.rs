@@ -12,6 +12,10 @@
 //! - `jit_wx`: a write through the executable view of JIT code faults; through the
 //!   writable view it does not.
 //! - `jit_pool_full`: with a full pool the kernel stays at its tier, says so, and runs.
+//! - `jit_native_stack`: a recursion that keeps 200 values in each frame, 511 calls deep
+//!   (within the IR call-depth limit), runs at T0 and traps `CallDepth` at T1–T3 when the
+//!   CPU's 256 KiB stack runs out, without a CPU exception; a plain recursion 512 deep
+//!   runs at every tier.
 //! - `jit_soak`: two CPUs call the same kernels concurrently (one million calls in all,
 //!   across every tier-up; the second CPU also serves the compile queue), no wrong result.
 
@@ -370,6 +374,74 @@ fn pool_full_test() -> Outcome {
     }
 }
 
+/// Values each frame of the native-stack test keeps across its recursive call.
+const LIVE_VALUES: usize = 200;
+
+fn native_stack_test() -> Outcome {
+    let engine = runtime::new_engine(
+        runtime::thresholds(),
+        None,
+        Arc::new(SerialSink::new(true)),
+        KernelPool::new(),
+    );
+    let mut src = String::from(
+        "fn sum(n: i32) -> i64 { if n == 0 { return 0; } return sum(n - 1) + n as i64; }\n\
+         fn r(a: &[f64], n: i32) -> f64 {\n  if n <= 1 { return a[0]; }\n",
+    );
+    for i in 0..LIVE_VALUES {
+        let _ = writeln!(src, "  let v{i} = a[{i}];");
+    }
+    src.push_str("  let s = r(a, n - 1);\n");
+    for i in 0..LIVE_VALUES {
+        let _ = writeln!(src, "  s += v{i};");
+    }
+    src.push_str("  return s;\n}\n");
+    let id = match jit::parse_module("native_stack.bfir", &src).map(|m| engine.load(m)) {
+        Ok(Ok(id)) => id,
+        other => {
+            return Outcome {
+                ok: false,
+                detail: s!("the test module did not load: {:?}", other.err()),
+            };
+        }
+    };
+    let (Some(r), Some(sum)) = (engine.func(id, "r"), engine.func(id, "sum")) else {
+        return Outcome {
+            ok: false,
+            detail: s!("functions missing"),
+        };
+    };
+    let a: Vec<f64> = (0..LIVE_VALUES).map(|i| 1.0 + i as f64 / 64.0).collect();
+    let mut ok = true;
+    let mut detail = s!("{LIVE_VALUES} live f64 at depth 511:");
+    for t in Tier::ALL {
+        let deep = fault::guarded(|| engine.call_at(r, t, &mut [Arg::F64s(&a), Arg::I32(511)]));
+        let plain = fault::guarded(|| engine.call_at(sum, t, &mut [Arg::I32(511)]));
+        let deep_ok = match &deep {
+            Ok(Ok(Value::F64(_))) => t == Tier::T0,
+            Ok(Err(trap)) => trap.kind == jit::TrapKind::CallDepth && trap.tier == t,
+            _ => false,
+        };
+        let plain_ok = matches!(plain, Ok(Ok(Value::I64(130816))));
+        ok &= deep_ok && plain_ok;
+        let what = match &deep {
+            Ok(Ok(_)) => "a value",
+            Ok(Err(trap)) => trap.kind.name(),
+            Err(_) => "CPU EXCEPTION",
+        };
+        let _ = write!(
+            detail,
+            " {t} {what}{};",
+            if plain_ok {
+                ""
+            } else {
+                " (plain recursion WRONG)"
+            }
+        );
+    }
+    Outcome { ok, detail }
+}
+
 fn soak_lanes(rt: &Runtime) -> Result<Vec<Lane>, String> {
     let mut lanes = ladder::lanes(rt, ladder::small_size)?;
     lanes.retain(|l| SOAK_KERNELS.contains(&l.kernel.name));
@@ -526,6 +598,7 @@ pub fn run_all() -> bool {
     }
     record(&mut results, "jit_wx", wx_test(&rt));
     record(&mut results, "jit_pool_full", pool_full_test());
+    record(&mut results, "jit_native_stack", native_stack_test());
     record(&mut results, "jit_soak", soak_test(t));
     let failed = results.iter().filter(|(_, ok)| !ok).count();
     trace::emit("runtime_selftest_summary", |e| {

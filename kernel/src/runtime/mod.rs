@@ -113,6 +113,25 @@ pub fn new_engine(
         sink,
     )
     .with_code_sync(Arc::new(pool::KernelCodeSync))
+    .with_stack_limit(Arc::new(CpuStackLimit))
+}
+
+/// Stack kept free below what compiled JIT code may use: exceptions switch to IST stacks,
+/// but the wake-up IPI and spurious interrupts enter on the current stack.
+const JIT_STACK_HEADROOM: u64 = 16 * 1024;
+
+/// Where compiled JIT code must stop recursing on the calling CPU: the bottom of its
+/// kernel stack (`cpu::stack_bounds`) plus [`JIT_STACK_HEADROOM`]. The code traps
+/// `CallDepth` instead of running past it.
+struct CpuStackLimit;
+
+impl jit::StackLimit for CpuStackLimit {
+    fn stack_limit(&self) -> usize {
+        match cpu::stack_bounds().0 {
+            0 => 0,
+            lo => (lo + JIT_STACK_HEADROOM) as usize,
+        }
+    }
 }
 
 impl Runtime {

@@ -39,6 +39,7 @@ const RUNTIME_TESTS: &[&str] = &[
     "jit_exception",
     "jit_wx",
     "jit_pool_full",
+    "jit_native_stack",
     "jit_soak",
 ];
 
