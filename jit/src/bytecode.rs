@@ -8,6 +8,7 @@ use crate::ir::*;
 use crate::types::{Elem, Ty};
 use crate::values::TrapKind;
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 
 pub type S = u32;
 
@@ -717,6 +718,8 @@ struct Cx<'m> {
     f: &'m Function,
     code: Vec<Op>,
     consts: Vec<(S, u64)>,
+    /// The slot of each constant (by bits) in `consts`.
+    const_slots: HashMap<u64, S>,
     tables: Vec<u32>,
     next: S,
     max: S,
@@ -735,6 +738,7 @@ fn compile_func(m: &Module, f: &Function) -> BcFunc {
         f,
         code: Vec::new(),
         consts: Vec::new(),
+        const_slots: HashMap::new(),
         tables: Vec::new(),
         next: nlocals,
         max: nlocals,
@@ -773,7 +777,7 @@ impl Cx<'_> {
     fn konst(&mut self, c: Const) -> S {
         let bits = c.bits();
         // constants live in their own slots; reuse one with the same bits
-        if let Some(&(s, _)) = self.consts.iter().find(|(_, b)| *b == bits) {
+        if let Some(&s) = self.const_slots.get(&bits) {
             return s;
         }
         // allocate above every temporary ever used: take a fresh slot at the high-water mark
@@ -781,6 +785,7 @@ impl Cx<'_> {
         // mid-expression, so constants get slots from a separate reserved range below.
         let s = self.reserve_const_slot();
         self.consts.push((s, bits));
+        self.const_slots.insert(bits, s);
         s
     }
     fn reserve_const_slot(&mut self) -> S {

@@ -1,6 +1,7 @@
 //! Tokenizer for `.bfir` sources.
 
 use crate::diag::{Pos, PosError, err};
+use crate::limits::MAX_MODULE_TOKENS;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -265,6 +266,12 @@ pub fn tokenize(src: &str) -> Result<(Vec<Token>, String), PosError> {
             out.push(Token { tok: Tok::Eof, pos });
             return Ok((out, doc));
         };
+        if out.len() == MAX_MODULE_TOKENS {
+            return err(
+                pos,
+                alloc::format!("module too large: more than {MAX_MODULE_TOKENS} tokens"),
+            );
+        }
         let tok = if c.is_ascii_alphabetic() || c == '_' {
             let mut s = String::new();
             while let Some(c) = lx.peek(0) {

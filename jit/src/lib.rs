@@ -12,6 +12,7 @@
 //! | module | what |
 //! |---|---|
 //! | `lexer`, `parser`, `ast` | `.bfir` text to an untyped tree; nesting depth bounded |
+//! | `limits` | what a module may contain (nesting, bytes, tokens, functions, statements) |
 //! | `verify`, `ir`, `types` | type checking and name resolution into the typed IR ([`Module`]) |
 //! | `diag` | [`Diagnostic`]: `file:line:col: reason` |
 //! | `bytecode`, `interp` | T0: register bytecode over a flat slot array, explicit frame stack |
@@ -86,6 +87,7 @@ mod interp;
 mod ir;
 mod lexer;
 mod libcalls;
+mod limits;
 pub mod mathf;
 mod mem;
 mod parser;
@@ -111,6 +113,9 @@ pub use events::{Clock, Event, NullClock, NullSink, TraceSink};
 #[cfg(feature = "std")]
 pub use host_mem::HostExecMemory;
 pub use ir::Module;
+pub use limits::{
+    MAX_FUNCTION_STATEMENTS, MAX_FUNCTIONS, MAX_MODULE_BYTES, MAX_MODULE_TOKENS, MAX_NESTING,
+};
 pub use mem::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
 pub use stack::{LIBCALL_STACK, MAX_FRAME, STACK_RESERVE, StackLimit};
 #[cfg(feature = "std")]
@@ -130,10 +135,34 @@ pub fn parse_module(file: &str, src: &str) -> Result<Module, Diagnostic> {
         col: e.pos.col,
         reason: e.reason,
     };
+    if src.len() > limits::MAX_MODULE_BYTES {
+        return Err(to_diag(too_large(src)));
+    }
     let (toks, doc) = lexer::tokenize(src).map_err(to_diag)?;
     let mut ast = parser::Parser::new(toks).module().map_err(to_diag)?;
     ast.doc = doc;
     verify::check_module(&name, file, ast).map_err(to_diag)
+}
+
+/// The error for a source longer than [`MAX_MODULE_BYTES`], at its first byte past it.
+fn too_large(src: &str) -> diag::PosError {
+    let mut cut = limits::MAX_MODULE_BYTES;
+    while !src.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let before = &src[..cut];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    diag::PosError {
+        pos: diag::Pos {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+        },
+        reason: alloc::format!(
+            "module too large: more than {} bytes",
+            limits::MAX_MODULE_BYTES
+        ),
+    }
 }
 
 fn module_name(file: &str) -> String {

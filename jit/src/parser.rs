@@ -5,6 +5,7 @@
 use crate::ast::*;
 use crate::diag::{Pos, PosError, err};
 use crate::lexer::{Tok, Token, describe};
+use crate::limits::{MAX_FUNCTION_STATEMENTS, MAX_FUNCTIONS, MAX_NESTING};
 use crate::types::{Elem, ParamTy, Ty};
 use alloc::boxed::Box;
 use alloc::format;
@@ -16,7 +17,7 @@ use alloc::vec::Vec;
 /// pass (verifier, bytecode compiler, lowering, drops) recurses over the tree, so this
 /// bounds their stack use too; see `jit/IR.md` ("Limits") for the measured stack per
 /// level and why 32 levels fit the kernel's 256 KiB stacks with a margin.
-pub const MAX_DEPTH: u32 = 32;
+const MAX_DEPTH: u32 = MAX_NESTING;
 
 /// The header of a `for` loop, before its body.
 struct ForHead {
@@ -31,6 +32,8 @@ pub struct Parser {
     toks: Vec<Token>,
     i: usize,
     depth: u32,
+    /// Statements of the function being parsed, nested ones included.
+    statements: usize,
 }
 
 type R<T> = Result<T, PosError>;
@@ -41,6 +44,7 @@ impl Parser {
             toks,
             i: 0,
             depth: 0,
+            statements: 0,
         }
     }
 
@@ -111,7 +115,15 @@ impl Parser {
             match self.peek() {
                 Tok::Eof => return Ok(m),
                 Tok::Const => m.consts.push(self.const_item()?),
-                Tok::Fn | Tok::Hash => m.funcs.push(self.func()?),
+                Tok::Fn | Tok::Hash => {
+                    if m.funcs.len() == MAX_FUNCTIONS {
+                        return err(
+                            self.pos(),
+                            format!("too many functions: a module has at most {MAX_FUNCTIONS}"),
+                        );
+                    }
+                    m.funcs.push(self.func()?);
+                }
                 other => {
                     return err(
                         self.pos(),
@@ -246,6 +258,7 @@ impl Parser {
         } else {
             Ty::Unit
         };
+        self.statements = 0;
         let (body, end_pos) = self.block()?;
         Ok(AFunc {
             name,
@@ -279,6 +292,13 @@ impl Parser {
     /// level keeps on the stack is only that of the construct being parsed (a debug build
     /// gives each temporary of a function its own stack slot).
     fn stmt(&mut self) -> R<AStmt> {
+        self.statements += 1;
+        if self.statements > MAX_FUNCTION_STATEMENTS {
+            return err(
+                self.pos(),
+                format!("function too large: more than {MAX_FUNCTION_STATEMENTS} statements"),
+            );
+        }
         match self.peek() {
             Tok::Let => self.let_stmt(),
             Tok::If => self.if_stmt(),

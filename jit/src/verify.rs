@@ -15,6 +15,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 
 type R<T> = Result<T, PosError>;
 
@@ -38,14 +39,20 @@ struct Sig {
     ret: Ty,
 }
 
+/// Module-level names (hash maps: a module's lookups stay linear in its size).
 struct Globals {
-    consts: Vec<(String, Binding)>,
-    sigs: Vec<(String, Sig)>,
+    consts: HashMap<String, Binding>,
+    /// Function signatures in declaration order (a function's index is its position).
+    sigs: Vec<Sig>,
+    sig_index: HashMap<String, u32>,
 }
 
 struct FnCx<'g> {
     g: &'g Globals,
-    scopes: Vec<Vec<(String, Binding)>>,
+    /// Every binding visible by name, innermost last (a `let` shadows by pushing).
+    names: HashMap<String, Vec<Binding>>,
+    /// The names each open scope declared, popped from `names` when it closes.
+    scopes: Vec<Vec<String>>,
     locals: Vec<Ty>,
     loop_depth: u32,
     ret: Ty,
@@ -53,12 +60,13 @@ struct FnCx<'g> {
 
 pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
     let mut g = Globals {
-        consts: Vec::new(),
+        consts: HashMap::new(),
         sigs: Vec::new(),
+        sig_index: HashMap::new(),
     };
     let mut tables = Vec::new();
     for c in &m.consts {
-        if g.consts.iter().any(|(n, _)| *n == c.name) {
+        if g.consts.contains_key(&c.name) {
             return err(c.pos, format!("constant `{}` is defined twice", c.name));
         }
         if Intrinsic::from_name(&c.name).is_some() || c.name == "len" {
@@ -66,14 +74,7 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
         }
         let b = match (&c.ty, &c.value) {
             (AConstTy::Scalar(ty), AConstValue::Scalar(e)) => {
-                let cx = FnCx {
-                    g: &g,
-                    scopes: vec![],
-                    locals: vec![],
-                    loop_depth: 0,
-                    ret: Ty::Unit,
-                };
-                let mut cx = cx;
+                let mut cx = FnCx::new(&g, Ty::Unit);
                 let e = cx.expr(e, Some(*ty))?;
                 if e.ty != *ty {
                     return err(
@@ -123,10 +124,10 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
             }
             _ => return err(c.ty_pos, "constant type and value do not match"),
         };
-        g.consts.push((c.name.clone(), b));
+        g.consts.insert(c.name.clone(), b);
     }
     for f in &m.funcs {
-        if g.sigs.iter().any(|(n, _)| *n == f.name) {
+        if g.sig_index.contains_key(&f.name) {
             return err(f.pos, format!("function `{}` is defined twice", f.name));
         }
         if Intrinsic::from_name(&f.name).is_some() || f.name == "len" {
@@ -142,13 +143,11 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
                 ),
             );
         }
-        g.sigs.push((
-            f.name.clone(),
-            Sig {
-                params: f.params.iter().map(|p| p.ty).collect(),
-                ret: f.ret,
-            },
-        ));
+        g.sig_index.insert(f.name.clone(), g.sigs.len() as u32);
+        g.sigs.push(Sig {
+            params: f.params.iter().map(|p| p.ty).collect(),
+            ret: f.ret,
+        });
     }
     let mut funcs = Vec::new();
     for f in &m.funcs {
@@ -368,17 +367,12 @@ fn untyped_literal(e: &AExpr) -> bool {
 }
 
 fn check_func(g: &Globals, f: &AFunc) -> R<Function> {
-    let mut cx = FnCx {
-        g,
-        scopes: vec![Vec::new()],
-        locals: Vec::new(),
-        loop_depth: 0,
-        ret: f.ret,
-    };
+    let mut cx = FnCx::new(g, f.ret);
+    cx.scopes.push(Vec::new());
     let mut param_slots = Vec::new();
     let mut bufs = Vec::new();
     for p in &f.params {
-        if cx.scopes[0].iter().any(|(n, _)| *n == p.name) {
+        if cx.names.contains_key(&p.name) {
             return err(p.pos, format!("parameter `{}` is declared twice", p.name));
         }
         let b = match p.ty {
@@ -402,7 +396,7 @@ fn check_func(g: &Globals, f: &AFunc) -> R<Function> {
                 }
             }
         };
-        cx.scopes[0].push((p.name.clone(), b));
+        cx.declare(&p.name, b);
     }
     let body = cx.block(&f.body)?;
     if f.ret != Ty::Unit && !always_returns(&f.body) {
@@ -475,32 +469,55 @@ fn binop(op: ABinOp) -> BinOp {
 }
 
 impl FnCx<'_> {
+    fn new(g: &Globals, ret: Ty) -> FnCx<'_> {
+        FnCx {
+            g,
+            names: HashMap::new(),
+            scopes: Vec::new(),
+            locals: Vec::new(),
+            loop_depth: 0,
+            ret,
+        }
+    }
+
+    /// Binds `name` in the innermost scope (shadowing any outer binding).
+    fn declare(&mut self, name: &str, b: Binding) {
+        self.names.entry_ref(name).or_default().push(b);
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push(name.into());
+        }
+    }
+
+    fn open_scope(&mut self) {
+        self.scopes.push(Vec::new());
+    }
+
+    fn close_scope(&mut self) {
+        for name in self.scopes.pop().unwrap_or_default() {
+            if let Some(v) = self.names.get_mut(&name) {
+                v.pop();
+            }
+        }
+    }
+
     fn new_local(&mut self, ty: Ty) -> u32 {
         self.locals.push(ty);
         (self.locals.len() - 1) as u32
     }
 
     fn lookup(&self, name: &str) -> Option<Binding> {
-        for s in self.scopes.iter().rev() {
-            if let Some((_, b)) = s.iter().rev().find(|(n, _)| n == name) {
-                return Some(b.clone());
-            }
+        match self.names.get(name).and_then(|v| v.last()) {
+            Some(b) => Some(b.clone()),
+            None => self.g.consts.get(name).cloned(),
         }
-        self.g
-            .consts
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| b.clone())
     }
 
     fn block(&mut self, stmts: &[AStmt]) -> R<Vec<Stmt>> {
-        self.scopes.push(Vec::new());
+        self.open_scope();
         let mut out = Vec::new();
-        for s in stmts {
-            self.stmt(s, &mut out)?;
-        }
-        self.scopes.pop();
-        Ok(out)
+        let r = stmts.iter().try_for_each(|s| self.stmt(s, &mut out));
+        self.close_scope();
+        r.map(|()| out)
     }
 
     /// Checks one statement into `out`. Each kind has its own function so that a nesting
@@ -577,14 +594,14 @@ impl FnCx<'_> {
         let idx = self.new_local(e.ty);
         out.push(Stmt::Set(idx, e));
         let ty = self.locals[idx as usize];
-        self.scopes.last_mut().expect("scope").push((
-            name.into(),
+        self.declare(
+            name,
             Binding::Local {
                 idx,
                 ty,
                 readonly: false,
             },
-        ));
+        );
         Ok(())
     }
 
@@ -715,18 +732,19 @@ impl FnCx<'_> {
         // the checked header is boxed: the body's nesting levels stack only a small frame
         let mut fl = self.for_head(start, end, step)?;
         let ty = fl.start.ty;
-        self.scopes.push(vec![(
-            var.into(),
+        self.open_scope();
+        self.declare(
+            var,
             Binding::Local {
                 idx: fl.var,
                 ty,
                 readonly: true,
             },
-        )]);
+        );
         self.loop_depth += 1;
         let b = self.block(body);
         self.loop_depth -= 1;
-        self.scopes.pop();
+        self.close_scope();
         fl.body = b?;
         out.push(Stmt::For(fl));
         Ok(())
@@ -795,7 +813,7 @@ impl FnCx<'_> {
     fn eval_stmt(&mut self, e: &AExpr, out: &mut Vec<Stmt>) -> R<()> {
         let is_call = match &e.kind {
             AExprKind::Call { name, .. } => {
-                self.g.sigs.iter().any(|(n, _)| n == name)
+                self.g.sig_index.contains_key(name.as_str())
                     || (name != "len" && Intrinsic::from_name(name).is_none())
             }
             _ => false,
@@ -1041,10 +1059,10 @@ impl FnCx<'_> {
     }
 
     fn function_call(&mut self, name: &str, args: &[AExpr], pos: Pos) -> R<Expr> {
-        let Some(fidx) = self.g.sigs.iter().position(|(n, _)| n == name) else {
+        let Some(&fidx) = self.g.sig_index.get(name) else {
             return err(pos, format!("unknown function `{name}`"));
         };
-        let sig = &self.g.sigs[fidx].1;
+        let sig = &self.g.sigs[fidx as usize];
         if sig.params.len() != args.len() {
             return err(
                 pos,
@@ -1068,7 +1086,7 @@ impl FnCx<'_> {
         }
         Ok(Expr {
             ty: ret,
-            kind: ExprKind::Call(fidx as u32, out),
+            kind: ExprKind::Call(fidx, out),
         })
     }
 

@@ -288,3 +288,75 @@ fn a_constant_that_traps_is_a_located_error() {
         "{got}"
     );
 }
+
+/// The size limits of a module (IR.md "Limits"): at the limit a module is accepted, one
+/// past it is a located error at the first token, statement or function beyond it.
+#[test]
+fn module_size_limits_are_located_errors() {
+    use jit::{MAX_FUNCTION_STATEMENTS, MAX_FUNCTIONS, MAX_MODULE_BYTES, MAX_MODULE_TOKENS};
+    // statements per function, nested ones included (issue 11: 100,000 statements took
+    // seconds per step); one statement per line, from line 2
+    let body = |n: usize| {
+        let mut s = String::from("fn f(x: i32) -> i32 {\n");
+        for _ in 0..n / 2 {
+            s += "  if x > 0 { x -= 1; }\n";
+        }
+        if n % 2 == 1 {
+            s += "  x += 1;\n";
+        }
+        s + "  return x;\n}\n"
+    };
+    // `n` statements and the `return`
+    parse_module("ok.bfir", &body(MAX_FUNCTION_STATEMENTS - 1)).unwrap_or_else(|d| panic!("{d}"));
+    let got = err(&body(MAX_FUNCTION_STATEMENTS));
+    let line = 2 + MAX_FUNCTION_STATEMENTS / 2;
+    assert!(
+        got.starts_with(&format!(
+            "bad.bfir:{line}:3: function too large: more than {MAX_FUNCTION_STATEMENTS} statements"
+        )),
+        "{got}"
+    );
+    // the issue's 100,000 statements: more tokens than a module may have, found first
+    let got = err(&body(100_000));
+    assert!(got.contains("module too large: more than"), "{got}");
+
+    // functions per module, one per line
+    let funcs = |n: usize| {
+        (0..n)
+            .map(|i| format!("fn f{i}() {{}}\n"))
+            .collect::<String>()
+    };
+    parse_module("ok.bfir", &funcs(MAX_FUNCTIONS)).unwrap_or_else(|d| panic!("{d}"));
+    let got = err(&funcs(MAX_FUNCTIONS + 1));
+    assert!(
+        got.starts_with(&format!(
+            "bad.bfir:{}:1: too many functions: a module has at most {MAX_FUNCTIONS}",
+            MAX_FUNCTIONS + 1
+        )),
+        "{got}"
+    );
+
+    // tokens: a table `const T: [u8; N] = [` (10 tokens) then `0,` per line from line 2
+    let table = |n: usize| format!("const T: [u8; {n}] = [\n{}];\n", "0,\n".repeat(n));
+    let fits = (MAX_MODULE_TOKENS - 12) / 2;
+    parse_module("ok.bfir", &table(fits)).unwrap_or_else(|d| panic!("{d}"));
+    let got = err(&table(MAX_MODULE_TOKENS / 2));
+    let line = 2 + (MAX_MODULE_TOKENS - 10) / 2;
+    assert!(
+        got.starts_with(&format!(
+            "bad.bfir:{line}:1: module too large: more than {MAX_MODULE_TOKENS} tokens"
+        )),
+        "{got}"
+    );
+
+    // bytes: a comment that runs past the limit, located at its first byte past it
+    let src = format!("fn f() {{}}\n//{}", "x".repeat(MAX_MODULE_BYTES));
+    let got = err(&src);
+    let col = MAX_MODULE_BYTES - "fn f() {}\n".len() + 1;
+    assert!(
+        got.starts_with(&format!(
+            "bad.bfir:2:{col}: module too large: more than {MAX_MODULE_BYTES} bytes"
+        )),
+        "{got}"
+    );
+}

@@ -5,26 +5,46 @@
 use crate::ir::*;
 use crate::types::{Elem, ParamTy, Ty};
 use alloc::vec::Vec;
+use hashbrown::HashSet;
 
-/// Locals assigned anywhere in `stmts` (including nested blocks and loop variables).
+/// Locals assigned anywhere in `stmts` (including nested blocks and loop variables),
+/// added to `out`, which is then sorted: a local assigned `k` times appears `k` times, and
+/// [`is_assigned`] / [`times_assigned`] are binary searches (a loop of `n` statements is
+/// analysed in `O(n log n)`, not `O(n^2)`).
 pub fn assigned(stmts: &[Stmt], out: &mut Vec<u32>) {
+    collect_assigned(stmts, out);
+    out.sort_unstable();
+}
+
+/// [`assigned`] without the sort.
+fn collect_assigned(stmts: &[Stmt], out: &mut Vec<u32>) {
     for s in stmts {
         match s {
             Stmt::Set(l, _) => out.push(*l),
             Stmt::If(_, a, b) => {
-                assigned(a, out);
-                assigned(b, out);
+                collect_assigned(a, out);
+                collect_assigned(b, out);
             }
-            Stmt::While(_, b) => assigned(b, out),
+            Stmt::While(_, b) => collect_assigned(b, out),
             Stmt::For(fl) => {
                 out.push(fl.var);
                 out.push(fl.end_local);
                 out.push(fl.step_local);
-                assigned(&fl.body, out);
+                collect_assigned(&fl.body, out);
             }
             _ => {}
         }
     }
+}
+
+/// Whether `l` is in a sorted list made by [`assigned`].
+pub fn is_assigned(assigned: &[u32], l: u32) -> bool {
+    assigned.binary_search(&l).is_ok()
+}
+
+/// How many times `l` appears in a sorted list made by [`assigned`].
+pub fn times_assigned(assigned: &[u32], l: u32) -> usize {
+    assigned.partition_point(|&x| x <= l) - assigned.partition_point(|&x| x < l)
 }
 
 pub fn has_loop(stmts: &[Stmt]) -> bool {
@@ -50,20 +70,12 @@ pub fn has_break_continue(stmts: &[Stmt]) -> bool {
 /// unrolled, 4.9 k not). Conditional state that only reads tables (regex_dfa) still
 /// gains from unrolling, so loads do not count.
 pub fn conditional_index(stmts: &[Stmt]) -> bool {
-    fn in_ifs(stmts: &[Stmt], out: &mut Vec<u32>) {
-        for s in stmts {
-            if let Stmt::If(_, a, b) = s {
-                assigned(a, out);
-                assigned(b, out);
-            }
-        }
-    }
     fn store_uses(stmts: &[Stmt], cond: &[u32]) -> bool {
         stmts.iter().any(|s| match s {
             Stmt::Store(_, i, _) => {
                 let mut found = false;
                 i.visit(&mut |e| {
-                    if matches!(e.kind, ExprKind::Local(l) if cond.contains(&l)) {
+                    if matches!(e.kind, ExprKind::Local(l) if is_assigned(cond, l)) {
                         found = true;
                     }
                 });
@@ -73,8 +85,15 @@ pub fn conditional_index(stmts: &[Stmt]) -> bool {
             _ => false,
         })
     }
+    // the locals assigned inside the `if`s of `stmts`
     let mut cond = Vec::new();
-    in_ifs(stmts, &mut cond);
+    for s in stmts {
+        if let Stmt::If(_, a, b) = s {
+            collect_assigned(a, &mut cond);
+            collect_assigned(b, &mut cond);
+        }
+    }
+    cond.sort_unstable();
     !cond.is_empty() && store_uses(stmts, &cond)
 }
 
@@ -121,26 +140,27 @@ pub const MAX_DEF_EXPANSION: u32 = 8;
 
 pub struct LoopInfo<'a> {
     pub var: u32,
+    /// Sorted (see [`assigned`]).
     pub assigned: &'a [u32],
     /// Body-local `let`s that are affine in the loop variable (assigned once, at the top
     /// level of the body): their uses in an index are expanded to the defining expression.
     pub defs: Vec<(u32, &'a Expr)>,
 }
 
-/// Top-level `let`s of a loop body assigned exactly once, in order.
+/// Top-level `let`s of a loop body assigned exactly once, sorted by local (the order
+/// they are declared in).
 pub fn single_defs<'a>(var: u32, body: &'a [Stmt], assigned: &[u32]) -> Vec<(u32, &'a Expr)> {
-    body.iter()
+    let mut defs: Vec<(u32, &Expr)> = body
+        .iter()
         .filter_map(|s| match s {
-            Stmt::Set(l, e)
-                if *l > var
-                    && e.ty == Ty::I32
-                    && assigned.iter().filter(|a| *a == l).count() == 1 =>
-            {
+            Stmt::Set(l, e) if *l > var && e.ty == Ty::I32 && times_assigned(assigned, *l) == 1 => {
                 Some((*l, e))
             }
             _ => None,
         })
-        .collect()
+        .collect();
+    defs.sort_unstable_by_key(|d| d.0);
+    defs
 }
 
 impl<'a> LoopInfo<'a> {
@@ -149,7 +169,7 @@ impl<'a> LoopInfo<'a> {
     pub fn invariant(&self, e: &Expr) -> bool {
         match &e.kind {
             ExprKind::Const(_) | ExprKind::Len(_) => true,
-            ExprKind::Local(l) => *l != self.var && !self.assigned.contains(l),
+            ExprKind::Local(l) => *l != self.var && !is_assigned(self.assigned, *l),
             ExprKind::Unary(UnOp::Neg | UnOp::BitNot, a) => self.invariant(a),
             ExprKind::Binary(op, a, b) => {
                 matches!(
@@ -170,6 +190,12 @@ impl<'a> LoopInfo<'a> {
             ExprKind::Cast(a) => e.ty.is_int() && a.ty.is_int() && self.invariant(a),
             _ => false,
         }
+    }
+
+    /// The defining expression of body-local index helper `l`, if it is one.
+    pub fn def_of(&self, l: u32) -> Option<&(u32, &'a Expr)> {
+        let i = self.defs.binary_search_by_key(&l, |d| d.0).ok()?;
+        self.defs.get(i)
     }
 
     /// Decomposes an i32 index into affine form, if it has one (with at most
@@ -196,7 +222,7 @@ impl<'a> LoopInfo<'a> {
                 offs: Vec::new(),
             }),
             ExprKind::Local(l) => {
-                let (_, def) = self.defs.iter().find(|d| d.0 == *l)?;
+                let (_, def) = self.def_of(*l)?;
                 self.aff(def, neg, fuel.checked_sub(1)?)
             }
             ExprKind::Unary(UnOp::Neg, a) => self.aff(a, !neg, fuel),
@@ -236,37 +262,41 @@ impl<'a> LoopInfo<'a> {
     }
 }
 
-/// True when two affine forms denote the same index at every iteration: same coefficient
-/// and offsets term by term. Terms are loop-invariant, so the same expression node, the same
-/// local or the same constant has the same value (a conservative, syntactic test).
-pub fn same_affine(x: &Affine<'_>, y: &Affine<'_>) -> bool {
-    fn same_expr(a: &Expr, b: &Expr) -> bool {
-        if core::ptr::eq(a, b) {
-            return true;
-        }
-        match (&a.kind, &b.kind) {
-            (ExprKind::Local(p), ExprKind::Local(q)) => p == q && a.ty == b.ty,
-            (ExprKind::Const(p), ExprKind::Const(q)) => a.ty == b.ty && p.bits() == q.bits(),
-            _ => false,
+/// One term of an affine form, as [`AffineKey`] compares it: a local (by index and type),
+/// a constant (by type and bits), or any other expression node (by address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TermKey {
+    Local(u32, Ty),
+    Const(Ty, u64),
+    Node(usize),
+}
+
+impl TermKey {
+    fn of(e: &Expr) -> TermKey {
+        match &e.kind {
+            ExprKind::Local(l) => TermKey::Local(*l, e.ty),
+            ExprKind::Const(c) => TermKey::Const(e.ty, c.bits()),
+            _ => TermKey::Node(key(e)),
         }
     }
-    let coef = match (&x.coef, &y.coef) {
-        (None, None) => true,
-        (Some(c), Some(d)) => {
-            c.neg == d.neg
-                && match (c.mul, d.mul) {
-                    (None, None) => true,
-                    (Some(m), Some(n)) => same_expr(m, n),
-                    _ => false,
-                }
-        }
-        _ => false,
-    };
-    coef && x.offs.len() == y.offs.len()
-        && x.offs
-            .iter()
-            .zip(&y.offs)
-            .all(|((na, a), (nb, b))| na == nb && same_expr(a, b))
+}
+
+/// A hashable form of an affine index. Two indices with equal keys are the same index at
+/// every iteration: same coefficient and offsets term by term, and as the terms are
+/// loop-invariant, the same expression node, the same local or the same constant has the
+/// same value (a conservative, syntactic test). Hashing groups a loop's accesses in one
+/// pass instead of comparing every pair.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AffineKey {
+    coef: Option<(bool, Option<TermKey>)>,
+    offs: Vec<(bool, TermKey)>,
+}
+
+pub fn affine_key(a: &Affine<'_>) -> AffineKey {
+    AffineKey {
+        coef: a.coef.map(|c| (c.neg, c.mul.map(TermKey::of))),
+        offs: a.offs.iter().map(|(n, e)| (*n, TermKey::of(e))).collect(),
+    }
 }
 
 /// A buffer access found in a loop body: the node's address identifies it during lowering.
@@ -464,20 +494,19 @@ pub fn vectorizable<'a>(
     contiguous: &dyn Fn(&Expr) -> Option<bool>,
 ) -> Option<Vec<VStmt<'a>>> {
     let mut out = Vec::new();
-    let mut temps: Vec<u32> = Vec::new();
-    let mut accs: Vec<u32> = Vec::new();
+    let mut temps: HashSet<u32> = HashSet::new();
+    let mut accs: HashSet<u32> = HashSet::new();
     let mut stores: Vec<(BufRef, &Expr)> = Vec::new();
     for s in body {
         match s {
             // an i32 index helper (`let a = s + k;`): its uses in indices became pointers,
             // and vexpr_ok rejects any other use, so the vector loop does not need it
-            Stmt::Set(l, _) if li.defs.iter().any(|d| d.0 == *l) => {}
+            Stmt::Set(l, _) if li.def_of(*l).is_some() => {}
             Stmt::Set(l, e) if *l > li.var && e.ty == Ty::F32 => {
-                if temps.contains(l) {
+                if !temps.insert(*l) {
                     return None;
                 }
                 out.push(VStmt::Temp { local: *l, e });
-                temps.push(*l);
             }
             Stmt::Set(acc, e) if *acc < li.var && e.ty == Ty::F32 => {
                 let is_acc = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == *acc);
@@ -523,10 +552,9 @@ pub fn vectorizable<'a>(
                     }
                     _ => return None,
                 };
-                if accs.contains(acc) {
+                if !accs.insert(*acc) {
                     return None;
                 }
-                accs.push(*acc);
                 out.push(v);
             }
             Stmt::Store(r, idx, e) if elem_of(*r) == Elem::F32 && e.ty == Ty::F32 => {
@@ -541,7 +569,7 @@ pub fn vectorizable<'a>(
     }
     // every expression must be lane-wise computable from what is defined before it;
     // accumulators appear only in their own update
-    let mut defined: Vec<u32> = Vec::new();
+    let mut defined: HashSet<u32> = HashSet::new();
     for v in &out {
         let (e, extra) = match v {
             VStmt::Reduce {
@@ -557,7 +585,7 @@ pub fn vectorizable<'a>(
             }
         }
         if let VStmt::Temp { local, .. } = v {
-            defined.push(*local);
+            defined.insert(*local);
         }
     }
     (!out.is_empty()).then_some(out)
@@ -582,9 +610,9 @@ fn vexpr_ok(
     m: &Module,
     li: &LoopInfo,
     e: &Expr,
-    defined: &[u32],
-    temps: &[u32],
-    accs: &[u32],
+    defined: &HashSet<u32>,
+    temps: &HashSet<u32>,
+    accs: &HashSet<u32>,
     stores: &[(BufRef, &Expr)],
     elem_of: &dyn Fn(BufRef) -> Elem,
     contiguous: &dyn Fn(&Expr) -> Option<bool>,
@@ -599,7 +627,7 @@ fn vexpr_ok(
             defined.contains(l)
                 || (!temps.contains(l)
                     && !accs.contains(l)
-                    && !li.assigned.contains(l)
+                    && !is_assigned(li.assigned, *l)
                     && *l != li.var)
         }
         ExprKind::Load(r, idx) => {
@@ -653,7 +681,7 @@ pub fn worth_specializing(f: &Function) -> Vec<bool> {
         .iter()
         .map(|slot| match slot {
             ParamSlot::Local(l) => {
-                (useful.contains(l) || f.locals[*l as usize] == Ty::Bool) && !asg.contains(l)
+                (useful.contains(l) || f.locals[*l as usize] == Ty::Bool) && !is_assigned(&asg, *l)
             }
             _ => false,
         })

@@ -48,13 +48,12 @@ pub fn link(pieces: &[Piece], mem: &mut dyn ExecMemory) -> Result<Compiled, Comp
     for (p, &off) in pieces.iter().zip(&offsets) {
         image[off..off + p.code.len()].copy_from_slice(&p.code);
     }
-    let find = |ns: u32, idx: u32| -> Option<usize> {
-        pieces
-            .iter()
-            .zip(&offsets)
-            .find(|(p, _)| p.ns == ns && p.index == idx)
-            .map(|(_, o)| base + *o)
-    };
+    let by_name: hashbrown::HashMap<(u32, u32), usize> = pieces
+        .iter()
+        .zip(&offsets)
+        .map(|(p, o)| ((p.ns, p.index), base + *o))
+        .collect();
+    let find = |ns: u32, idx: u32| -> Option<usize> { by_name.get(&(ns, idx)).copied() };
     let result = (|| {
         for (p, &off) in pieces.iter().zip(&offsets) {
             // user names are indices into the function's own name table, re-read here

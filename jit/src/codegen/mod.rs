@@ -200,18 +200,15 @@ fn callees(m: &Module, root: usize) -> Vec<usize> {
             }
         }
     }
-    let mut seen: Vec<usize> = Vec::new();
+    let mut seen = alloc::vec![false; m.funcs.len()];
     let mut work = Vec::new();
     scan(&m.funcs[root].body, &mut work);
     while let Some(f) = work.pop() {
-        if seen.contains(&f) {
-            continue;
+        if !core::mem::replace(&mut seen[f], true) {
+            scan(&m.funcs[f].body, &mut work);
         }
-        seen.push(f);
-        scan(&m.funcs[f].body, &mut work);
     }
-    seen.sort_unstable();
-    seen
+    (0..m.funcs.len()).filter(|&f| seen[f]).collect()
 }
 
 impl CodeGen {

@@ -65,6 +65,7 @@ use alloc::vec::Vec;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::Variable;
+use hashbrown::HashMap;
 
 /// `k` per f32x4 vector.
 const LANES: i64 = 4;
@@ -320,27 +321,20 @@ impl L<'_, '_> {
 
         // one group per distinct (buffer, index); bounds at the corners of the box
         let mut groups: Vec<Group> = Vec::new();
+        // one group per (buffer, along j, affine form), found by hashing (see AffineKey)
+        let mut group_of: HashMap<(BufRef, bool, analysis::AffineKey), usize> = HashMap::new();
         let mut inb_all = self.b.ins().iconst(types::I8, 1);
         for (ai, a) in nest.accs.iter().enumerate() {
             let aff = Affine {
                 coef: a.cp,
                 offs: a.offs.clone(),
             };
-            if let Some(g) = groups.iter_mut().find(|g| {
-                let r = &nest.accs[g.rep];
-                r.buf == a.buf
-                    && r.along_j == a.along_j
-                    && analysis::same_affine(
-                        &Affine {
-                            coef: r.cp,
-                            offs: r.offs.clone(),
-                        },
-                        &aff,
-                    )
-            }) {
-                g.keys.push(a.key);
+            let gk = (a.buf, a.along_j, analysis::affine_key(&aff));
+            if let Some(&g) = group_of.get(&gk) {
+                groups[g].keys.push(a.key);
                 continue;
             }
+            group_of.insert(gk, groups.len());
             let form = self.form(a);
             let (_, len) = self.buf(a.buf);
             let ks: &[Value] = if a.along_j { &[s64, klast] } else { &[s64] };

@@ -480,7 +480,7 @@ impl L<'_, '_> {
             };
             ptrs.push((a.key, pv, stride, Some(a.along_j)));
         }
-        let saved = self.fast.replace(FastCtx { ptrs });
+        let saved = self.fast.replace(FastCtx::new(ptrs));
         let pv = self.b.declare_var(types::I64);
         self.b.def_var(pv, p0);
         let phead = self.b.create_block();
@@ -583,7 +583,7 @@ impl L<'_, '_> {
                 let (pv, along_j) = self
                     .fast
                     .as_ref()
-                    .and_then(|f| f.ptrs.iter().find(|p| p.0 == k))
+                    .and_then(|f| f.get(k))
                     .map(|p| (p.1, p.3 == Some(true)))
                     .expect("recognized load");
                 let p = self.b.use_var(pv);
