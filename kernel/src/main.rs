@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod drives;
 mod modes;
 mod runtime;
 

@@ -111,6 +111,37 @@ impl<'w, W: Write> Event<'w, W> {
         self
     }
 
+    /// A number with `decimals` digits after the point (`null` when not finite).
+    pub fn f64(&mut self, key: &str, value: f64, decimals: usize) -> &mut Self {
+        self.key(key);
+        if value.is_finite() {
+            self.raw(format_args!("{value:.decimals$}"));
+        } else {
+            self.raw(format_args!("null"));
+        }
+        self
+    }
+
+    /// An object of string members: `{"k1":"v1","k2":"v2"}`.
+    pub fn str_map<'s>(
+        &mut self,
+        key: &str,
+        items: impl IntoIterator<Item = (&'s str, &'s str)>,
+    ) -> &mut Self {
+        self.key(key);
+        self.raw(format_args!("{{"));
+        for (i, (k, v)) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.raw(format_args!(","));
+            }
+            self.quoted(k);
+            self.raw(format_args!(":"));
+            self.quoted(v);
+        }
+        self.raw(format_args!("}}"));
+        self
+    }
+
     /// A boolean field.
     pub fn bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key);
@@ -224,6 +255,23 @@ mod tests {
         assert_eq!(
             s,
             "{\"ev\":\"tier_up\",\"t_us\":1,\"cpu\":1,\"kernel\":\"fib\",\"calls\":100,\"ok\":true}\n"
+        );
+    }
+
+    #[test]
+    fn numbers_and_maps() {
+        let mut s = String::new();
+        let mut e = Event::begin(&mut s, "x", 0, 0);
+        e.f64("rate", 12.345, 2)
+            .f64("nan", f64::NAN, 1)
+            .str_map("tiers", [("matvec", "T3"), ("a\"b", "T0")])
+            .str_map("none", []);
+        e.finish().unwrap();
+        assert!(
+            s.contains(
+                "\"rate\":12.35,\"nan\":null,\"tiers\":{\"matvec\":\"T3\",\"a\\\"b\":\"T0\"},\"none\":{}"
+            ),
+            "{s}"
         );
     }
 

@@ -19,6 +19,8 @@ pub mod fixed;
 pub mod frames;
 pub mod json;
 pub mod limine_view;
+pub mod line_editor;
 pub mod memmap;
 pub mod multiboot2;
 pub mod pool;
+pub mod test_drive;

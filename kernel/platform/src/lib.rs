@@ -28,23 +28,23 @@
 //! | [`time`] | the TSC: cycles, microseconds since boot, frequency, busy waits |
 //! | [`trace`] | one JSON event line on COM1, from any CPU |
 //! | [`acpi`] | the MADT reachable from an RSDP |
+//! | [`block`] | drives (virtio-blk on PCI): list, capacity, read-only flag, serial, read/write sectors |
+//! | [`drivers::pci`] | the PCI functions found |
 //! | [`exit`] | leave the kernel with an exit code (QEMU's isa-debug-exit) |
 //! | [`stack`] | frame-pointer stack walks |
 //!
 //! Panics are reported by this crate's panic handler (a `panic` event, then
 //! exit), and the global allocator is its heap.
 //!
-//! # Where later parts go
+//! # Devices
 //!
-//! Device drivers get a `drivers/` module of their own: PCI enumeration
-//! (configuration space through port I/O or ECAM, the port and MMIO accessors
-//! in `arch/x86_64/`, mappings through [`mem`]'s device window), and virtio-blk
-//! through the `virtio-drivers` crate, whose DMA HAL is implemented next to the
-//! frame allocator in `mem/` (physically contiguous frames from the frame
-//! allocator, reached through the direct map). A block device API for the
-//! application sits above them in its own `block` module. COM1's receive path
-//! belongs in [`serial`] beside the transmit path, with the UART's interrupt
-//! routed through `arch/x86_64/idt.rs` like the wake-up IPI.
+//! Drivers live in [`drivers`]: PCI enumeration through configuration
+//! mechanism #1 (the ports in `arch/x86_64/pci_config.rs`; every register
+//! used is in the first 256 bytes, so no ECAM), BARs mapped uncached in the
+//! device window, and virtio-blk through the `virtio-drivers` crate, whose
+//! DMA HAL is `mem/dma.rs` (heap memory: one physically contiguous run in
+//! the direct map). The application sees drives through [`block`]. COM1's
+//! receive path is [`serial::try_receive`] (polled).
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -55,8 +55,10 @@ extern crate alloc;
 
 pub mod acpi;
 mod arch;
+pub mod block;
 pub mod boot;
 pub mod cpu;
+pub mod drivers;
 pub mod exit;
 pub mod fault;
 mod init;

@@ -1,4 +1,5 @@
-//! The serial port (COM1, 115200 8N1): where the trace goes.
+//! The serial port (COM1, 115200 8N1): where the trace goes, and where a
+//! console reads what is typed ([`try_receive`], polled).
 //!
 //! One lock serializes all output; it records which CPU holds it so the
 //! exception and panic paths can take it over from a CPU that faulted while
@@ -68,5 +69,21 @@ pub(crate) fn lock_emergency(cpu: u32, spins: u64) -> (SerialGuard, bool) {
         }
         tries += 1;
         core::hint::spin_loop();
+    }
+}
+
+/// The next byte COM1 received, if one is waiting (polls the UART's
+/// data-ready bit; never blocks). `None` as well on machines without a UART.
+pub fn try_receive() -> Option<u8> {
+    let mut port = lock(crate::cpu::current_index());
+    port.guard.as_mut()?.try_receive_byte().ok()
+}
+
+/// Writes raw bytes, whole, between trace lines: the plain-text console
+/// (outside the JSON trace contract, for a person at a terminal).
+pub fn write_bytes(bytes: &[u8]) {
+    let mut port = lock(crate::cpu::current_index());
+    if let Some(uart) = port.guard.as_mut() {
+        uart.send_bytes_exact(bytes);
     }
 }

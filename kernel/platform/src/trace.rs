@@ -7,6 +7,15 @@
 use crate::{cpu, serial, time};
 use bareflow_boot_model::json;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+static MUTED: AtomicBool = AtomicBool::new(false);
+
+/// Stops (`true`) or resumes ordinary event lines: a plain-text console for
+/// a person mutes the JSON trace. Exceptions and panics are written anyway.
+pub fn mute(muted: bool) {
+    MUTED.store(muted, Ordering::Release);
+}
 
 pub use crate::serial::SerialGuard;
 
@@ -15,6 +24,9 @@ pub type Event<'w> = json::Event<'w, SerialGuard>;
 
 /// Writes one event line.
 pub fn emit(ev: &str, fill: impl FnOnce(&mut Event<'_>)) {
+    if MUTED.load(Ordering::Acquire) {
+        return;
+    }
     let cpu = cpu::current_index();
     let t = time::now_us();
     let mut port = serial::lock(cpu);

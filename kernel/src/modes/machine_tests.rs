@@ -229,10 +229,17 @@ fn stack_walk_test() -> Outcome {
     }
 }
 
+fn block_test() -> Outcome {
+    match super::block_test::run() {
+        Ok(d) => pass(d),
+        Err(d) => fail(d),
+    }
+}
+
 /// Runs every self-test; true when all pass.
 pub fn run_all() -> bool {
     type Test = (&'static str, fn() -> Outcome);
-    let tests: [Test; 8] = [
+    let tests: [Test; 9] = [
         ("heap", heap_test),
         ("frames", frames_test),
         ("exec_pool", exec_pool_test),
@@ -241,6 +248,7 @@ pub fn run_all() -> bool {
         ("acpi", acpi_test),
         ("tsc", tsc_test),
         ("stack_walk", stack_walk_test),
+        ("block", block_test),
     ];
     let mut failed = 0;
     for (name, test) in tests {

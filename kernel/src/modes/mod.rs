@@ -10,6 +10,7 @@
 //!   to check how the kernel reports them.
 
 mod bench;
+mod block_test;
 mod demo;
 mod jit_tests;
 mod machine_tests;

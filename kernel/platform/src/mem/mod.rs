@@ -14,6 +14,7 @@
 //! |                          | last page is never mapped ([`probe_unmapped`])|
 //! | `0xffff_ffff_8000_0000`+ | the kernel image: text RX, rodata R, data RW  |
 
+pub(crate) mod dma;
 pub mod exec_pool;
 pub(crate) mod heap;
 pub(crate) mod vm;

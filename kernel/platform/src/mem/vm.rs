@@ -349,6 +349,29 @@ pub(crate) fn map_mmio(phys: u64, len: u64) -> Result<u64, VmError> {
     Ok(virt + (phys - base))
 }
 
+/// The physical address of `[virt, virt + len)` when the whole range is
+/// mapped to consecutive physical memory (what a device needs to reach it
+/// with one DMA address); `None` otherwise. The direct map is answered
+/// without a page-table walk.
+pub(crate) fn phys_range(virt: u64, len: u64) -> Option<u64> {
+    let end = virt.checked_add(len.max(1))?;
+    let hhdm = hhdm();
+    if virt >= hhdm && end <= hhdm + direct_map_top() {
+        return Some(virt - hhdm);
+    }
+    let guard = VM.lock();
+    let vm = guard.as_ref()?;
+    let phys = vm.tables.translate(virt)?;
+    let mut page = (virt & !0xfff) + 4096;
+    while page < end {
+        if vm.tables.translate(page)? != phys + (page - virt) {
+            return None;
+        }
+        page += 4096;
+    }
+    Some(phys)
+}
+
 /// Frames still free.
 pub(crate) fn free_frames() -> u64 {
     VM.lock().as_ref().map_or(0, |vm| vm.frames.free_frames())

@@ -8,6 +8,7 @@ pub(crate) mod entry;
 pub(crate) mod gdt;
 pub(crate) mod idt;
 pub(crate) mod paging;
+pub(crate) mod pci_config;
 pub(crate) mod percpu;
 pub(crate) mod port;
 pub(crate) mod recovery;

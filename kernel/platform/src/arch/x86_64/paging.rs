@@ -8,7 +8,7 @@ use x86_64::registers::model_specific::{Efer, EferFlags};
 use x86_64::structures::paging::mapper::MapperFlush;
 use x86_64::structures::paging::{
     FrameAllocator as X86FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable,
-    PageTableFlags as F, PhysFrame, Size2MiB, Size4KiB,
+    PageTableFlags as F, PhysFrame, Size2MiB, Size4KiB, Translate,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -141,6 +141,14 @@ impl PageTables {
                 .flush();
         }
         Ok(())
+    }
+}
+
+impl PageTables {
+    /// The physical address `virt` maps to, if it is mapped.
+    pub(crate) fn translate(&self, virt: u64) -> Option<u64> {
+        let virt = VirtAddr::try_new(virt).ok()?;
+        self.mapper.translate_addr(virt).map(|p| p.as_u64())
     }
 }
 
