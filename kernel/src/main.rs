@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod drives;
+mod llama;
 mod modes;
 mod runtime;
 

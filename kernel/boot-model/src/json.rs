@@ -175,6 +175,20 @@ impl<'w, W: Write> Event<'w, W> {
         self
     }
 
+    /// A list of unsigned integers.
+    pub fn u64_list(&mut self, key: &str, items: impl IntoIterator<Item = u64>) -> &mut Self {
+        self.key(key);
+        self.raw(format_args!("["));
+        for (i, v) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.raw(format_args!(","));
+            }
+            self.raw(format_args!("{v}"));
+        }
+        self.raw(format_args!("]"));
+        self
+    }
+
     /// A list of addresses as `"0x..."` strings.
     pub fn hex_list(&mut self, key: &str, items: impl IntoIterator<Item = u64>) -> &mut Self {
         self.key(key);
@@ -265,11 +279,12 @@ mod tests {
         e.f64("rate", 12.345, 2)
             .f64("nan", f64::NAN, 1)
             .str_map("tiers", [("matvec", "T3"), ("a\"b", "T0")])
-            .str_map("none", []);
+            .str_map("none", [])
+            .u64_list("ids", [1, 22]);
         e.finish().unwrap();
         assert!(
             s.contains(
-                "\"rate\":12.35,\"nan\":null,\"tiers\":{\"matvec\":\"T3\",\"a\\\"b\":\"T0\"},\"none\":{}"
+                "\"rate\":12.35,\"nan\":null,\"tiers\":{\"matvec\":\"T3\",\"a\\\"b\":\"T0\"},\"none\":{},\"ids\":[1,22]"
             ),
             "{s}"
         );

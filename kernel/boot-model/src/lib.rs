@@ -24,3 +24,4 @@ pub mod memmap;
 pub mod multiboot2;
 pub mod pool;
 pub mod test_drive;
+pub mod utf8_stream;

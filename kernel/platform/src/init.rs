@@ -9,7 +9,7 @@ use crate::arch::{self, apic};
 use crate::mem::{MIB, exec_pool, heap, vm};
 use crate::{boot, cpu, fault, serial, smp, time, trace};
 use bareflow_boot_model::bootinfo::{BootInfo, Loader};
-use bareflow_boot_model::cmdline::BootParams;
+use bareflow_boot_model::cmdline::{BootParams, Mode};
 use bareflow_boot_model::memmap::PAGE_SIZE;
 
 unsafe extern "Rust" {
@@ -80,11 +80,17 @@ pub(crate) fn machine(info: BootInfo) -> ! {
         fatal("page tables", e.reason());
     }
     let pool_bytes = params.pool_mib as u64 * MIB;
+    // The llama mode keeps the model on the heap: it takes most of RAM.
+    let share = match params.mode {
+        Mode::Llama => heap::HeapShare::Most,
+        _ => heap::HeapShare::Half,
+    };
     let heap_bytes = heap::choose_size(
         vm::free_frames() * PAGE_SIZE,
         vm::largest_contiguous_frames() * PAGE_SIZE,
         pool_bytes,
         params.heap_mib as u64 * MIB,
+        share,
     );
     if heap_bytes < 4 * MIB {
         fatal("heap", "not enough memory for a kernel heap");

@@ -23,6 +23,7 @@
 //! | [`boot`] | the boot information, the parsed boot parameters, boot module bytes, [`entry_point!`] |
 //! | [`cpu`] | CPU features (CPUID, AVX state enabled), the calling CPU's index and APIC id, per-CPU stack bounds, serializing the instruction stream |
 //! | [`smp`] | run a closure on a parked CPU ([`smp::run_on`]), the CPUs online |
+//! | [`team`] | several CPUs running one borrowed task at a time (parallel loops) |
 //! | [`mem`] | heap and frame counters, the W^X executable pool ([`mem::exec_pool`]) |
 //! | [`fault`] | the fault-recovery service: guarded calls into recoverable (JIT) code, probes, exception names |
 //! | [`time`] | the TSC: cycles, microseconds since boot, frequency, busy waits |
@@ -67,6 +68,7 @@ mod panic;
 pub mod serial;
 pub mod smp;
 pub mod stack;
+pub mod team;
 pub mod time;
 pub mod trace;
 

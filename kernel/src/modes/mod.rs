@@ -61,6 +61,7 @@ pub fn run(params: &'static BootParams) -> ! {
             let ok = demo::run() && machine;
             exit_with(ok)
         }
+        Mode::Llama => crate::llama::run(params),
         Mode::Bench => {
             bench::handoff_round_trip();
             let rt = runtime::Runtime::new(runtime::thresholds(), None, true);

@@ -20,16 +20,31 @@ pub(crate) const MIN_TARGET: u64 = 64 * MIB;
 /// Largest heap sized automatically.
 const MAX_AUTO: u64 = 4096 * MIB;
 
-/// Chooses the heap size: `requested` bytes if non-zero, else half of the
-/// free memory but at least [`MIN_TARGET`] and at most 4 GiB; never more
-/// than what is free minus `pool` and a reserve, nor than the longest
-/// contiguous run `contiguous`.
-pub(crate) fn choose_size(free: u64, contiguous: u64, pool: u64, requested: u64) -> u64 {
+/// How much of the free memory an automatic heap takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeapShare {
+    /// Half of it, at least [`MIN_TARGET`], at most 4 GiB.
+    Half,
+    /// All of it but the pool and the reserve (the llama mode: the model
+    /// lives on the heap).
+    Most,
+}
+
+/// Chooses the heap size: `requested` bytes if non-zero, else `share` of the
+/// free memory; never more than what is free minus `pool` and a reserve,
+/// nor than the longest contiguous run `contiguous`.
+pub(crate) fn choose_size(
+    free: u64,
+    contiguous: u64,
+    pool: u64,
+    requested: u64,
+    share: HeapShare,
+) -> u64 {
     let room = free.saturating_sub(pool + RESERVE).min(contiguous);
-    let want = if requested != 0 {
-        requested
-    } else {
-        (free / 2).clamp(MIN_TARGET, MAX_AUTO)
+    let want = match (requested, share) {
+        (0, HeapShare::Half) => (free / 2).clamp(MIN_TARGET, MAX_AUTO),
+        (0, HeapShare::Most) => room,
+        (r, _) => r,
     };
     want.min(room) & !0xfff
 }
