@@ -145,7 +145,12 @@ fn load(params: &BootParams) -> Result<Loaded, String> {
     let mut model = Model::load_from(&mut found.source).map_err(|e| {
         with_hint(
             format!("model from {}: {e}", found.origin.describe()),
-            source::length_hint(&found, Role::Model, params.model_bytes),
+            source::length_hint(
+                &found,
+                Role::Model,
+                params.model_bytes,
+                matches!(&e, tinyllama::Error::Invalid { what, .. } if what == "file length"),
+            ),
         )
     })?;
     let (tokenizer, tokenizer_origin) =
@@ -158,7 +163,7 @@ fn load(params: &BootParams) -> Result<Loaded, String> {
                 let tok = Tokenizer::load_llama2c(&mut t.source).map_err(|e| {
                     with_hint(
                         format!("tokenizer from {}: {e}", t.origin.describe()),
-                        source::length_hint(&t, Role::Tokenizer, params.tokenizer_bytes),
+                        source::length_hint(&t, Role::Tokenizer, params.tokenizer_bytes, true),
                     )
                 })?;
                 (tok, Some(t.origin))

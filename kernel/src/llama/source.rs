@@ -267,13 +267,21 @@ pub fn find(
     }))
 }
 
-/// The hint added to a load error from a drive read without its exact length.
-pub fn length_hint(found: &Found, role: Role, exact_len: u64) -> Option<String> {
-    match (&found.origin, exact_len) {
-        (Origin::Drive { .. }, 0) => Some(format!(
+/// A hint for a load error of a file read from a drive without its exact
+/// length (`exact_len == 0`), when the padding to whole sectors can be the
+/// cause: trailing bytes after a llama2.c checkpoint (`length_error`), or
+/// any tokenizer error.
+pub fn length_hint(
+    found: &Found,
+    role: Role,
+    exact_len: u64,
+    length_error: bool,
+) -> Option<String> {
+    let padded = matches!(found.origin, Origin::Drive { .. }) && exact_len == 0;
+    (padded && (length_error || role == Role::Tokenizer)).then(|| {
+        format!(
             "a drive holds whole 512-byte sectors: give the file's exact size with {}=N",
             role.length_param()
-        )),
-        _ => None,
-    }
+        )
+    })
 }
