@@ -72,6 +72,7 @@ pub fn run(elf: &Path, opts: &BenchOpts) -> Result<String, String> {
         uefi: false,
         accel: opts.accel,
         timeout: opts.timeout,
+        drives: Vec::new(),
     };
     let out = qemu::run(&cfg, |line| {
         if let Some(Ok(e)) = trace::parse(line)

@@ -37,6 +37,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Pretty-print a saved JSON trace, summarize it, or draw it as an HTML timeline
     Trace(TraceArgs),
+    /// Talk to a language model inside the kernel: boot llama mode with the model (and
+    /// tokenizer) as virtio drives, send your lines, print the answers
+    Chat(ChatArgs),
     /// Download the pinned Limine binary release (needs internet access)
     LimineFetch(LimineFetchArgs),
 }
@@ -113,6 +116,10 @@ pub struct TestArgs {
     /// Only the browser and kernel tests whose name contains NAME.
     #[arg(long, value_name = "NAME")]
     pub filter: Option<String>,
+    /// Only the slow kernel tests, which are not part of the default run (a
+    /// TinyLlama-1.1B-shaped model, about 1.2 GB, generated and booted from a drive).
+    #[arg(long, conflicts_with = "host_only")]
+    pub slow: bool,
 }
 
 /// `bench`.
@@ -146,6 +153,43 @@ pub struct TraceArgs {
         conflicts_with = "summary"
     )]
     pub html: Option<PathBuf>,
+}
+
+/// `chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The model: GGUF (F32, F16, Q8_0) or a llama2.c checkpoint (v0, v1, v2).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// llama2.c's tokenizer.bin (a GGUF carries its own).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// CPUs (1 to 64); the forward pass uses all of them.
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub smp: u32,
+    /// RAM in MiB [default: enough for the model, at least 512].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(128..))]
+    pub mem: Option<u32>,
+    /// Most tokens per answer.
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub steps: u32,
+    /// Context positions [default: the model's, at most 4096].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ctx: Option<u32>,
+    /// JIT tier thresholds T1,T2,T3 (bareflow.tiers=).
+    #[arg(long, value_name = "T1,T2,T3")]
+    pub tiers: Option<String>,
+    /// The kernel's plain-text console on this terminal (bareflow.console=text)
+    /// instead of rendering its JSON events.
+    #[arg(long)]
+    pub text: bool,
+    #[arg(long, value_name = "kvm|tcg|auto", hide_possible_values = true, value_parser = ["kvm", "tcg", "auto"], help = ACCEL_HELP)]
+    pub accel: Option<String>,
+    /// Kill QEMU after SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+    pub timeout: u64,
 }
 
 /// `limine-fetch`.
@@ -189,6 +233,8 @@ mod tests {
             "test --host-only",
             "test --qemu-only --filter uefi",
             "test --accel tcg",
+            "test --slow",
+            "test --slow --filter tinyllama",
             "bench",
             "bench --accel kvm --out DIR",
             "trace iso/last-trace.jsonl",
@@ -199,6 +245,9 @@ mod tests {
             "iso --module my.bfir --no-default-modules",
             "iso --boot limine --limine-dir DIR --out x.iso",
             "limine-fetch --sha256 00",
+            "chat --model m.gguf",
+            "chat --model stories15M.bin --tokenizer tokenizer.bin --smp 4 --steps 64",
+            "chat --model m.gguf --text --mem 2048 --ctx 512 --tiers 10,20,40",
         ] {
             if let Err(e) = parse(line) {
                 panic!("`{line}`: {e}");
@@ -247,10 +296,13 @@ mod tests {
             "run --accel hvf",
             "run --boot lilo",
             "test --host-only --qemu-only",
+            "test --host-only --slow",
             "trace --summary",
             "trace --html x.html",
             "trace f --summary --html x.html",
             "frobnicate",
+            "chat",
+            "chat --model m.gguf --smp 0",
             "build extra",
         ] {
             assert!(parse(line).is_err(), "`{line}` was accepted");

@@ -1,16 +1,19 @@
 //! `cargo xtask`: build, package, boot and test BareFlow.
 //!
 //! Layout: `cli` (the command line), the commands (`build`, `iso`, `run`, `bench`,
-//! `suite` for `test`, `limine_fetch`), QEMU itself (`qemu`), the kernel tests
-//! (`qemu_tests/`), the browser test of the timeline (`browser_tests`), reading traces
-//! (`trace/`) and the reports made from them (`report/`).
+//! `suite` for `test`, `chat`, `limine_fetch`), QEMU itself (`qemu`), the kernel tests
+//! (`qemu_tests/`, with the models they generate in `llama_models`), the browser test
+//! of the timeline (`browser_tests`), reading traces (`trace/`) and the reports made
+//! from them (`report/`).
 
 mod bench;
 mod browser_tests;
 mod build;
+mod chat;
 mod cli;
 mod iso;
 mod limine_fetch;
+mod llama_models;
 mod paths;
 mod qemu;
 mod qemu_tests;
@@ -42,6 +45,7 @@ fn dispatch(command: Command) -> Result<bool, String> {
         Command::Test(args) => suite::run(&args),
         Command::Bench(args) => bench::command(&args),
         Command::Trace(args) => trace::command(&args).map(|_| true),
+        Command::Chat(args) => chat::run(&args),
         Command::LimineFetch(args) => {
             let dir = limine_fetch::fetch(args.dest, args.sha256)?;
             println!(

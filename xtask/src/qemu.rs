@@ -3,7 +3,7 @@
 
 use bareflow_boot_model::exit::{DEBUG_EXIT_PORT, ExitCode};
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -97,6 +97,45 @@ pub fn find_ovmf() -> Result<(PathBuf, PathBuf), String> {
         })
 }
 
+/// A raw file attached as a virtio block device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drive {
+    /// The file (raw format).
+    pub file: PathBuf,
+    /// Attach it read-only (QEMU `readonly=on`; the kernel sees a read-only drive).
+    pub read_only: bool,
+    /// The device's serial number, which the kernel reads (empty: none).
+    pub serial: String,
+}
+
+impl Drive {
+    /// A read-only drive with a serial.
+    pub fn read_only(file: impl Into<PathBuf>, serial: &str) -> Drive {
+        Drive {
+            file: file.into(),
+            read_only: true,
+            serial: serial.to_string(),
+        }
+    }
+
+    /// The `-drive` and `-device` arguments of drive number `index`.
+    fn args(&self, index: usize) -> [String; 4] {
+        let mut drive = format!(
+            "file={},format=raw,if=none,id=drive{index}",
+            self.file.display()
+        );
+        if self.read_only {
+            drive.push_str(",readonly=on");
+        }
+        let mut device = format!("virtio-blk-pci,drive=drive{index}");
+        if !self.serial.is_empty() {
+            device.push_str(",serial=");
+            device.push_str(&self.serial);
+        }
+        ["-drive".into(), drive, "-device".into(), device]
+    }
+}
+
 /// One QEMU run.
 #[derive(Debug, Clone)]
 pub struct QemuConfig {
@@ -112,6 +151,8 @@ pub struct QemuConfig {
     pub accel: Accel,
     /// Kill QEMU after this long.
     pub timeout: Duration,
+    /// Virtio drives, in PCI order.
+    pub drives: Vec<Drive>,
 }
 
 /// What a run produced.
@@ -121,6 +162,8 @@ pub struct QemuOutcome {
     pub status: Option<i32>,
     /// Every serial line.
     pub lines: Vec<String>,
+    /// When each line arrived, from QEMU's start.
+    pub arrivals: Vec<Duration>,
     /// Time from starting QEMU to the first trace event.
     pub first_event: Option<Duration>,
     /// Total run time.
@@ -182,13 +225,41 @@ pub fn command(cfg: &QemuConfig, vars: Option<&Path>) -> Result<Command, String>
             vars.display()
         ));
     }
+    for (i, d) in cfg.drives.iter().enumerate() {
+        c.args(d.args(i));
+    }
     c.arg("-cdrom").arg(&cfg.iso);
     Ok(c)
+}
+
+/// Bytes for the kernel's serial input (QEMU's stdin).
+pub struct SerialInput {
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl SerialInput {
+    /// Sends `bytes` to COM1's receive side.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if let Some(s) = self.stdin.as_mut()
+            && (s.write_all(bytes).is_err() || s.flush().is_err())
+        {
+            self.stdin = None;
+        }
+    }
 }
 
 /// Boots `cfg`, feeding each serial line to `on_line` as it arrives, and
 /// kills QEMU when the timeout expires.
 pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcome, String> {
+    run_with_input(cfg, |line, _| on_line(line))
+}
+
+/// [`run`] with the kernel's serial input open: `on_line` may answer a line
+/// by sending bytes (a console session driven by a program).
+pub fn run_with_input(
+    cfg: &QemuConfig,
+    mut on_line: impl FnMut(&str, &mut SerialInput),
+) -> Result<QemuOutcome, String> {
     let vars_copy = if cfg.uefi {
         let (_, vars) = find_ovmf()?;
         let dir = crate::paths::iso_dir();
@@ -200,13 +271,16 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
         None
     };
     let mut cmd = command(cfg, vars_copy.as_deref())?;
-    cmd.stdin(Stdio::null())
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
         format!("cannot start qemu-system-x86_64: {e} (install qemu-system-x86; ./x does this)")
     })?;
+    let mut input = SerialInput {
+        stdin: child.stdin.take(),
+    };
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = mpsc::channel::<(Instant, String)>();
@@ -242,6 +316,7 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
 
     let deadline = start + cfg.timeout;
     let mut lines = Vec::new();
+    let mut arrivals = Vec::new();
     let mut first_event = None;
     let mut timed_out = false;
     let mut vm_failed = false;
@@ -265,8 +340,9 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
                 if first_event.is_none() && crate::trace::event_start(&line).is_some() {
                     first_event = Some(at - start);
                 }
-                on_line(&line);
+                on_line(&line, &mut input);
                 lines.push(line);
+                arrivals.push(at - start);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -275,8 +351,9 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
                         if first_event.is_none() && crate::trace::event_start(&line).is_some() {
                             first_event = Some(at - start);
                         }
-                        on_line(&line);
+                        on_line(&line, &mut input);
                         lines.push(line);
+                        arrivals.push(at - start);
                     }
                     break;
                 }
@@ -302,6 +379,7 @@ pub fn run(cfg: &QemuConfig, mut on_line: impl FnMut(&str)) -> Result<QemuOutcom
     Ok(QemuOutcome {
         status: if timed_out { None } else { status.code() },
         lines,
+        arrivals,
         first_event,
         elapsed,
         timed_out,
@@ -333,6 +411,14 @@ mod tests {
             uefi: false,
             accel: Accel::Tcg,
             timeout: Duration::from_secs(1),
+            drives: vec![
+                Drive::read_only("m.gguf", "model"),
+                Drive {
+                    file: PathBuf::from("c.img"),
+                    read_only: false,
+                    serial: String::new(),
+                },
+            ],
         };
         let c = command(&cfg, None).unwrap();
         let args: Vec<String> = c
@@ -347,5 +433,10 @@ mod tests {
         assert!(joined.contains("-serial stdio"));
         assert!(joined.contains("-smp 2"));
         assert!(joined.contains("-cpu max"));
+        assert!(joined.contains(
+            "-drive file=m.gguf,format=raw,if=none,id=drive0,readonly=on \
+             -device virtio-blk-pci,drive=drive0,serial=model \
+             -drive file=c.img,format=raw,if=none,id=drive1 -device virtio-blk-pci,drive=drive1 "
+        ));
     }
 }

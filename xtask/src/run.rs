@@ -36,6 +36,7 @@ pub fn run(args: &RunArgs) -> Result<bool, String> {
         uefi: args.uefi,
         accel,
         timeout: Duration::from_secs(args.timeout),
+        drives: Vec::new(),
     };
     let out = qemu::run(&cfg, |line| {
         if args.raw {

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: the host unit tests (`cargo test`), the browser test of the
-//! HTML timeline (`browser_tests`), then the kernel tests (`qemu_tests`).
+//! HTML timeline (`browser_tests`), then the kernel tests (`qemu_tests`); with
+//! `--slow`, only the slow kernel tests.
 
 use crate::cli::TestArgs;
 use crate::{browser_tests, build, paths, qemu, qemu_tests};
@@ -10,7 +11,7 @@ pub fn run(args: &TestArgs) -> Result<bool, String> {
     let accel = qemu::select_accel(args.accel.as_deref())?;
     let filter = args.filter.as_deref();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    if !args.qemu_only {
+    if !args.qemu_only && !args.slow {
         eprintln!(
             "== host tests: cargo test --workspace --exclude bareflow-kernel --exclude bareflow-platform"
         );
@@ -40,7 +41,7 @@ pub fn run(args: &TestArgs) -> Result<bool, String> {
             "== QEMU integration tests (accelerator {}, set BAREFLOW_ACCEL=kvm|tcg to choose)",
             accel.name()
         );
-        let (p, f) = qemu_tests::run_all(&elf, accel, filter);
+        let (p, f) = qemu_tests::run_all(&elf, accel, filter, args.slow);
         passed += p;
         failed += f;
     }

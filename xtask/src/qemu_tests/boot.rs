@@ -176,11 +176,29 @@ fn check_exit(t: &Trace, out: &QemuOutcome, want: ExitCode) -> Result<(), String
     })
 }
 
+/// Without any drive the `block` self-test passes and says so (a missing drive
+/// is reported, not a crash), and no `block_device` event appears.
+fn check_no_drive(t: &Trace) -> Result<(), String> {
+    let block = t
+        .all("selftest")
+        .into_iter()
+        .find(|e| e["name"] == "block")
+        .ok_or("no `block` selftest")?;
+    let detail = str_of(block, "detail")?;
+    ensure(detail.contains("no virtio block device"), || {
+        format!("block selftest detail {detail:?}")
+    })?;
+    ensure(t.all("block_device").is_empty(), || {
+        "block_device events without a drive".into()
+    })
+}
+
 fn selftest_smp2(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     check_contract(t)?;
     check_boot(t, "selftest")?;
     check_cpus(t, 2)?;
     check_selftests(t)?;
+    check_no_drive(t)?;
     check_exit(t, o, ExitCode::Success)?;
     Ok(String::new())
 }
@@ -294,6 +312,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: selftest_smp2,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -304,6 +324,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: selftest_smp1,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -314,6 +336,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: exception,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -324,6 +348,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: panic_path,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -334,6 +360,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: malformed_cmdline,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -344,6 +372,8 @@ pub const CASES: &[Case] = &[
         uefi: true,
         modules: Modules::Default,
         check: selftest_smp2,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Limine,
@@ -354,6 +384,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: limine_selftest_smp2,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Limine,
@@ -364,6 +396,8 @@ pub const CASES: &[Case] = &[
         uefi: true,
         modules: Modules::Default,
         check: limine_selftest_smp2,
+        attach: None,
+        console: None,
     },
 ];
 

@@ -9,13 +9,15 @@
 //! and add a [`Case`] naming it to the `CASES` of its module; a new module adds its
 //! `CASES` to [`registry`].
 
+mod block;
 mod boot;
 mod image;
+mod llama;
 mod runtime;
 
 use crate::iso::{self, Boot, IsoSpec};
 use crate::paths;
-use crate::qemu::{self, Accel, QemuConfig, QemuOutcome};
+use crate::qemu::{self, Accel, Drive, QemuConfig, QemuOutcome, SerialInput};
 use crate::trace::{self, Event};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -86,19 +88,43 @@ pub struct Case {
     pub modules: Modules,
     /// The check: `Ok` with a short summary (may be empty), or what is wrong.
     pub check: fn(&Trace, &QemuOutcome) -> Result<String, String>,
+    /// Drives (and command-line tokens that go with them) made for the test.
+    pub attach: Option<fn() -> Result<Attach, String>>,
+    /// Answers serial lines with input for the kernel (a console session).
+    pub console: Option<fn(&str, &mut SerialInput)>,
 }
 
-/// Every QEMU case, in the order they run.
+/// What a case attaches to its boot.
+#[derive(Debug, Default)]
+pub struct Attach {
+    /// Virtio drives, in PCI order.
+    pub drives: Vec<Drive>,
+    /// Tokens appended to the case's command line (e.g. file lengths).
+    pub cmdline: String,
+}
+
+/// Every QEMU case of `./x test`, in the order they run.
 pub fn registry() -> Vec<&'static Case> {
-    boot::CASES.iter().chain(runtime::CASES).collect()
+    boot::CASES
+        .iter()
+        .chain(runtime::CASES)
+        .chain(block::CASES)
+        .chain(llama::CASES)
+        .collect()
 }
 
-/// The hard limit of one QEMU boot (`BAREFLOW_QEMU_TIMEOUT` seconds, default 300).
-pub fn timeout() -> Duration {
+/// The slow cases (`./x test --slow`): not in CI.
+pub fn slow_registry() -> Vec<&'static Case> {
+    llama::SLOW_CASES.iter().collect()
+}
+
+/// The hard limit of one QEMU boot (`BAREFLOW_QEMU_TIMEOUT` seconds, default 300;
+/// 3600 for the slow cases).
+pub fn timeout(slow: bool) -> Duration {
     let secs = std::env::var("BAREFLOW_QEMU_TIMEOUT")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(if slow { 3600 } else { 300 });
     Duration::from_secs(secs)
 }
 
@@ -116,7 +142,7 @@ struct IsoCache {
 }
 
 impl IsoCache {
-    fn get(&mut self, elf: &Path, case: &Case) -> Result<PathBuf, String> {
+    fn get(&mut self, elf: &Path, case: &Case, cmdline: &str) -> Result<PathBuf, String> {
         let modules = match case.modules {
             Modules::Default => iso::default_modules(),
             Modules::Custom(make) => make()?,
@@ -124,7 +150,7 @@ impl IsoCache {
         if let Some((_, _, _, p)) = self
             .made
             .iter()
-            .find(|(b, c, m, _)| *b == case.boot && c == case.cmdline && *m == modules)
+            .find(|(b, c, m, _)| *b == case.boot && c == cmdline && *m == modules)
         {
             return Ok(p.clone());
         }
@@ -135,28 +161,47 @@ impl IsoCache {
             } else {
                 None
             },
-            cmdline: case.cmdline.to_string(),
+            cmdline: cmdline.to_string(),
             modules: modules.clone(),
             out: paths::iso_dir().join(format!("test-{}.iso", self.made.len())),
         };
         let p = iso::make_iso(&spec, elf)?;
         self.made
-            .push((case.boot, case.cmdline.to_string(), modules, p.clone()));
+            .push((case.boot, cmdline.to_string(), modules, p.clone()));
         Ok(p)
     }
 }
 
 /// Boots one case and checks it; `Ok` carries the line printed after `ok`.
-fn run_case(case: &Case, elf: &Path, accel: Accel, isos: &mut IsoCache) -> Result<String, String> {
+fn run_case(
+    case: &Case,
+    elf: &Path,
+    accel: Accel,
+    isos: &mut IsoCache,
+    slow: bool,
+) -> Result<String, String> {
+    let attach = match case.attach {
+        Some(make) => make()?,
+        None => Attach::default(),
+    };
+    let cmdline = if attach.cmdline.is_empty() {
+        case.cmdline.to_string()
+    } else {
+        format!("{} {}", case.cmdline, attach.cmdline)
+    };
     let cfg = QemuConfig {
-        iso: isos.get(elf, case)?,
+        iso: isos.get(elf, case, &cmdline)?,
         smp: case.smp,
         mem_mib: case.mem_mib,
         uefi: case.uefi,
         accel,
-        timeout: timeout(),
+        timeout: timeout(slow),
+        drives: attach.drives,
     };
-    let out = qemu::run(&cfg, |_| {})?;
+    let out = match case.console {
+        Some(answer) => qemu::run_with_input(&cfg, answer)?,
+        None => qemu::run(&cfg, |_| {})?,
+    };
     let took = format!(
         "{:.1} s, first event after {}",
         out.elapsed.as_secs_f64(),
@@ -194,12 +239,12 @@ fn report(passed: &mut usize, failed: &mut usize, result: Result<String, String>
     }
 }
 
-/// Runs the image check and every case whose name contains `filter`; returns
-/// (passed, failed).
-pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize) {
+/// Runs the image check and every case whose name contains `filter` (the slow
+/// cases instead with `slow`); returns (passed, failed).
+pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>, slow: bool) -> (usize, usize) {
     let (mut passed, mut failed) = (0, 0);
     let selected = |name: &str| filter.is_none_or(|f| name.contains(f));
-    if selected("kernel-image") {
+    if !slow && selected("kernel-image") {
         print!("image test kernel-image ... ");
         let result = std::fs::read(elf)
             .map_err(|e| format!("cannot read {}: {e}", elf.display()))
@@ -207,7 +252,8 @@ pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize)
         report(&mut passed, &mut failed, result);
     }
     let mut isos = IsoCache::default();
-    for case in registry().into_iter().filter(|c| selected(c.name)) {
+    let cases = if slow { slow_registry() } else { registry() };
+    for case in cases.into_iter().filter(|c| selected(c.name)) {
         if case.boot == Boot::Limine && limine_dir().is_none() {
             println!(
                 "qemu test {} skipped (LIMINE_DIR not set: it names a Limine binary release, \
@@ -218,7 +264,7 @@ pub fn run_all(elf: &Path, accel: Accel, filter: Option<&str>) -> (usize, usize)
         }
         print!("qemu test {} ({}) ... ", case.name, accel.name());
         let _ = std::io::Write::flush(&mut std::io::stdout());
-        let result = run_case(case, elf, accel, &mut isos);
+        let result = run_case(case, elf, accel, &mut isos, slow);
         report(&mut passed, &mut failed, result);
     }
     (passed, failed)
@@ -230,7 +276,11 @@ mod tests {
 
     #[test]
     fn case_names_are_unique_and_filterable() {
-        let names: Vec<&str> = registry().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = registry()
+            .iter()
+            .chain(slow_registry().iter())
+            .map(|c| c.name)
+            .collect();
         let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(unique.len(), names.len(), "{names:?}");
         assert!(!unique.contains("kernel-image"));

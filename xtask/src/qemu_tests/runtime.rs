@@ -303,6 +303,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Custom(test_modules),
         check: selftest_smp2,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -313,6 +315,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: selftest_smp1,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -323,6 +327,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: bench,
+        attach: None,
+        console: None,
     },
     Case {
         boot: Boot::Grub,
@@ -333,6 +339,8 @@ pub const CASES: &[Case] = &[
         uefi: false,
         modules: Modules::Default,
         check: demo,
+        attach: None,
+        console: None,
     },
 ];
 
