@@ -281,6 +281,9 @@ mod tests {
         assert_eq!(default_mem_mib(17 << 20), 512);
         let big = 1_170_000_000u64;
         let mib = default_mem_mib(big) as u64;
-        assert!(mib << 20 > big + big / 4 && mib.is_multiple_of(128), "{mib}");
+        assert!(
+            mib << 20 > big + big / 4 && mib.is_multiple_of(128),
+            "{mib}"
+        );
     }
 }

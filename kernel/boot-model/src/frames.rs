@@ -126,6 +126,31 @@ impl FrameAllocator {
             .unwrap_or(0)
     }
 
+    /// The longest run `allocate_contiguous` could return now that still
+    /// leaves at least `keep` frames free afterwards (frames it would pass
+    /// over in earlier regions are lost, so a run from a later region costs
+    /// more than its length). 0 when even `keep` frames are not free.
+    pub fn largest_contiguous_leaving(&self, keep: u64) -> u64 {
+        let leaves = |count: u64| {
+            let mut after = self.clone();
+            after
+                .allocate_contiguous(count)
+                .is_some_and(|_| after.free_frames() >= keep)
+        };
+        // A longer run never leaves more (it takes more, from the same or a
+        // later region), so the runs that leave `keep` are 1..=best.
+        let (mut lo, mut hi) = (0, self.largest_contiguous());
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if leaves(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
+
     /// Frames still available.
     pub fn free_frames(&self) -> u64 {
         self.total - self.allocated - self.skipped
@@ -202,6 +227,32 @@ mod tests {
         assert_eq!(fa2.allocate_contiguous(2), Some(0x20_0000));
         assert_eq!(fa2.free_frames(), 0, "the frame at 0x10_2000 was skipped");
         assert_eq!(fa2.allocate(), None);
+    }
+
+    #[test]
+    fn longest_run_that_leaves_frames_for_later() {
+        // A short region below a long one (a boot module split the RAM):
+        // a run from the long region loses the short one's frames.
+        let m = MemoryMap::from_entries([
+            (0x10_0000, 0x4000, Usable),
+            (0x10_4000, 0x4000, Reserved),
+            (0x20_0000, 0x10000, Usable),
+        ])
+        .unwrap();
+        let fa = FrameAllocator::new(&m, 0x10_0000);
+        assert_eq!(fa.free_frames(), 20);
+        assert_eq!(fa.largest_contiguous(), 16);
+        // Keeping 6: the 4 low frames are lost, so the run is 16 - 6 = 10.
+        assert_eq!(fa.largest_contiguous_leaving(6), 10);
+        let mut after = fa.clone();
+        assert!(after.allocate_contiguous(10).is_some());
+        assert_eq!(after.free_frames(), 6);
+        // Keeping 4 or fewer frames, a run from the low region itself is no
+        // better than one from the long region leaving them.
+        assert_eq!(fa.largest_contiguous_leaving(0), 16);
+        assert_eq!(fa.largest_contiguous_leaving(16), 4);
+        assert_eq!(fa.largest_contiguous_leaving(17), 3);
+        assert_eq!(fa.largest_contiguous_leaving(21), 0);
     }
 
     #[test]

@@ -85,10 +85,10 @@ pub(crate) fn machine(info: BootInfo) -> ! {
         Mode::Llama => heap::HeapShare::Most,
         _ => heap::HeapShare::Half,
     };
+    let keep_frames = heap::keep_after_heap(pool_bytes).div_ceil(PAGE_SIZE);
     let heap_bytes = heap::choose_size(
         vm::free_frames() * PAGE_SIZE,
-        vm::largest_contiguous_frames() * PAGE_SIZE,
-        pool_bytes,
+        vm::largest_contiguous_leaving(keep_frames) * PAGE_SIZE,
         params.heap_mib as u64 * MIB,
         share,
     );

@@ -8,6 +8,8 @@
 //! - `llama-v0-smp1`, `llama-v0-smp2`: the same for a llama2.c v0 (F32)
 //!   checkpoint, with its `tokenizer.bin` on a second drive and both exact
 //!   lengths on the command line.
+//! - `llama-v0-boot-modules`: the same checkpoint and tokenizer as GRUB boot
+//!   modules instead of drives (no lengths needed: a module's length is exact).
 //! - `llama-interactive`: prompts typed on COM1 in answer to `prompt_request`:
 //!   one with a backspace, one longer than the context (a `warn`, and the
 //!   session goes on), one ending in CR, then Ctrl-D (end of input): two
@@ -20,7 +22,7 @@
 //!   generates tokens; the summary line has the figures (emulated under TCG).
 
 use super::{Attach, Case, Modules, Trace, ensure};
-use crate::iso::Boot;
+use crate::iso::{self, Boot};
 use crate::llama_models::{self, Generated};
 use crate::qemu::{Drive, QemuOutcome, SerialInput};
 use crate::trace::{self, Event};
@@ -183,10 +185,16 @@ fn check_loaded(t: &Trace, format: &str, quant: &str, cpus: u64) -> Result<(), S
     ensure(m["format"] == format && m["quant"] == quant, || {
         format!("model_loaded format {} quant {}", m["format"], m["quant"])
     })?;
-    ensure(
-        m["source"] == "drive" && n(m, "bytes").is_some_and(|b| b > 0),
-        || format!("model_loaded source {} bytes {}", m["source"], m["bytes"]),
-    )
+    ensure(n(m, "bytes").is_some_and(|b| b > 0), || {
+        format!("model_loaded bytes {}", m["bytes"])
+    })
+}
+
+fn check_loaded_source(t: &Trace, source: &str) -> Result<(), String> {
+    let m = t.one("model_loaded")?;
+    ensure(m["source"] == source, || {
+        format!("model_loaded source {}, want {source}", m["source"])
+    })
 }
 
 /// The one-shot answer's tokens equal the host's.
@@ -216,6 +224,7 @@ fn check_answer(t: &Trace, model: &Path, tokenizer: Option<&Path>) -> Result<Str
 
 fn q8(t: &Trace, o: &QemuOutcome, cpus: u64) -> Result<String, String> {
     check_loaded(t, "GGUF v3", "Q8_0", cpus)?;
+    check_loaded_source(t, "drive")?;
     let summary = check_answer(t, &models()?.q8_gguf, None)?;
     check_success(t, o)?;
     Ok(summary)
@@ -233,6 +242,24 @@ fn v0(t: &Trace, o: &QemuOutcome, cpus: u64) -> Result<String, String> {
     Ok(summary)
 }
 
+/// The default IR modules plus the v0 checkpoint and its tokenizer.
+fn v0_modules() -> Result<Vec<PathBuf>, String> {
+    let m = models()?;
+    let mut mods = iso::default_modules();
+    mods.push(m.v0.clone());
+    mods.push(m.tokenizer.clone());
+    Ok(mods)
+}
+
+fn v0_modules_check(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
+    check_loaded_source(t, "boot_module")?;
+    let loaded = t.one("model_loaded")?;
+    ensure(loaded["tokenizer"] == "boot module tokenizer.bin", || {
+        format!("tokenizer from {}", loaded["tokenizer"])
+    })?;
+    v0(t, o, 1)
+}
+
 fn q8_smp1(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     q8(t, o, 1)
 }
@@ -242,10 +269,12 @@ fn q8_smp2(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
 }
 
 fn v0_smp1(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
+    check_loaded_source(t, "drive")?;
     v0(t, o, 1)
 }
 
 fn v0_smp2(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
+    check_loaded_source(t, "drive")?;
     v0(t, o, 2)
 }
 
@@ -314,8 +343,10 @@ fn interactive(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
         || format!("llama_end {end:?}"),
     )?;
     check_success(t, o)?;
-    Ok(String::from(
-        "prompts 1 and 3 answered (1 equal to the host), 2 refused, Ctrl-D ended it",
+    Ok(format!(
+        "prompts 1 and 3 answered (1 equal to the host), 2 refused, Ctrl-D ended it; \
+         QEMU start to the first prompt_request {:.1} s (emulated)",
+        arrival(o, "prompt_request").unwrap_or(f64::NAN)
     ))
 }
 
@@ -348,6 +379,16 @@ fn no_drive(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
     model_error(t, o, "no model")
 }
 
+/// Seconds from QEMU's start to the arrival of the first `ev` event.
+fn arrival(o: &QemuOutcome, ev: &str) -> Option<f64> {
+    let start = format!("{{\"ev\":\"{ev}\"");
+    o.lines
+        .iter()
+        .zip(&o.arrivals)
+        .find(|(l, _)| l.contains(&start))
+        .map(|(_, at)| at.as_secs_f64())
+}
+
 /// The slow case's model.
 fn attach_tinyllama() -> Result<Attach, String> {
     let m = llama_models::generate("tinyllama-1.1b", "q8_0")?;
@@ -375,12 +416,7 @@ fn tinyllama_1b(t: &Trace, o: &QemuOutcome) -> Result<String, String> {
         format!("llama_done {done:?}")
     })?;
     check_success(t, o)?;
-    let prompt_at = o
-        .lines
-        .iter()
-        .zip(&o.arrivals)
-        .find(|(l, _)| l.contains("{\"ev\":\"prompt\""))
-        .map(|(_, at)| at.as_secs_f64());
+    let prompt_at = arrival(o, "prompt");
     Ok(format!(
         "emulated: QEMU start to prompt {:.1} s, load {} ms, {} bytes resident, first token \
          after {} ms, {} tok/s, {} tokens, compile {} ms",
@@ -423,6 +459,10 @@ pub const CASES: &[Case] = &[
     case("llama-q8-smp2", ONE_SHOT, 2, q8_smp2, Some(attach_q8)),
     case("llama-v0-smp1", ONE_SHOT, 1, v0_smp1, Some(attach_v0)),
     case("llama-v0-smp2", ONE_SHOT, 2, v0_smp2, Some(attach_v0)),
+    Case {
+        modules: Modules::Custom(v0_modules),
+        ..case("llama-v0-boot-modules", ONE_SHOT, 1, v0_modules_check, None)
+    },
     Case {
         console: Some(chat_input),
         ..case(

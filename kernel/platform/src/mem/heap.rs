@@ -31,22 +31,22 @@ pub(crate) enum HeapShare {
 }
 
 /// Chooses the heap size: `requested` bytes if non-zero, else `share` of the
-/// free memory; never more than what is free minus `pool` and a reserve,
-/// nor than the longest contiguous run `contiguous`.
-pub(crate) fn choose_size(
-    free: u64,
-    contiguous: u64,
-    pool: u64,
-    requested: u64,
-    share: HeapShare,
-) -> u64 {
-    let room = free.saturating_sub(pool + RESERVE).min(contiguous);
+/// `free` memory; never more than `room`, the longest contiguous run whose
+/// allocation still leaves the pool's frames and [`RESERVE`] (see
+/// [`keep_after_heap`]).
+pub(crate) fn choose_size(free: u64, room: u64, requested: u64, share: HeapShare) -> u64 {
     let want = match (requested, share) {
         (0, HeapShare::Half) => (free / 2).clamp(MIN_TARGET, MAX_AUTO),
         (0, HeapShare::Most) => room,
         (r, _) => r,
     };
     want.min(room) & !0xfff
+}
+
+/// Bytes that must stay free once the heap is taken: the executable pool's
+/// and the reserve.
+pub(crate) fn keep_after_heap(pool: u64) -> u64 {
+    pool + RESERVE
 }
 
 /// Takes `bytes` of contiguous RAM and hands it to the allocator.

@@ -296,11 +296,12 @@ pub(crate) fn take_contiguous(n: u64) -> Result<u64, VmError> {
     vm.frames.allocate_contiguous(n).ok_or(VmError::OutOfFrames)
 }
 
-/// Longest run of contiguous frames still free.
-pub(crate) fn largest_contiguous_frames() -> u64 {
+/// Longest run of contiguous frames that can be taken while `keep` frames
+/// stay free for later allocations.
+pub(crate) fn largest_contiguous_leaving(keep: u64) -> u64 {
     VM.lock()
         .as_ref()
-        .map_or(0, |vm| vm.frames.largest_contiguous())
+        .map_or(0, |vm| vm.frames.largest_contiguous_leaving(keep))
 }
 
 /// Takes `n` frames for the caller to map.
