@@ -234,7 +234,9 @@ pub fn run(args: &ChatArgs) -> Result<bool, String> {
         accel.name()
     );
     if args.text {
-        eprintln!("plain-text console on this terminal; QEMU: Ctrl-A X quits");
+        eprintln!(
+            "plain-text console on this terminal: Ctrl-D (or an empty line) ends the session, Ctrl-C kills QEMU"
+        );
         let status = qemu::command(&cfg, None)?
             .status()
             .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
