@@ -18,6 +18,7 @@
 //! duration of one `run` only, and `run` does not return before every call
 //! of it has returned (see the SAFETY notes).
 
+use crate::cpu::{self, MAX_CPUS};
 use crate::smp::{self, Job, SmpError};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -51,6 +52,8 @@ struct Shared {
     done: AtomicUsize,
     /// Members leave their loop.
     stop: AtomicBool,
+    /// Calls run, by CPU index.
+    calls_by_cpu: [AtomicU64; MAX_CPUS],
 }
 
 impl Shared {
@@ -83,6 +86,9 @@ impl Shared {
             let f = unsafe { &*task.0 };
             f(index);
             ran += 1;
+            if let Some(c) = self.calls_by_cpu.get(cpu::current_index() as usize) {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
             self.done.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -136,6 +142,7 @@ impl Team {
                 task: Mutex::new(None),
                 done: AtomicUsize::new(0),
                 stop: AtomicBool::new(false),
+                calls_by_cpu: [const { AtomicU64::new(0) }; MAX_CPUS],
             }),
             members: Mutex::new(Vec::new()),
             running: Mutex::new(()),
@@ -167,6 +174,21 @@ impl Team {
     /// Members now in the claiming loop.
     pub fn members(&self) -> usize {
         self.members.lock().len()
+    }
+
+    /// Calls run so far by each CPU (index = CPU index), up to the highest
+    /// CPU that ran one: who did the work.
+    pub fn calls_by_cpu(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .shared
+            .calls_by_cpu
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        while v.last() == Some(&0) {
+            v.pop();
+        }
+        v
     }
 
     /// A handle for a CPU that helps between its own work.

@@ -236,15 +236,18 @@ enum AnswerError {
 
 /// Answers prompt number `index`: `prompt_request` came before; emits
 /// `prompt`, one `token` per generated token and `llama_done`.
+#[allow(clippy::too_many_arguments)]
 fn answer<O: Ops + OpReport>(
     session: &mut Session<'_, O>,
     tokenizer: &Tokenizer,
+    workers: &CpuWorkers,
     console: &Console,
     prompt: &str,
     index: u64,
     steps: usize,
 ) -> Result<(), AnswerError> {
     let submitted = time::now_us();
+    let tasks_before = workers.tasks_by_cpu();
     let compile_before = session.ops().compile_us();
     let tokens = tokenizer
         .encode(prompt, true, false)
@@ -306,6 +309,9 @@ fn answer<O: Ops + OpReport>(
     };
     let compile_us = session.ops().compile_us() - compile_before;
     let tiers = session.ops().op_tiers();
+    let tasks = workers.tasks_by_cpu();
+    let cpu_tasks =
+        (0..workers.cpus()).map(|c| tasks.get(c).unwrap_or(&0) - tasks_before.get(c).unwrap_or(&0));
     trace::emit("llama_done", |e| {
         e.u64("index", index)
             .u64("prompt_tokens", generation.prompt_tokens as u64)
@@ -315,7 +321,8 @@ fn answer<O: Ops + OpReport>(
             .str_map("op_tiers", tiers.iter().map(|(n, t)| (*n, t.as_str())))
             .f64("compile_ms", compile_us as f64 / 1000.0, 1)
             .u64("elapsed_ms", (end - submitted) / 1000)
-            .bool("hit_eos", generation.hit_eos);
+            .bool("hit_eos", generation.hit_eos)
+            .u64_list("cpu_tasks", cpu_tasks);
     });
     let tier_list: Vec<String> = tiers.iter().map(|(n, t)| format!("{n} {t}")).collect();
     console.say(&format!(
@@ -388,6 +395,7 @@ fn serve<O: Ops + OpReport>(
         let result = answer(
             &mut session,
             &loaded.tokenizer,
+            workers,
             console,
             &prompt,
             index,

@@ -38,6 +38,11 @@ impl CpuWorkers {
         self.team.count()
     }
 
+    /// Split-op tasks each CPU has run so far (index = CPU index).
+    pub fn tasks_by_cpu(&self) -> Vec<u64> {
+        self.team.calls_by_cpu()
+    }
+
     /// Sends the member CPUs into the team's loop (before an answer).
     pub fn recruit(&self) -> Result<(), SmpError> {
         self.team.recruit(&self.members)

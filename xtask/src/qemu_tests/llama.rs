@@ -214,8 +214,19 @@ fn check_answer(t: &Trace, model: &Path, tokenizer: Option<&Path>) -> Result<Str
     ensure(want.len() == STEPS || done["hit_eos"] == true, || {
         format!("{} tokens without EOS", want.len())
     })?;
+    // Every CPU ran split-op tasks (with one CPU, nothing is split).
+    let tasks: Vec<u64> = done["cpu_tasks"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let cpus = n(t.one("model_loaded")?, "cpus").unwrap_or(0);
+    ensure(
+        tasks.len() as u64 == cpus && (cpus == 1 || tasks.iter().all(|&c| c > 0)),
+        || format!("cpu_tasks {tasks:?} on {cpus} CPUs"),
+    )?;
     Ok(format!(
-        "{} tokens equal the host's; {} tok/s, first token after {} ms (emulated)",
+        "{} tokens equal the host's; {} tok/s, first token after {} ms (emulated); \
+         split-op tasks per CPU {tasks:?}",
         got.len(),
         done["tok_per_s"],
         done["ms_first_token"]
