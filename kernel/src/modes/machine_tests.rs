@@ -236,10 +236,17 @@ fn block_test() -> Outcome {
     }
 }
 
+fn team_test() -> Outcome {
+    match super::team_test::run() {
+        Ok(d) => pass(d),
+        Err(d) => fail(d),
+    }
+}
+
 /// Runs every self-test; true when all pass.
 pub fn run_all() -> bool {
     type Test = (&'static str, fn() -> Outcome);
-    let tests: [Test; 9] = [
+    let tests: [Test; 10] = [
         ("heap", heap_test),
         ("frames", frames_test),
         ("exec_pool", exec_pool_test),
@@ -249,6 +256,7 @@ pub fn run_all() -> bool {
         ("tsc", tsc_test),
         ("stack_walk", stack_walk_test),
         ("block", block_test),
+        ("team", team_test),
     ];
     let mut failed = 0;
     for (name, test) in tests {

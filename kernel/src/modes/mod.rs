@@ -14,6 +14,7 @@ mod block_test;
 mod demo;
 mod jit_tests;
 mod machine_tests;
+mod team_test;
 
 use crate::runtime;
 use bareflow_boot_model::cmdline::{BootParams, Mode};
