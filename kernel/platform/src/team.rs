@@ -61,11 +61,11 @@ impl Shared {
         self.claim.load(Ordering::Acquire) >> INDEX_BITS
     }
 
-    /// Claims and runs indices of job `generation` until none are left;
-    /// returns how many it ran.
-    fn work(&self, generation: u64, task: TaskRef) -> usize {
+    /// Claims and runs indices of job `generation` until none are left or
+    /// `limit` ran; returns how many it ran.
+    fn work(&self, generation: u64, task: TaskRef, limit: usize) -> usize {
         let mut ran = 0;
-        loop {
+        while ran < limit {
             let v = self.claim.load(Ordering::Acquire);
             let index = (v & INDEX_MASK) as usize;
             if v >> INDEX_BITS != generation || index >= self.count {
@@ -91,9 +91,10 @@ impl Shared {
             }
             self.done.fetch_add(1, Ordering::AcqRel);
         }
+        ran
     }
 
-    /// Joins the current job, if there is one with unclaimed indices.
+    /// Runs one unclaimed call of the current job, if there is one.
     fn help(&self) -> bool {
         let generation = self.generation();
         let v = self.claim.load(Ordering::Acquire);
@@ -102,7 +103,7 @@ impl Shared {
         }
         let task = *self.task.lock();
         match task {
-            Some(t) => self.work(generation, t) > 0,
+            Some(t) => self.work(generation, t, 1) > 0,
             None => false,
         }
     }
@@ -123,8 +124,9 @@ pub struct TeamHelper {
 }
 
 impl TeamHelper {
-    /// Runs unclaimed calls of the team's current job, if any; true when it
-    /// ran at least one. Returns at once when there is no job.
+    /// Runs one unclaimed call of the team's current job, if there is one;
+    /// true when it ran one. Returns at once when there is no job, so the
+    /// helper's own work (a compile request) waits at most one call.
     pub fn help(&self) -> bool {
         self.shared.help()
     }
@@ -225,7 +227,7 @@ impl Team {
         shared
             .claim
             .store(generation << INDEX_BITS, Ordering::Release);
-        shared.work(generation, task);
+        shared.work(generation, task, usize::MAX);
         while shared.done.load(Ordering::Acquire) < shared.count {
             core::hint::spin_loop();
         }
@@ -256,7 +258,7 @@ fn member(shared: &Shared) {
         // Possibly a newer job's task: `work` then claims nothing.
         let task = *shared.task.lock();
         if let Some(task) = task {
-            shared.work(seen, task);
+            shared.work(seen, task, usize::MAX);
         }
     }
 }
