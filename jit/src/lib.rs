@@ -72,101 +72,30 @@
 
 extern crate alloc;
 
-mod ast;
-mod bytecode;
-#[cfg(feature = "std")]
-mod clif;
 mod codegen;
-mod cpu;
-mod diag;
-mod engine;
-mod events;
-#[cfg(feature = "std")]
-mod host_mem;
-mod interp;
+mod frontend;
 mod ir;
-mod lexer;
-mod libcalls;
-mod limits;
-pub mod mathf;
-mod mem;
-mod parser;
-mod stack;
+mod math;
+mod runtime;
 mod sync;
-mod types;
-mod values;
-mod verify;
+mod t0;
 
 #[cfg(feature = "std")]
-pub use clif::{ClifFunction, ClifLibcall, ClifUnit};
-pub use cpu::CpuFeatures;
+pub use codegen::{ClifFunction, ClifLibcall, ClifUnit};
+pub use codegen::{CompileError, CpuFeatures, LIBCALL_STACK, MAX_FRAME, STACK_RESERVE};
 /// The Cranelift code generator `jit` uses (for [`ClifUnit`] users: same crate, same types).
 #[cfg(feature = "std")]
 pub use cranelift_codegen;
-pub use diag::Diagnostic;
-pub use engine::{
-    CompileError, CompileStats, Engine, EngineConfig, FuncId, LoadError, MAX_FUNCS, ModuleId,
+pub use frontend::{
+    Diagnostic, MAX_FUNCTION_STATEMENTS, MAX_FUNCTIONS, MAX_MODULE_BYTES, MAX_MODULE_TOKENS,
+    MAX_NESTING, parse_module,
+};
+pub use ir::{Elem, Module, ParamTy, Tier, TrapKind, Ty};
+pub use math::mathf;
+pub use runtime::{
+    Arg, BuildError, Clock, CodeBlock, CodeSync, CompileStats, Engine, EngineConfig, Event,
+    ExecMemError, ExecMemory, FuncId, LoadError, MAX_FUNCS, ModuleId, NullClock, NullSink,
+    PoolStats, StackLimit, TraceSink, Trap, Value,
 };
 #[cfg(feature = "std")]
-pub use events::StdClock;
-pub use events::{Clock, Event, NullClock, NullSink, TraceSink};
-#[cfg(feature = "std")]
-pub use host_mem::HostExecMemory;
-pub use ir::Module;
-pub use limits::{
-    MAX_FUNCTION_STATEMENTS, MAX_FUNCTIONS, MAX_MODULE_BYTES, MAX_MODULE_TOKENS, MAX_NESTING,
-};
-pub use mem::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
-pub use stack::{LIBCALL_STACK, MAX_FRAME, STACK_RESERVE, StackLimit};
-#[cfg(feature = "std")]
-pub use stack::{ThreadStackLimit, thread_stack_bounds};
-pub use types::{Elem, ParamTy, Ty};
-pub use values::{Arg, Tier, Trap, TrapKind, Value};
-
-use alloc::string::{String, ToString};
-
-/// Parses and verifies a module. `file` names it in diagnostics; the module's name is the
-/// file stem (`matmul` for `ir-modules/matmul.bfir`).
-pub fn parse_module(file: &str, src: &str) -> Result<Module, Diagnostic> {
-    let name = module_name(file);
-    let to_diag = |e: diag::PosError| Diagnostic {
-        file: file.to_string(),
-        line: e.pos.line,
-        col: e.pos.col,
-        reason: e.reason,
-    };
-    if src.len() > limits::MAX_MODULE_BYTES {
-        return Err(to_diag(too_large(src)));
-    }
-    let (toks, doc) = lexer::tokenize(src).map_err(to_diag)?;
-    let mut ast = parser::Parser::new(toks).module().map_err(to_diag)?;
-    ast.doc = doc;
-    verify::check_module(&name, file, ast).map_err(to_diag)
-}
-
-/// The error for a source longer than [`MAX_MODULE_BYTES`], at its first byte past it.
-fn too_large(src: &str) -> diag::PosError {
-    let mut cut = limits::MAX_MODULE_BYTES;
-    while !src.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let before = &src[..cut];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    diag::PosError {
-        pos: diag::Pos {
-            line: u32::try_from(line).unwrap_or(u32::MAX),
-            col: u32::try_from(col).unwrap_or(u32::MAX),
-        },
-        reason: alloc::format!(
-            "module too large: more than {} bytes",
-            limits::MAX_MODULE_BYTES
-        ),
-    }
-}
-
-fn module_name(file: &str) -> String {
-    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
-    let stem = base.strip_suffix(".bfir").unwrap_or(base);
-    stem.to_string()
-}
+pub use runtime::{HostExecMemory, StdClock, ThreadStackLimit, thread_stack_bounds};

@@ -238,7 +238,7 @@ fn a_function_whose_frame_exceeds_the_budget_stays_at_the_tier_below() {
     let id = e.load(m).expect("load");
     let r = e.func(id, "r").expect("r");
     match e.compile(r, Tier::T1) {
-        Err(jit::CompileError::Unsupported(why)) => assert!(
+        Err(jit::BuildError::Compile(jit::CompileError::Unsupported(why))) => assert!(
             why.contains(&format!("exceeds the {}-byte budget", jit::MAX_FRAME)),
             "{why}"
         ),

@@ -2,50 +2,10 @@
 //! affine in the loop variable (for bounds-check hoisting by loop versioning and strength
 //! reduction), and whether an innermost loop is an f32 map/reduction that can be vectorized.
 
+use crate::ir::walk::{collect_assigned, is_assigned, times_assigned};
 use crate::ir::*;
-use crate::types::{Elem, ParamTy, Ty};
 use alloc::vec::Vec;
 use hashbrown::HashSet;
-
-/// Locals assigned anywhere in `stmts` (including nested blocks and loop variables),
-/// added to `out`, which is then sorted: a local assigned `k` times appears `k` times, and
-/// [`is_assigned`] / [`times_assigned`] are binary searches (a loop of `n` statements is
-/// analysed in `O(n log n)`, not `O(n^2)`).
-pub fn assigned(stmts: &[Stmt], out: &mut Vec<u32>) {
-    collect_assigned(stmts, out);
-    out.sort_unstable();
-}
-
-/// [`assigned`] without the sort.
-fn collect_assigned(stmts: &[Stmt], out: &mut Vec<u32>) {
-    for s in stmts {
-        match s {
-            Stmt::Set(l, _) => out.push(*l),
-            Stmt::If(_, a, b) => {
-                collect_assigned(a, out);
-                collect_assigned(b, out);
-            }
-            Stmt::While(_, b) => collect_assigned(b, out),
-            Stmt::For(fl) => {
-                out.push(fl.var);
-                out.push(fl.end_local);
-                out.push(fl.step_local);
-                collect_assigned(&fl.body, out);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Whether `l` is in a sorted list made by [`assigned`].
-pub fn is_assigned(assigned: &[u32], l: u32) -> bool {
-    assigned.binary_search(&l).is_ok()
-}
-
-/// How many times `l` appears in a sorted list made by [`assigned`].
-pub fn times_assigned(assigned: &[u32], l: u32) -> usize {
-    assigned.partition_point(|&x| x <= l) - assigned.partition_point(|&x| x < l)
-}
 
 pub fn has_loop(stmts: &[Stmt]) -> bool {
     stmts.iter().any(|s| match s {
@@ -645,77 +605,5 @@ fn vexpr_ok(
         ExprKind::Intrinsic(Intrinsic::Fma, a) => rec(&a[0]) && rec(&a[1]) && rec(&a[2]),
         ExprKind::Call(fi, args) => call_inlinable(m, *fi, args, 1, &rec),
         _ => lanewise_op(e, &rec).unwrap_or(false),
-    }
-}
-
-/// Which parameters T3 specializes on when the profile shows them stable: scalar
-/// parameters the body never reassigns and uses where a constant changes the code — a
-/// `bool` (its branches fold), an integer divisor or remainder modulus (a constant one
-/// becomes a multiply and shifts), a shift amount, or an `f32` `pow` base (its log2 is
-/// folded, see `mathf`). Elsewhere
-/// a constant buys nothing measurable and can cost: specializing every stable argument
-/// made primes' T3 about 25 % slower (same buffers, side by side), its loop bounds turned
-/// into constants.
-pub fn worth_specializing(f: &Function) -> Vec<bool> {
-    let mut asg = Vec::new();
-    assigned(&f.body, &mut asg);
-    let mut useful: Vec<u32> = Vec::new();
-    let mut note = |e: &Expr| {
-        if let ExprKind::Local(l) = e.kind {
-            useful.push(l);
-        }
-    };
-    visit_body_exprs(&f.body, &mut |root: &Expr| {
-        root.visit(&mut |e| match &e.kind {
-            ExprKind::Binary(
-                BinOp::Div | BinOp::Rem | BinOp::Shl | BinOp::Shr | BinOp::UShr,
-                _,
-                rhs,
-            ) if !e.ty.is_float() => note(rhs),
-            ExprKind::Intrinsic(Intrinsic::Udiv | Intrinsic::Urem, a) => note(&a[1]),
-            ExprKind::Intrinsic(Intrinsic::Pow, a) if e.ty == Ty::F32 => note(&a[0]),
-            _ => {}
-        })
-    });
-    f.param_slots
-        .iter()
-        .map(|slot| match slot {
-            ParamSlot::Local(l) => {
-                (useful.contains(l) || f.locals[*l as usize] == Ty::Bool) && !is_assigned(&asg, *l)
-            }
-            _ => false,
-        })
-        .collect()
-}
-
-/// Calls `f` on every top-level expression of `stmts` (conditions, values, indices,
-/// loop bounds), recursively through nested blocks.
-pub fn visit_body_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
-    for s in stmts {
-        match s {
-            Stmt::Set(_, e) | Stmt::Eval(e) | Stmt::Return(Some(e)) => f(e),
-            Stmt::Store(_, i, v) => {
-                f(i);
-                f(v);
-            }
-            Stmt::If(c, a, b) => {
-                f(c);
-                visit_body_exprs(a, f);
-                visit_body_exprs(b, f);
-            }
-            Stmt::While(c, b) => {
-                f(c);
-                visit_body_exprs(b, f);
-            }
-            Stmt::For(fl) => {
-                f(&fl.start);
-                f(&fl.end);
-                if let Some(st) = &fl.step {
-                    f(st);
-                }
-                visit_body_exprs(&fl.body, f);
-            }
-            _ => {}
-        }
     }
 }

@@ -1,21 +1,30 @@
-//! The minimal linker: lays out a unit's functions in one block of executable memory,
-//! resolves calls between them (`X86CallPCRel4`) and libcalls (`Abs8`), then makes the
-//! block executable (W^X: written first, flipped by the embedder's `finalize`).
+//! The minimal linker: lays a unit's functions out in one image and resolves the calls
+//! between them (`X86CallPCRel4`) and to libcalls (`Abs8`) for the address the image will
+//! run at. Placing the image in executable memory is the runtime's job
+//! (`runtime::code::place`); this module never touches memory it does not own.
 
-use super::lower::{NS_FUNC, NS_LIB};
-use super::{Compiled, Piece};
-use crate::engine::CompileError;
-use crate::libcalls::Libcall;
-use crate::mem::ExecMemory;
+use super::CompileError;
+use super::abi::NS_LIB;
+use crate::math::libcalls::Libcall;
 use alloc::format;
 use alloc::vec::Vec;
-use cranelift_codegen::FinalizedRelocTarget;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::{ExternalName, LibCall};
+use cranelift_codegen::{FinalizedMachReloc, FinalizedRelocTarget};
 
 /// Functions start on cache-line boundaries (measured: 16-byte alignment made call-heavy
 /// code such as `fib` up to 15% slower depending on where the function happened to land).
 const ALIGN: usize = 64;
+
+/// One compiled function of a unit, before linking.
+pub(crate) struct Piece {
+    pub ns: u32,
+    pub index: u32,
+    pub code: Vec<u8>,
+    pub relocs: Vec<FinalizedMachReloc>,
+    /// The function's user name table: reference index -> (namespace, index).
+    pub names: Vec<(u32, u32)>,
+}
 
 pub(crate) fn cranelift_libcall(lc: LibCall) -> Option<Libcall> {
     Some(match lc {
@@ -33,29 +42,56 @@ pub(crate) fn cranelift_libcall(lc: LibCall) -> Option<Libcall> {
     })
 }
 
-/// Links the pieces (the first is the entry trampoline) into one executable block.
-pub fn link(pieces: &[Piece], mem: &mut dyn ExecMemory) -> Result<Compiled, CompileError> {
-    let mut offsets = Vec::with_capacity(pieces.len());
-    let mut size = 0usize;
-    for p in pieces {
-        size = size.div_ceil(ALIGN) * ALIGN;
-        offsets.push(size);
-        size += p.code.len();
+/// A compiled unit laid out for linking: the entry trampoline first, then the entry
+/// function, then its callees, each at a cache-line-aligned offset.
+pub struct CodeUnit {
+    pieces: Vec<Piece>,
+    offsets: Vec<usize>,
+    size: usize,
+}
+
+impl CodeUnit {
+    /// Lays the pieces out (the first is the entry trampoline).
+    pub(crate) fn new(pieces: Vec<Piece>) -> CodeUnit {
+        let mut offsets = Vec::with_capacity(pieces.len());
+        let mut size = 0usize;
+        for p in &pieces {
+            size = size.div_ceil(ALIGN) * ALIGN;
+            offsets.push(size);
+            size += p.code.len();
+        }
+        CodeUnit {
+            pieces,
+            offsets,
+            size,
+        }
     }
-    let block = mem.allocate(size).map_err(CompileError::Pool)?;
-    let base = block.exec_addr;
-    let mut image = alloc::vec![0u8; size];
-    for (p, &off) in pieces.iter().zip(&offsets) {
-        image[off..off + p.code.len()].copy_from_slice(&p.code);
+
+    /// Bytes the image takes.
+    pub fn size(&self) -> usize {
+        self.size
     }
-    let by_name: hashbrown::HashMap<(u32, u32), usize> = pieces
-        .iter()
-        .zip(&offsets)
-        .map(|(p, o)| ((p.ns, p.index), base + *o))
-        .collect();
-    let find = |ns: u32, idx: u32| -> Option<usize> { by_name.get(&(ns, idx)).copied() };
-    let result = (|| {
-        for (p, &off) in pieces.iter().zip(&offsets) {
+
+    /// Offset of the entry trampoline in the image.
+    pub fn entry_offset(&self) -> usize {
+        self.offsets[0]
+    }
+
+    /// The image as it must be at address `base`: every relocation resolved.
+    pub fn image_at(&self, base: usize) -> Result<Vec<u8>, CompileError> {
+        let pieces = &self.pieces;
+        let offsets = &self.offsets;
+        let mut image = alloc::vec![0u8; self.size];
+        for (p, &off) in pieces.iter().zip(offsets) {
+            image[off..off + p.code.len()].copy_from_slice(&p.code);
+        }
+        let by_name: hashbrown::HashMap<(u32, u32), usize> = pieces
+            .iter()
+            .zip(offsets)
+            .map(|(p, o)| ((p.ns, p.index), base + *o))
+            .collect();
+        let find = |ns: u32, idx: u32| -> Option<usize> { by_name.get(&(ns, idx)).copied() };
+        for (p, &off) in pieces.iter().zip(offsets) {
             // user names are indices into the function's own name table, re-read here
             for r in &p.relocs {
                 let at = off + r.offset as usize;
@@ -111,24 +147,8 @@ pub fn link(pieces: &[Piece], mem: &mut dyn ExecMemory) -> Result<Compiled, Comp
                         )));
                     }
                 }
-                let _ = NS_FUNC;
             }
         }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        mem.release(block);
-        return Err(e);
+        Ok(image)
     }
-    // SAFETY: `allocate` returned `size` writable bytes at write_ptr, not yet executable.
-    unsafe { core::ptr::copy_nonoverlapping(image.as_ptr(), block.write_ptr, size) };
-    if let Err(e) = mem.finalize(&block) {
-        mem.release(block);
-        return Err(CompileError::Pool(e));
-    }
-    Ok(Compiled {
-        entry: base + offsets[0],
-        code_bytes: size,
-        block,
-    })
 }

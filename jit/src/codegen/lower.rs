@@ -6,23 +6,21 @@
 //! code; a caller that sees a non-zero status returns it at once. Traps never rely on
 //! hardware faults: every check is an explicit branch to a cold trap exit. At entry a
 //! function traps `CallDepth` when `depth` exceeds the IR call-depth limit or when less
-//! than [`STACK_RESERVE`] bytes of native stack remain above `stack_limit` (see `stack`).
+//! than [`STACK_RESERVE`] bytes of native stack remain above `stack_limit` (`abi::stack_low`).
 
 mod inline_math;
 
+use super::abi::{NS_FUNC, NS_LIB, cl_type, native_sig, stack_low};
 use super::analysis::{self, Access, LoopInfo, RedOp, VStmt};
+use crate::ir::walk;
 use crate::ir::*;
-use crate::libcalls::Libcall;
-use crate::stack::STACK_RESERVE;
-use crate::types::{Elem, ParamTy, Ty};
-use crate::values::TrapKind;
+use crate::math::libcalls::Libcall;
 use alloc::vec::Vec;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    self as cl, AbiParam, Block, BlockArg, ExtFuncData, ExternalName, FuncRef, InstBuilder,
-    MemFlagsData, Signature, Type, UserExternalName, Value, types,
+    self as cl, Block, BlockArg, ExtFuncData, ExternalName, FuncRef, InstBuilder, MemFlagsData,
+    Signature, UserExternalName, Value, types,
 };
-use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use hashbrown::HashMap;
 
@@ -51,40 +49,6 @@ pub struct Opts {
 /// f32x4 vectors per statement in one trip of a vectorized loop, and lanes per trip.
 const PARTS: usize = 4;
 const LANES: usize = 4 * PARTS;
-
-/// User external name namespaces: functions of the compiled unit, and libcalls.
-pub const NS_FUNC: u32 = 0;
-pub const NS_LIB: u32 = 1;
-
-pub fn clty(t: Ty) -> Type {
-    match t {
-        Ty::I32 => types::I32,
-        Ty::I64 => types::I64,
-        Ty::F32 => types::F32,
-        Ty::F64 => types::F64,
-        Ty::Bool | Ty::Unit => types::I8,
-    }
-}
-
-pub fn native_sig(f: &Function) -> Signature {
-    let mut s = Signature::new(CallConv::SystemV);
-    s.params.push(AbiParam::new(types::I32));
-    s.params.push(AbiParam::new(types::I64));
-    for p in &f.params {
-        match p {
-            ParamTy::Scalar(t) => s.params.push(AbiParam::new(clty(*t))),
-            ParamTy::Buf { .. } => {
-                s.params.push(AbiParam::new(types::I64));
-                s.params.push(AbiParam::new(types::I64));
-            }
-        }
-    }
-    s.returns.push(AbiParam::new(types::I32));
-    if f.ret != Ty::Unit {
-        s.returns.push(AbiParam::new(clty(f.ret)));
-    }
-    s
-}
 
 struct FastCtx {
     /// (access key, pointer variable, byte stride per iteration, contiguous)
@@ -151,7 +115,11 @@ pub fn lower_function(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params: Vec<Value> = b.block_params(entry).to_vec();
-    let vars: Vec<Variable> = f.locals.iter().map(|t| b.declare_var(clty(*t))).collect();
+    let vars: Vec<Variable> = f
+        .locals
+        .iter()
+        .map(|t| b.declare_var(cl_type(*t)))
+        .collect();
     let mut l = L {
         b,
         m,
@@ -173,7 +141,7 @@ pub fn lower_function(
         pow_bases: Vec::new(),
     };
     let mut assigned_anywhere = Vec::new();
-    analysis::assigned(&f.body, &mut assigned_anywhere);
+    walk::assigned(&f.body, &mut assigned_anywhere);
     // every local starts defined (zero) so the SSA builder never sees an undefined use
     for (i, t) in f.locals.iter().enumerate() {
         let z = l.zero(*t);
@@ -186,7 +154,7 @@ pub fn lower_function(
                 let v = match spec.iter().find(|(i, _)| *i == pi) {
                     Some((_, bits)) => {
                         let c = Const::from_bits(*t, *bits);
-                        if !analysis::is_assigned(&assigned_anywhere, *li) {
+                        if !walk::is_assigned(&assigned_anywhere, *li) {
                             l.consts.push((*li, c));
                         }
                         l.konst(c)
@@ -224,14 +192,6 @@ pub fn lower_function(
     l.finish_exits();
     l.b.seal_all_blocks();
     l.b.finalize(fc);
-}
-
-/// Whether less than [`STACK_RESERVE`] bytes of stack remain above `stack_limit` (an i8
-/// condition). A limit of 0 never trips: the stack pointer is far above the reserve.
-pub fn stack_low(b: &mut FunctionBuilder, stack_limit: Value) -> Value {
-    let sp = b.ins().get_stack_pointer(types::I64);
-    let floor = b.ins().iadd_imm_s(stack_limit, STACK_RESERVE as i64);
-    b.ins().icmp(IntCC::UnsignedGreaterThan, floor, sp)
 }
 
 impl Const {
@@ -277,7 +237,7 @@ impl L<'_, '_> {
         match t {
             Ty::F32 => self.b.ins().f32const(0.0),
             Ty::F64 => self.b.ins().f64const(0.0),
-            t => self.b.ins().iconst(clty(t), 0),
+            t => self.b.ins().iconst(cl_type(t), 0),
         }
     }
 
@@ -523,7 +483,7 @@ impl L<'_, '_> {
 
     fn for_loop(&mut self, fl: &ForLoop) {
         let ty = fl.start.ty;
-        let t = clty(ty);
+        let t = cl_type(ty);
         let start = self.expr(&fl.start);
         let var = self.vars[fl.var as usize];
         self.b.def_var(var, start);
@@ -569,7 +529,7 @@ impl L<'_, '_> {
         }
         if self.o.hoist && innermost && ty == Ty::I32 && self.fast.is_none() {
             let mut asg = Vec::new();
-            analysis::assigned(&fl.body, &mut asg);
+            walk::assigned(&fl.body, &mut asg);
             let li = LoopInfo {
                 var: fl.var,
                 assigned: &asg,
@@ -855,7 +815,7 @@ impl L<'_, '_> {
         };
         let mut extra: Vec<(u32, [Variable; 3])> = Vec::new();
         for &(acc, t) in &reds {
-            let vs = [0; 3].map(|_| self.b.declare_var(clty(t)));
+            let vs = [0; 3].map(|_| self.b.declare_var(cl_type(t)));
             for v in vs {
                 let z = self.zero(t);
                 self.b.def_var(v, z);
@@ -1281,11 +1241,11 @@ impl L<'_, '_> {
             (a, b) if a == b => x,
             (Ty::I32, Ty::I64) => ins.sextend(types::I64, x),
             (Ty::I64, Ty::I32) => ins.ireduce(types::I32, x),
-            (Ty::I32 | Ty::I64, Ty::F32 | Ty::F64) => ins.fcvt_from_sint(clty(to), x),
-            (Ty::F32 | Ty::F64, Ty::I32 | Ty::I64) => ins.fcvt_to_sint_sat(clty(to), x),
+            (Ty::I32 | Ty::I64, Ty::F32 | Ty::F64) => ins.fcvt_from_sint(cl_type(to), x),
+            (Ty::F32 | Ty::F64, Ty::I32 | Ty::I64) => ins.fcvt_to_sint_sat(cl_type(to), x),
             (Ty::F32, Ty::F64) => ins.fpromote(types::F64, x),
             (Ty::F64, Ty::F32) => ins.fdemote(types::F32, x),
-            (Ty::Bool, _) => ins.uextend(clty(to), x),
+            (Ty::Bool, _) => ins.uextend(cl_type(to), x),
             _ => x,
         }
     }
@@ -1352,7 +1312,7 @@ impl L<'_, '_> {
         let is_min = self.b.ins().icmp_imm_s(IntCC::Equal, x, min);
         let is_m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
         let both = self.b.ins().band(is_min, is_m1);
-        let one = self.b.ins().iconst(clty(t), 1);
+        let one = self.b.ins().iconst(cl_type(t), 1);
         let y2 = self.b.ins().select(both, one, y);
         if div {
             self.b.ins().sdiv(x, y2)
@@ -1416,10 +1376,13 @@ impl L<'_, '_> {
                 && self.o.inline_math
                 && self
                     .const_f32(&args[0])
-                    .is_some_and(crate::mathf::pow_base_inline) =>
+                    .is_some_and(crate::math::mathf::pow_base_inline) =>
             {
                 let base = self.const_f32(&args[0]).expect("checked");
-                let log2x = self.b.ins().f64const(crate::mathf::log2_f64(base as f64));
+                let log2x = self
+                    .b
+                    .ins()
+                    .f64const(crate::math::mathf::log2_f64(base as f64));
                 self.inline_pow_log2(xs[1], log2x)
             }
             Pow if !f64_
@@ -1589,7 +1552,7 @@ fn scalar_reductions(fl: &ForLoop) -> Vec<(u32, Ty)> {
                 }
             })
         };
-        analysis::visit_body_exprs(&fl.body, &mut count);
+        walk::visit_body_exprs(&fl.body, &mut count);
         // exactly one read: the one in its own update
         if uses == 1 {
             out.push((*acc, e.ty));
@@ -1602,7 +1565,7 @@ fn scalar_reductions(fl: &ForLoop) -> Vec<(u32, Ty)> {
 fn serial_float_chain(fl: &ForLoop) -> bool {
     let mut found = false;
     let mut asg = Vec::new();
-    analysis::assigned(&fl.body, &mut asg);
+    walk::assigned(&fl.body, &mut asg);
     for s in &fl.body {
         if let Stmt::Set(l, e) = s
             && *l < fl.var
@@ -1622,7 +1585,7 @@ fn serial_float_chain(fl: &ForLoop) -> bool {
 fn invariant_pow_bases(stmts: &[Stmt], li: &LoopInfo) -> Vec<u32> {
     let mut out: Vec<u32> = Vec::new();
     let mut seen: hashbrown::HashSet<u32> = hashbrown::HashSet::new();
-    analysis::visit_body_exprs(stmts, &mut |root| {
+    walk::visit_body_exprs(stmts, &mut |root| {
         root.visit(&mut |e| {
             if let ExprKind::Intrinsic(Intrinsic::Pow, a) = &e.kind
                 && e.ty == Ty::F32
@@ -1658,7 +1621,7 @@ pub(super) fn lane_operands(e: &Expr) -> Vec<&Expr> {
 
 fn has_call(stmts: &[Stmt]) -> bool {
     let mut found = false;
-    analysis::visit_body_exprs(stmts, &mut |e| {
+    walk::visit_body_exprs(stmts, &mut |e| {
         e.visit(&mut |x| {
             if matches!(x.kind, ExprKind::Call(..)) {
                 found = true;

@@ -60,7 +60,6 @@ use super::L;
 use super::outer_vec::{Ctx, Form, NAccess, assigned_sets};
 use crate::codegen::analysis::{self, Affine, LoopInfo};
 use crate::ir::*;
-use crate::types::{Elem, Ty};
 use alloc::vec::Vec;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types};
@@ -625,9 +624,9 @@ impl MapCx<'_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::codegen::CpuFeatures;
     use crate::codegen::tests::clif;
-    use crate::cpu::CpuFeatures;
-    use crate::values::Tier;
+    use crate::ir::Tier;
 
     const FFT: &str = include_str!("../../../ir-modules/fft.bfir");
 

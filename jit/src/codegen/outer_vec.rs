@@ -22,8 +22,8 @@
 
 use super::{FastCtx, L};
 use crate::codegen::analysis::{self, LoopInfo};
+use crate::ir::walk;
 use crate::ir::*;
-use crate::types::{Elem, Ty};
 use alloc::vec::Vec;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types};
@@ -287,10 +287,10 @@ fn column_invariant(e: &Expr, var: u32, outer_asg: &[u32]) -> bool {
 /// The locals assigned in the body of `fl` and in the body of its first nested `for`.
 pub(super) fn assigned_sets(fl: &ForLoop) -> (Vec<u32>, Vec<u32>) {
     let mut outer = Vec::new();
-    analysis::assigned(&fl.body, &mut outer);
+    walk::assigned(&fl.body, &mut outer);
     let mut inner = Vec::new();
     if let Some(Stmt::For(il)) = fl.body.iter().find(|s| matches!(s, Stmt::For(_))) {
-        analysis::assigned(&il.body, &mut inner);
+        walk::assigned(&il.body, &mut inner);
     }
     (outer, inner)
 }
@@ -627,9 +627,9 @@ impl L<'_, '_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::codegen::CpuFeatures;
     use crate::codegen::tests::clif;
-    use crate::cpu::CpuFeatures;
-    use crate::values::Tier;
+    use crate::ir::Tier;
 
     const MATMUL: &str = include_str!("../../../ir-modules/matmul.bfir");
 

@@ -7,8 +7,8 @@
 //! limit, inf, NaN) take a cold path that calls the shared libcall, lane by lane.
 
 use super::L;
-use crate::libcalls::Libcall;
-use crate::mathf;
+use crate::math::libcalls::Libcall;
+use crate::math::mathf;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value, types};
 

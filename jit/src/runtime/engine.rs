@@ -1,29 +1,28 @@
-//! The engine: loaded modules, one slot per function, the tiering policy, and calls.
+//! The engine: loaded modules, one slot per function, calls, tier-up and publication.
 //!
-//! A slot holds the function's current entry in an `AtomicPtr` (null = T0 interpreter).
-//! Compiled code is complete and made executable before the slot's Release store publishes
-//! it, and it is never freed while the engine lives, so a concurrent caller either runs the
-//! old entry or the new one, never a half-published one.
+//! A slot holds the function's current entry (see [`super::slot`]); [`super::policy`]
+//! decides when a function moves up and what T3 specializes on; the code generator builds
+//! a unit and [`super::code::place`] puts it in executable memory before the slot's
+//! Release store publishes it.
 
-use crate::codegen::{CodeGen, Compiled, GUARD_MISS};
-use crate::cpu::CpuFeatures;
-use crate::events::{Clock, Event, TraceSink};
-use crate::interp::Program;
-use crate::ir::Module;
-use crate::mem::{CodeSync, ExecMemError, ExecMemory, PoolStats};
-use crate::stack::StackLimit;
+use super::code::{BuildError, place};
+use super::events::{Clock, Event, TraceSink};
+use super::exec_memory::{CodeSync, ExecMemError, ExecMemory, PoolStats};
+use super::policy::{records_profile, target_tier};
+use super::slot::{Code, Loaded, Slot};
+use super::stack_limit::StackLimit;
+use super::values::{Arg, Trap, Value, marshal};
+use crate::codegen::{CodeGen, CompileError, CpuFeatures, GUARD_MISS};
+use crate::ir::{Module, ParamTy, Tier, TrapKind, Ty};
 use crate::sync::SpinLock;
-use crate::types::{ParamTy, Ty};
-use crate::values::{Arg, Tier, Trap, TrapKind, Value, marshal};
+use crate::t0::Program;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Engine configuration.
 #[derive(Clone, Debug)]
@@ -69,32 +68,12 @@ pub struct CompileStats {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CompileError {
-    Codegen(String),
-    Pool(ExecMemError),
-    Unsupported(String),
-}
-
-impl fmt::Display for CompileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CompileError::Codegen(s) => write!(f, "code generation failed: {s}"),
-            CompileError::Pool(e) => write!(f, "{e}"),
-            CompileError::Unsupported(s) => write!(f, "unsupported: {s}"),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadError {
     /// The engine's function table is full.
     TooManyFunctions,
     /// The module's bytecode failed internal validation (a bug in jit).
     Internal(String),
 }
-
-#[cfg(feature = "std")]
-impl std::error::Error for CompileError {}
 
 #[cfg(feature = "std")]
 impl std::error::Error for LoadError {}
@@ -112,55 +91,6 @@ impl fmt::Display for LoadError {
 pub const MAX_FUNCS: usize = 4096;
 /// Most raw argument words (a buffer takes two).
 const MAX_RAW: usize = 64;
-
-struct Loaded {
-    module: Module,
-    program: Program,
-}
-
-/// A piece of published code.
-struct Code {
-    tier: Tier,
-    compiled: Compiled,
-    /// For a specialized T3 entry: the T2 code run on a guard miss.
-    fallback: *const Code,
-}
-
-struct Slot {
-    loaded: Arc<Loaded>,
-    index: usize,
-    name: String,
-    params: Vec<ParamTy>,
-    ret: Ty,
-    calls: AtomicU64,
-    entry: AtomicPtr<Code>,
-    current: AtomicU8,
-    /// Compiled versions by tier (T1..T3; index 0 unused).
-    tiers: [AtomicPtr<Code>; 4],
-    /// Highest tier this function may reach (lowered after a compile error or demotion).
-    cap: AtomicU8,
-    compiling: AtomicBool,
-    /// Background mode: the highest tier a request was queued for (each tier is queued
-    /// once, so a request made while an earlier one is still being served is never lost).
-    requested: AtomicU8,
-    /// Argument profile per parameter: last value and how many consecutive calls kept it.
-    last: Vec<AtomicU64>,
-    streak: Vec<AtomicU32>,
-    /// Per parameter: whether T3 may specialize on it (`codegen::worth_specializing`).
-    spec_ok: Vec<bool>,
-    deopts: AtomicU64,
-    /// Owns every code object ever published for this slot (boxed: slots and callers
-    /// hold raw pointers to them, which must stay valid when the vector grows).
-    #[allow(clippy::vec_box)]
-    owned: SpinLock<Vec<Box<Code>>>,
-}
-
-// SAFETY: the raw pointers in Slot/Code point to Code objects owned by `owned` (never
-// freed before the engine drops) and to immutable machine code; all mutation is atomic
-// or behind the spin lock.
-unsafe impl Send for Code {}
-// SAFETY: as above.
-unsafe impl Sync for Code {}
 
 /// The JIT engine. `Send + Sync`: many threads (CPUs) may call at once.
 pub struct Engine {
@@ -226,11 +156,11 @@ impl Engine {
     pub fn host(config: EngineConfig) -> Engine {
         Engine::new(
             config,
-            Box::new(crate::host_mem::HostExecMemory::default()),
-            Arc::new(crate::events::StdClock::new()),
-            Arc::new(crate::events::NullSink),
+            Box::new(super::host_memory::HostExecMemory::default()),
+            Arc::new(super::events::StdClock::new()),
+            Arc::new(super::events::NullSink),
         )
-        .with_stack_limit(Arc::new(crate::stack::ThreadStackLimit))
+        .with_stack_limit(Arc::new(super::stack_limit::ThreadStackLimit))
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -251,27 +181,8 @@ impl Engine {
         let mid = mods.len() as u32;
         mods.push(loaded.clone());
         drop(mods);
-        for (i, f) in loaded.module.funcs.iter().enumerate() {
-            let np = f.params.len();
-            let slot = Box::new(Slot {
-                loaded: loaded.clone(),
-                index: i,
-                name: f.name.clone(),
-                params: f.params.clone(),
-                ret: f.ret,
-                calls: AtomicU64::new(0),
-                entry: AtomicPtr::new(core::ptr::null_mut()),
-                current: AtomicU8::new(0),
-                tiers: Default::default(),
-                cap: AtomicU8::new(self.config.max_tier as u8),
-                compiling: AtomicBool::new(false),
-                requested: AtomicU8::new(0),
-                last: (0..np).map(|_| AtomicU64::new(0)).collect(),
-                streak: (0..np).map(|_| AtomicU32::new(0)).collect(),
-                spec_ok: crate::codegen::worth_specializing(f),
-                deopts: AtomicU64::new(0),
-                owned: SpinLock::new(Vec::new()),
-            });
+        for i in 0..loaded.module.funcs.len() {
+            let slot = Box::new(Slot::new(loaded.clone(), i, self.config.max_tier));
             self.slots[n + i].store(Box::into_raw(slot), Ordering::Release);
         }
         // slot ids are dense: module `mid` owns ids n..n+len
@@ -329,14 +240,7 @@ impl Engine {
     /// `pow` base, and never reassigned.
     pub fn specializable(&self, f: FuncId) -> Vec<usize> {
         self.slot(f)
-            .map(|s| {
-                s.spec_ok
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, ok)| **ok)
-                    .map(|(i, _)| i)
-                    .collect()
-            })
+            .map(|s| s.profile.specializable())
             .unwrap_or_default()
     }
 
@@ -360,8 +264,8 @@ impl Engine {
         let n = self.marshal(slot, args, &mut raw)?;
         let calls = slot.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let cur = slot.current.load(Ordering::Relaxed);
-        if cur < Tier::T3 as u8 && self.config.max_tier == Tier::T3 {
-            self.record_profile(slot, args);
+        if records_profile(cur, self.config.max_tier) {
+            slot.profile.record(args);
         }
         let target = self.target_tier(slot, calls);
         if target as u8 > cur {
@@ -402,7 +306,7 @@ impl Engine {
     }
 
     /// Compiles a function at a tier (if not already compiled) without publishing it.
-    pub fn compile(&self, f: FuncId, tier: Tier) -> Result<CompileStats, CompileError> {
+    pub fn compile(&self, f: FuncId, tier: Tier) -> Result<CompileStats, BuildError> {
         let slot = self
             .slot(f)
             .ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
@@ -512,10 +416,10 @@ impl Engine {
     }
 
     /// Runs `f` with the engine's code generator, building it (ISA, flags) on first use.
-    fn with_codegen<R>(
+    fn with_codegen<R, E: From<CompileError>>(
         &self,
-        f: impl FnOnce(&mut CodeGen) -> Result<R, CompileError>,
-    ) -> Result<R, CompileError> {
+        f: impl FnOnce(&mut CodeGen) -> Result<R, E>,
+    ) -> Result<R, E> {
         let mut cg = self.codegen.lock();
         if cg.is_none() {
             *cg = Some(CodeGen::new(
@@ -555,44 +459,13 @@ impl Engine {
         })
     }
 
-    fn record_profile(&self, slot: &Slot, args: &mut [Arg]) {
-        for (i, a) in args.iter().enumerate() {
-            // only what T3 may specialize on is worth the atomic traffic on every call
-            if !slot.spec_ok[i] {
-                continue;
-            }
-            let bits = match a {
-                Arg::I32(v) => *v as u32 as u64,
-                Arg::I64(v) => *v as u64,
-                Arg::Bool(v) => *v as u64,
-                Arg::F32(v) => v.to_bits() as u64,
-                Arg::F64(v) => v.to_bits(),
-                _ => continue,
-            };
-            if slot.last[i].swap(bits, Ordering::Relaxed) == bits {
-                slot.streak[i].fetch_add(1, Ordering::Relaxed);
-            } else {
-                slot.streak[i].store(0, Ordering::Relaxed);
-            }
-        }
-    }
-
     fn target_tier(&self, slot: &Slot, calls: u64) -> Tier {
-        let t = &self.config.thresholds;
-        let want = if calls >= t[2] {
-            3
-        } else if calls >= t[1] {
-            2
-        } else if calls >= t[0] {
-            1
-        } else {
-            0
-        };
-        let cap = slot
-            .cap
-            .load(Ordering::Relaxed)
-            .min(self.config.max_tier as u8);
-        Tier::from_index(want.min(cap) as usize).unwrap_or(Tier::T0)
+        target_tier(
+            &self.config.thresholds,
+            self.config.max_tier,
+            slot.cap.load(Ordering::Relaxed),
+            calls,
+        )
     }
 
     fn request(&self, f: FuncId, slot: &Slot, target: Tier, calls: u64) {
@@ -615,7 +488,8 @@ impl Engine {
         let t0 = self.clock.now_ns();
         let c0 = self.clock.cycles();
         let spec = if target == Tier::T3 {
-            self.stable_args(slot)
+            slot.profile
+                .stable_args(&slot.params, self.config.thresholds[2])
         } else {
             Vec::new()
         };
@@ -644,7 +518,7 @@ impl Engine {
                 slot.cap
                     .store((target as u8).saturating_sub(1), Ordering::Release);
                 match &e {
-                    CompileError::Pool(ExecMemError::Exhausted { requested, free }) => {
+                    BuildError::Pool(ExecMemError::Exhausted { requested, free }) => {
                         self.sink.event(&Event::PoolExhausted {
                             kernel: slot.name.clone(),
                             tier: target,
@@ -663,23 +537,8 @@ impl Engine {
         }
     }
 
-    /// Scalar parameters whose value has been stable: (param index, bits).
-    fn stable_args(&self, slot: &Slot) -> Vec<(usize, u64)> {
-        let need = (self.config.thresholds[2] / 4).clamp(2, 256) as u32;
-        let mut v = Vec::new();
-        for (i, p) in slot.params.iter().enumerate() {
-            if matches!(p, ParamTy::Scalar(_))
-                && slot.spec_ok[i]
-                && slot.streak[i].load(Ordering::Relaxed) >= need
-            {
-                v.push((i, slot.last[i].load(Ordering::Relaxed)));
-            }
-        }
-        v
-    }
-
     /// Returns the code for `tier` (compiling it unspecialized if needed) and its stats.
-    fn ensure(&self, slot: &Slot, tier: Tier) -> Result<(*const Code, CompileStats), CompileError> {
+    fn ensure(&self, slot: &Slot, tier: Tier) -> Result<(*const Code, CompileStats), BuildError> {
         let existing = slot.tiers[tier as usize].load(Ordering::Acquire);
         if !existing.is_null() {
             // SAFETY: published code objects live until the engine drops.
@@ -711,7 +570,7 @@ impl Engine {
         slot: &Slot,
         tier: Tier,
         spec: &[(usize, u64)],
-    ) -> Result<(*const Code, usize), CompileError> {
+    ) -> Result<(*const Code, usize), BuildError> {
         let mut fallback: *const Code = core::ptr::null();
         let mut extra = 0;
         if tier == Tier::T3 && !spec.is_empty() {
@@ -725,8 +584,9 @@ impl Engine {
             };
         }
         let compiled = self.with_codegen(|cg| {
+            let unit = cg.compile(&slot.loaded.module, slot.index, tier, spec)?;
             let mut mem = self.mem.lock();
-            cg.compile(&slot.loaded.module, slot.index, tier, spec, &mut **mem)
+            place(&unit, &mut **mem)
         })?;
         let bytes = compiled.code_bytes;
         let code = Box::new(Code {

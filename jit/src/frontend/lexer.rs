@@ -1,7 +1,7 @@
 //! Tokenizer for `.bfir` sources.
 
-use crate::diag::{Pos, PosError, err};
-use crate::limits::MAX_MODULE_TOKENS;
+use super::diag::{Pos, PosError, err};
+use super::limits::MAX_MODULE_TOKENS;
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -1,12 +1,10 @@
 //! T0: the bytecode interpreter. IR calls use an explicit frame stack (no Rust recursion),
 //! so deep IR recursion cannot overflow the (small, in the kernel) native stack.
 
-use crate::bytecode::{BcFunc, CastOp, Op};
-use crate::ir::Module;
-use crate::libcalls::{self, Libcall};
+use super::bytecode::{BcFunc, CastOp, Op};
+use crate::ir::{Module, ParamTy, TrapKind};
+use crate::math::libcalls::{self, Libcall};
 use crate::sync::SpinLock;
-use crate::types::ParamTy;
-use crate::values::TrapKind;
 use alloc::vec::Vec;
 
 /// A buffer as the interpreter sees it.
@@ -37,10 +35,10 @@ unsafe impl Sync for Program {}
 impl Program {
     /// Compiles and validates the module's bytecode. `None` if validation fails (an internal error).
     pub fn new(m: &Module) -> Option<Program> {
-        let funcs = crate::bytecode::build(m);
+        let funcs = super::bytecode::build(m);
         if !funcs
             .iter()
-            .all(|f| crate::bytecode::validate(f, funcs.len()))
+            .all(|f| super::bytecode::validate(f, funcs.len()))
         {
             return None;
         }

@@ -19,8 +19,10 @@
 //! [`Engine::decode_result`](crate::Engine::decode_result) turns the status (0 or a trap
 //! code) and the result bits stored at `ret` into the call's outcome.
 
-use crate::codegen::{NS_FUNC, NS_LIB, NS_TRAMP, UnitIr, cranelift_libcall};
-use crate::libcalls::Libcall;
+use super::UnitIr;
+use super::abi::{NS_FUNC, NS_LIB, NS_TRAMP};
+use super::link::cranelift_libcall;
+use crate::math::libcalls::Libcall;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;

@@ -1,7 +1,7 @@
 //! Host executable memory on mmap with W^X: each block is mapped read+write, filled, then
 //! flipped to read+execute with mprotect. No page is ever writable and executable at once.
 
-use crate::mem::{CodeBlock, ExecMemError, ExecMemory, PoolStats};
+use super::exec_memory::{CodeBlock, ExecMemError, ExecMemory, PoolStats};
 
 const PAGE: usize = 4096;
 

@@ -4,12 +4,10 @@
 //! variables and buffers, call signatures, no aliasing of a `&mut` buffer argument,
 //! `break`/`continue` inside loops, every path of a value-returning function returns.
 
-use crate::ast::*;
-use crate::diag::{Pos, PosError, err};
+use super::ast::*;
+use super::diag::{Pos, PosError, err};
+use super::lexer::BinTok;
 use crate::ir::*;
-use crate::lexer::BinTok;
-use crate::types::{Elem, ParamTy, Ty};
-use crate::values::TrapKind;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -185,7 +183,7 @@ fn eval_const(e: Expr) -> Result<Const, TrapKind> {
         funcs: vec![f],
         tables: Vec::new(),
     };
-    let program = crate::interp::Program::new(&m).ok_or(TrapKind::BadArguments)?;
+    let program = crate::t0::Program::new(&m).ok_or(TrapKind::BadArguments)?;
     program
         .run(0, &[], 1)
         .map(|bits| Const::from_bits(ty, bits))

@@ -1,8 +1,8 @@
 //! The untyped syntax tree produced by the parser (checked into `ir` by the verifier).
 
-use crate::diag::Pos;
-use crate::lexer::BinTok;
-use crate::types::{Elem, ParamTy, Ty};
+use super::diag::Pos;
+use super::lexer::BinTok;
+use crate::ir::{Elem, ParamTy, Ty};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -1,6 +1,6 @@
 //! Trace events, the sink that receives them, and the clock the engine reads.
 
-use crate::values::{Tier, TrapKind};
+use crate::ir::{Tier, TrapKind};
 use alloc::string::String;
 use core::fmt::{self, Write};
 

@@ -1,39 +1,7 @@
 //! Values crossing the embedder boundary: tiers, arguments, results and traps.
 
-use crate::types::{Elem, ParamTy, Ty};
+use crate::ir::{Elem, ParamTy, Tier, TrapKind, Ty};
 use core::fmt;
-
-/// An execution tier.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
-pub enum Tier {
-    /// Bytecode interpreter.
-    T0,
-    /// Cranelift, `opt_level=none`, every check kept.
-    T1,
-    /// Cranelift, `opt_level=speed`, bounds checks hoisted by loop versioning, strength reduction.
-    T2,
-    /// T2 + argument specialization behind a guard, unrolling, f32x4 vectorization.
-    T3,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 4] = [Tier::T0, Tier::T1, Tier::T2, Tier::T3];
-    pub fn index(self) -> usize {
-        self as usize
-    }
-    pub fn from_index(i: usize) -> Option<Tier> {
-        Tier::ALL.get(i).copied()
-    }
-    pub fn name(self) -> &'static str {
-        ["T0", "T1", "T2", "T3"][self as usize]
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// An argument of a kernel call: a scalar or a buffer.
 #[derive(Debug)]
@@ -223,53 +191,6 @@ impl fmt::Display for Value {
             Value::F64(v) => write!(f, "{v}"),
             Value::Bool(v) => write!(f, "{v}"),
         }
-    }
-}
-
-/// Why a kernel call stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TrapKind {
-    OutOfBounds,
-    DivisionByZero,
-    CallDepth,
-    BadStep,
-    /// The arguments do not match the function's signature (checked before running).
-    BadArguments,
-}
-
-impl TrapKind {
-    pub(crate) fn code(self) -> u32 {
-        match self {
-            TrapKind::OutOfBounds => 1,
-            TrapKind::DivisionByZero => 2,
-            TrapKind::CallDepth => 3,
-            TrapKind::BadStep => 4,
-            TrapKind::BadArguments => 5,
-        }
-    }
-    pub(crate) fn from_code(c: u32) -> TrapKind {
-        match c {
-            1 => TrapKind::OutOfBounds,
-            2 => TrapKind::DivisionByZero,
-            3 => TrapKind::CallDepth,
-            4 => TrapKind::BadStep,
-            _ => TrapKind::BadArguments,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            TrapKind::OutOfBounds => "out of bounds",
-            TrapKind::DivisionByZero => "division by zero",
-            TrapKind::CallDepth => "call depth exceeded",
-            TrapKind::BadStep => "bad step",
-            TrapKind::BadArguments => "bad arguments",
-        }
-    }
-}
-
-impl fmt::Display for TrapKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -1,27 +1,11 @@
-//! The native stack: where compiled code must stop recursing.
+//! Where compiled code must stop recursing: the embedder's [`StackLimit`].
 //!
 //! T0 keeps IR call frames on the heap, but T1–T3 compile an IR call to a native call, so
 //! deep IR recursion consumes the stack of the calling thread (in the kernel: the CPU's
 //! 256 KiB stack). The embedder tells the engine where that stack ends through
 //! [`StackLimit`]; every compiled function checks at entry that at least
-//! [`STACK_RESERVE`] bytes remain above that limit and otherwise returns the `CallDepth`
-//! trap, as it does when the IR call-depth limit is exceeded.
-
-/// Bytes of stack every compiled function keeps free above the embedder's limit when it
-/// is entered: room for the frame of any function it calls ([`MAX_FRAME`], checked for
-/// every compiled function) plus the deepest libcall ([`LIBCALL_STACK`]).
-pub const STACK_RESERVE: usize = MAX_FRAME + LIBCALL_STACK;
-
-/// Largest native frame a compiled function may have (return address, saved frame pointer,
-/// callee-saved registers, spill slots, outgoing arguments). Read back from Cranelift after
-/// each compilation; a function with a larger frame is not compiled at that tier (it stays
-/// at the tier below), so the entry check with [`STACK_RESERVE`] always covers its callee.
-pub const MAX_FRAME: usize = 24 * 1024;
-
-/// Stack the math routines compiled code calls may use (`libcalls`, `mathf`, `libm`):
-/// measured at 592 bytes in a debug build, every routine with large arguments too
-/// (`examples/stack_use.rs`); 8 KiB leaves a wide margin.
-pub const LIBCALL_STACK: usize = 8 * 1024;
+//! `STACK_RESERVE` bytes (`codegen::abi`) remain above that limit and otherwise returns
+//! the `CallDepth` trap, as it does when the IR call-depth limit is exceeded.
 
 /// Where the calling thread's stack ends, supplied by the embedder (see
 /// [`crate::Engine::with_stack_limit`]). Called on the calling thread before every entry

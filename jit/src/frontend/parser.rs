@@ -2,11 +2,11 @@
 //!
 //! Nesting depth is limited so hostile input cannot overflow the (small, in the kernel) stack.
 
-use crate::ast::*;
-use crate::diag::{Pos, PosError, err};
-use crate::lexer::{Tok, Token, describe};
-use crate::limits::{MAX_FUNCTION_STATEMENTS, MAX_FUNCTIONS, MAX_NESTING};
-use crate::types::{Elem, ParamTy, Ty};
+use super::ast::*;
+use super::diag::{Pos, PosError, err};
+use super::lexer::{Tok, Token, describe};
+use super::limits::{MAX_FUNCTION_STATEMENTS, MAX_FUNCTIONS, MAX_NESTING};
+use crate::ir::{Elem, ParamTy, Ty};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;

@@ -1,7 +1,7 @@
 //! Math routines shared by the interpreter and compiled code (as libcalls), so that every
 //! tier computes `exp ln sin cos tanh pow` (and the software fallbacks of `fma`, rounding
 //! and float `%`) with the very same code: results are bit-identical across tiers. The
-//! f32 `exp`, `sin`, `cos` and `pow` are BareFlow's own ([`crate::mathf`]), which T2
+//! f32 `exp`, `sin`, `cos` and `pow` are BareFlow's own ([`super::mathf`]), which T2
 //! and T3 also inline; the rest is `libm`.
 //!
 //! # False dependencies across the call
@@ -72,13 +72,13 @@ macro_rules! binary {
 }
 
 unary! {
-    bf_expf = crate::mathf::expf: f32;
+    bf_expf = super::mathf::expf: f32;
     bf_exp = libm::exp: f64;
     bf_lnf = libm::logf: f32;
     bf_ln = libm::log: f64;
-    bf_sinf = crate::mathf::sinf: f32;
+    bf_sinf = super::mathf::sinf: f32;
     bf_sin = libm::sin: f64;
-    bf_cosf = crate::mathf::cosf: f32;
+    bf_cosf = super::mathf::cosf: f32;
     bf_cos = libm::cos: f64;
     bf_tanhf = libm::tanhf: f32;
     bf_tanh = libm::tanh: f64;
@@ -93,7 +93,7 @@ unary! {
 }
 
 binary! {
-    bf_powf = crate::mathf::powf: f32;
+    bf_powf = super::mathf::powf: f32;
     bf_pow = libm::pow: f64;
     bf_fmodf = libm::fmodf: f32;
     bf_fmod = libm::fmod: f64;

@@ -5,8 +5,6 @@
 //! per-frame buffer index: buffer parameters first, then the module tables the function uses.
 
 use crate::ir::*;
-use crate::types::{Elem, Ty};
-use crate::values::TrapKind;
 use alloc::vec::Vec;
 use hashbrown::HashMap;
 
@@ -480,13 +478,13 @@ pub enum Op {
     Math1 {
         d: S,
         a: S,
-        f: crate::libcalls::Libcall,
+        f: crate::math::libcalls::Libcall,
     },
     Math2 {
         d: S,
         a: S,
         b: S,
-        f: crate::libcalls::Libcall,
+        f: crate::math::libcalls::Libcall,
     },
     // bool
     BoolNot {
@@ -1197,7 +1195,7 @@ impl Cx<'_> {
     }
 
     fn intrinsic(&mut self, intr: Intrinsic, args: &[Expr], rt: Ty, d: S) {
-        use crate::libcalls::Libcall as L;
+        use crate::math::libcalls::Libcall as L;
         use Intrinsic::*;
         let t = args.last().map(|a| a.ty).unwrap_or(rt);
         let s: Vec<S> = args.iter().map(|a| self.expr(a)).collect();
@@ -1277,7 +1275,7 @@ impl Cx<'_> {
 }
 
 fn binary_op(op: BinOp, t: Ty, d: S, a: S, b: S) -> Op {
-    use crate::libcalls::Libcall as L;
+    use crate::math::libcalls::Libcall as L;
     match (t, op) {
         (Ty::I32, BinOp::Add) => Op::I32Add { d, a, b },
         (Ty::I32, BinOp::Sub) => Op::I32Sub { d, a, b },

@@ -1,6 +1,6 @@
 //! The typed, name-resolved IR that the verifier produces and every tier consumes.
 
-use crate::types::{Elem, ParamTy, Ty};
+use super::types::{Elem, ParamTy, Ty};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;

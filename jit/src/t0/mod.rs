@@ -1,0 +1,8 @@
+//! T0: the typed IR compiled to a register bytecode ([`bytecode`]) and interpreted
+//! ([`interp`]). Every function runs here first; the interpreter counts nothing and knows
+//! no tiers (the runtime does both).
+
+mod bytecode;
+mod interp;
+
+pub(crate) use interp::Program;
