@@ -44,7 +44,7 @@ pub(crate) struct Compiled {
 pub(crate) fn place(unit: &CodeUnit, mem: &mut dyn ExecMemory) -> Result<Compiled, BuildError> {
     let size = unit.size();
     let block = mem.allocate(size).map_err(BuildError::Pool)?;
-    let base = block.exec_addr;
+    let base = block.exec_addr();
     let image = match unit.image_at(base) {
         Ok(image) => image,
         Err(e) => {
@@ -52,8 +52,10 @@ pub(crate) fn place(unit: &CodeUnit, mem: &mut dyn ExecMemory) -> Result<Compile
             return Err(BuildError::Compile(e));
         }
     };
-    // SAFETY: `allocate` returned `size` writable bytes at write_ptr, not yet executable.
-    unsafe { core::ptr::copy_nonoverlapping(image.as_ptr(), block.write_ptr, size) };
+    if let Err(e) = mem.write(&block, 0, &image) {
+        mem.release(block);
+        return Err(BuildError::Pool(e));
+    }
     if let Err(e) = mem.finalize(&block) {
         mem.release(block);
         return Err(BuildError::Pool(e));

@@ -347,8 +347,8 @@ impl Engine {
             let slot = self.slot(FuncId(i as u32))?;
             let owned = slot.owned.lock();
             for c in owned.iter() {
-                let start = c.compiled.block.exec_addr;
-                if addr >= start && addr < start + c.compiled.block.len {
+                let start = c.compiled.block.exec_addr();
+                if addr >= start && addr < start + c.compiled.block.len() {
                     return Some((slot.name.clone(), c.tier));
                 }
             }
@@ -362,7 +362,7 @@ impl Engine {
         let p = slot.tiers.get(tier as usize)?.load(Ordering::Acquire);
         // SAFETY: published code objects live until the engine drops.
         let c = unsafe { p.as_ref() }?;
-        Some((c.compiled.block.exec_addr, c.compiled.block.len))
+        Some((c.compiled.block.exec_addr(), c.compiled.block.len()))
     }
 
     /// Sends a function back to T0 for good (after a CPU exception in its code).

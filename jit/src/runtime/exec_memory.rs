@@ -1,20 +1,44 @@
-//! Executable memory: the trait the embedder implements (host: mmap, kernel: its pool).
+//! Executable memory: the boundary trait the embedder implements (host: mmap with
+//! `mprotect`, [`super::host_memory`]; kernel: its doubly mapped pool).
+//!
+//! `jit` never writes through a pointer it got from the embedder: it hands the bytes to
+//! [`ExecMemory::write`], which checks the block and the range. It does jump to the code
+//! it wrote, at the address the embedder gave, so the trait is `unsafe` to implement: an
+//! implementation promises that what runs there is exactly what was written.
 
 use core::fmt;
 
-/// A reserved block: code is written at `write_ptr` and runs at `exec_addr`.
-#[derive(Debug)]
+/// A reserved block of executable memory: an opaque handle made by the [`ExecMemory`]
+/// that reserved it. It names where the block's code runs and how long it is; it grants
+/// no access by itself (every access goes through the memory, which checks the handle).
+#[derive(Debug, PartialEq, Eq)]
 pub struct CodeBlock {
-    pub write_ptr: *mut u8,
-    pub exec_addr: usize,
-    pub len: usize,
+    exec_addr: usize,
+    len: usize,
 }
 
-// SAFETY: a CodeBlock is a plain description of memory owned by an ExecMemory; moving it
-// between threads moves no access rights beyond those the ExecMemory hands out.
-unsafe impl Send for CodeBlock {}
-// SAFETY: as above; the block is only written before `finalize`, by the compiling thread.
-unsafe impl Sync for CodeBlock {}
+impl CodeBlock {
+    /// The handle of a block of `len` bytes whose code runs at `exec_addr`. Only an
+    /// [`ExecMemory`] implementation makes handles, for blocks it reserved.
+    pub fn new(exec_addr: usize, len: usize) -> CodeBlock {
+        CodeBlock { exec_addr, len }
+    }
+
+    /// Where the block's first byte is executed.
+    pub fn exec_addr(&self) -> usize {
+        self.exec_addr
+    }
+
+    /// The block's length in bytes (as requested from [`ExecMemory::allocate`]).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for a block of no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
 
 /// Pool usage figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,10 +49,22 @@ pub struct PoolStats {
     pub released: usize,
 }
 
+/// Why executable memory refused a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExecMemError {
+    /// Not enough room for `requested` bytes.
     Exhausted { requested: usize, free: usize },
+    /// The page protection could not be changed.
     Protect(&'static str),
+    /// The handle names no block of this memory that is still writable (never reserved
+    /// here, already finalized, or released).
+    UnknownBlock,
+    /// `len` bytes at `offset` do not fit in a block of `block_len` bytes.
+    OutOfBlock {
+        offset: usize,
+        len: usize,
+        block_len: usize,
+    },
 }
 
 #[cfg(feature = "std")]
@@ -44,15 +80,52 @@ impl fmt::Display for ExecMemError {
                 )
             }
             ExecMemError::Protect(why) => write!(f, "cannot change page protection: {why}"),
+            ExecMemError::UnknownBlock => f.write_str("no writable code block with this handle"),
+            ExecMemError::OutOfBlock {
+                offset,
+                len,
+                block_len,
+            } => write!(
+                f,
+                "{len} bytes at offset {offset} do not fit in a code block of {block_len} bytes"
+            ),
         }
     }
 }
 
 /// Executable memory provided by the embedder.
-pub trait ExecMemory: Send {
-    /// Reserve `len` bytes: code is written at `write_ptr` and will run at `exec_addr`
-    /// (the kernel maps the same frames twice; the host mmap uses one address).
+///
+/// The engine reserves a block, writes a unit's machine code into it, finalizes it,
+/// publishes its entry and, once no CPU can run it any more (when the engine is dropped),
+/// releases it.
+///
+/// # Safety
+///
+/// The engine jumps to code at the addresses this memory reports, so an implementation
+/// must guarantee, for every block it hands out:
+///
+/// 1. `allocate(len)` returns a handle to `len` bytes at `exec_addr` that belong to that
+///    block alone (no other block, and nothing outside the memory, overlaps them) until
+///    the block is released.
+/// 2. `write(block, offset, bytes)` stores `bytes` at `exec_addr + offset` (through
+///    whatever mapping the memory uses) and returns an error, writing nothing, when the
+///    handle is not a live, unfinalized block of this memory or the range does not fit in
+///    the block. It never writes outside the block.
+/// 3. After `finalize(block)` returns `Ok`, executing at any address of the block runs
+///    the bytes written, as visible to instruction fetch on every CPU (together with
+///    [`CodeSync`] where the CPUs need it), and those bytes stay unchanged until
+///    `release`. No page is writable and executable at once (W^X).
+/// 4. `finalize` and `release` do nothing harmful for a handle that names no live block of
+///    this memory (they return an error or ignore it); `release` frees only the block's
+///    own bytes.
+pub unsafe trait ExecMemory: Send {
+    /// Reserves `len` bytes; they run at the returned block's `exec_addr` once written
+    /// and finalized (the kernel maps the same frames twice; the host mmap uses one
+    /// address).
     fn allocate(&mut self, len: usize) -> Result<CodeBlock, ExecMemError>;
+    /// Copies `bytes` into the block at `offset`, checked (see the contract above).
+    fn write(&mut self, block: &CodeBlock, offset: usize, bytes: &[u8])
+    -> Result<(), ExecMemError>;
     /// The bytes are written: make the block executable, never writable+executable at once.
     fn finalize(&mut self, block: &CodeBlock) -> Result<(), ExecMemError>;
     /// The code is unreachable and no CPU can be running it any more.

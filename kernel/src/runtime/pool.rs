@@ -3,8 +3,8 @@
 //! Publication protocol (DESIGN.md "Invariants"), as implemented here:
 //!
 //! 1. The compiler CPU writes a block through the pool's writable, non-executable view
-//!    (`allocate` hands out `write_ptr` in that view and `exec_addr` in the read-only
-//!    executable view of the same frames).
+//!    (`write` copies into the block's region there, checked by [`CodeRegion::write`];
+//!    the block's `exec_addr` is in the read-only executable view of the same frames).
 //! 2. `finalize` (still before the engine's Release store of the entry pointer) makes
 //!    the writes globally visible (`SeqCst` fence) and bumps the global code
 //!    [`GENERATION`].
@@ -63,9 +63,17 @@ impl CodeSync for KernelCodeSync {
     }
 }
 
+/// A block handed out by a [`KernelPool`]: its region, and whether it was finalized
+/// (written for the last time).
+struct LiveBlock {
+    exec_addr: u64,
+    region: CodeRegion,
+    finalized: bool,
+}
+
 /// One engine's view of the kernel's executable pool.
 pub struct KernelPool {
-    live: Vec<(u64, CodeRegion)>,
+    live: Vec<LiveBlock>,
     released: usize,
     /// Most bytes this view may hold (the global pool's size when unlimited).
     budget: usize,
@@ -94,7 +102,23 @@ pub fn blocks() -> Vec<(u64, u64)> {
     BLOCKS.lock().clone()
 }
 
-impl ExecMemory for KernelPool {
+impl KernelPool {
+    /// The live block `block` names.
+    fn live_block(&mut self, block: &CodeBlock) -> Option<&mut LiveBlock> {
+        self.live
+            .iter_mut()
+            .find(|b| b.exec_addr == block.exec_addr() as u64)
+    }
+}
+
+// SAFETY: (1) every block is a region of the global pool that the pool's allocator hands
+// out once until it is freed; (2) `write` copies only through `CodeRegion::write`, which
+// checks the range against the region, into a live block not yet finalized; (3) the
+// executable view maps the same frames read-only and is always mapped, `finalize` fences
+// the writes and bumps GENERATION, and `KernelCodeSync` serializes each CPU before it runs
+// new code (see the module documentation); finalized blocks are never written again;
+// (4) `finalize` and `release` look the block up in `live` and refuse or ignore others.
+unsafe impl ExecMemory for KernelPool {
     fn allocate(&mut self, len: usize) -> Result<CodeBlock, ExecMemError> {
         let pool =
             exec_pool::get().ok_or(ExecMemError::Protect("executable pool not initialized"))?;
@@ -119,18 +143,41 @@ impl ExecMemory for KernelPool {
                 },
             }
         })?;
-        let block = CodeBlock {
-            write_ptr: region.write_addr() as *mut u8,
-            exec_addr: region.exec_addr() as usize,
-            len,
-        };
+        let block = CodeBlock::new(region.exec_addr() as usize, len);
         self.used += region.len() as usize;
         BLOCKS.lock().push((region.exec_addr(), region.len()));
-        self.live.push((region.exec_addr(), region));
+        self.live.push(LiveBlock {
+            exec_addr: region.exec_addr(),
+            region,
+            finalized: false,
+        });
         Ok(block)
     }
 
-    fn finalize(&mut self, _block: &CodeBlock) -> Result<(), ExecMemError> {
+    fn write(
+        &mut self,
+        block: &CodeBlock,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), ExecMemError> {
+        let live = self
+            .live_block(block)
+            .filter(|b| !b.finalized)
+            .ok_or(ExecMemError::UnknownBlock)?;
+        let block_len = live.region.len() as usize;
+        live.region
+            .write(offset as u64, bytes)
+            .map_err(|_| ExecMemError::OutOfBlock {
+                offset,
+                len: bytes.len(),
+                block_len,
+            })
+    }
+
+    fn finalize(&mut self, block: &CodeBlock) -> Result<(), ExecMemError> {
+        self.live_block(block)
+            .ok_or(ExecMemError::UnknownBlock)?
+            .finalized = true;
         // The executable view is read-only and always mapped: nothing to flip. Make the
         // bytes visible to every CPU, then announce new code (see step 2 above).
         core::sync::atomic::fence(Ordering::SeqCst);
@@ -139,9 +186,9 @@ impl ExecMemory for KernelPool {
     }
 
     fn release(&mut self, block: CodeBlock) {
-        let addr = block.exec_addr as u64;
-        if let Some(i) = self.live.iter().position(|(a, _)| *a == addr) {
-            let (_, region) = self.live.swap_remove(i);
+        let addr = block.exec_addr() as u64;
+        if let Some(i) = self.live.iter().position(|b| b.exec_addr == addr) {
+            let region = self.live.swap_remove(i).region;
             self.used = self.used.saturating_sub(region.len() as usize);
             BLOCKS.lock().retain(|(a, _)| *a != addr);
             if let Some(pool) = exec_pool::get() {
