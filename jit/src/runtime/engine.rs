@@ -244,6 +244,13 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// The T0 bytecode of `f`, one instruction a line (`i32.add d=s5 a=s1 b=s2`; `sN` are
+    /// frame slots, `@N` jump targets, `bN` buffers, `fnN` functions of the module).
+    pub fn t0_listing(&self, f: FuncId) -> Option<String> {
+        let slot = self.slot(f)?;
+        slot.loaded.program.listing(slot.index)
+    }
+
     /// Number of guard misses of the function's specialized T3 code.
     pub fn deopt_count(&self, f: FuncId) -> u64 {
         self.slot(f)

@@ -4,698 +4,12 @@
 //! constants (written once at frame entry), then temporaries. Buffers are addressed by a
 //! per-frame buffer index: buffer parameters first, then the module tables the function uses.
 
+use super::ops::{CastOp, Op, OperandLimits, Slot};
 use crate::ir::*;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::Write;
 use hashbrown::HashMap;
-
-pub type S = u32;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CastOp {
-    I32ToI64,
-    I64ToI32,
-    I32ToF32,
-    I32ToF64,
-    I64ToF32,
-    I64ToF64,
-    F32ToI32,
-    F32ToI64,
-    F64ToI32,
-    F64ToI64,
-    F32ToF64,
-    F64ToF32,
-    BoolToInt,
-}
-
-/// One instruction. `d` is the destination slot, `a`/`b`/`c` source slots, `t` a jump target.
-#[derive(Clone, Copy, Debug)]
-pub enum Op {
-    Mov {
-        d: S,
-        s: S,
-    },
-    // i32
-    I32Add {
-        d: S,
-        a: S,
-        b: S,
-    },
-    /// `d = a * b + c` (wrapping), the common index shape.
-    I32MulAdd {
-        d: S,
-        a: S,
-        b: S,
-        c: S,
-    },
-    I32AddImm {
-        d: S,
-        a: S,
-        imm: i32,
-    },
-    I32Sub {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Mul {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Div {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Rem {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Udiv {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Urem {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32And {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Or {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Xor {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Shl {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Shr {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32UShr {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Rotl {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Rotr {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Min {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Max {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Eq {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Ne {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Lt {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Le {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Ult {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Ule {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I32Neg {
-        d: S,
-        a: S,
-    },
-    I32Not {
-        d: S,
-        a: S,
-    },
-    I32Abs {
-        d: S,
-        a: S,
-    },
-    I32Popcnt {
-        d: S,
-        a: S,
-    },
-    I32Clz {
-        d: S,
-        a: S,
-    },
-    I32Ctz {
-        d: S,
-        a: S,
-    },
-    // i64
-    I64Add {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Sub {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Mul {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Div {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Rem {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Udiv {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Urem {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64And {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Or {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Xor {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Shl {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Shr {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64UShr {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Rotl {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Rotr {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Min {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Max {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Eq {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Ne {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Lt {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Le {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Ult {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Ule {
-        d: S,
-        a: S,
-        b: S,
-    },
-    I64Neg {
-        d: S,
-        a: S,
-    },
-    I64Not {
-        d: S,
-        a: S,
-    },
-    I64Abs {
-        d: S,
-        a: S,
-    },
-    I64Popcnt {
-        d: S,
-        a: S,
-    },
-    I64Clz {
-        d: S,
-        a: S,
-    },
-    I64Ctz {
-        d: S,
-        a: S,
-    },
-    // f32
-    F32Add {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Sub {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Mul {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Div {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Eq {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Ne {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Lt {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Le {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Min {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Max {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Copysign {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F32Fma {
-        d: S,
-        a: S,
-        b: S,
-        c: S,
-    },
-    F32Neg {
-        d: S,
-        a: S,
-    },
-    F32Abs {
-        d: S,
-        a: S,
-    },
-    F32Sqrt {
-        d: S,
-        a: S,
-    },
-    // f64
-    F64Add {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Sub {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Mul {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Div {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Eq {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Ne {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Lt {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Le {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Min {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Max {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Copysign {
-        d: S,
-        a: S,
-        b: S,
-    },
-    F64Fma {
-        d: S,
-        a: S,
-        b: S,
-        c: S,
-    },
-    F64Neg {
-        d: S,
-        a: S,
-    },
-    F64Abs {
-        d: S,
-        a: S,
-    },
-    F64Sqrt {
-        d: S,
-        a: S,
-    },
-    /// A libm-backed float routine (unary, binary by `b`), shared with compiled code.
-    Math1 {
-        d: S,
-        a: S,
-        f: crate::math::libcalls::Libcall,
-    },
-    Math2 {
-        d: S,
-        a: S,
-        b: S,
-        f: crate::math::libcalls::Libcall,
-    },
-    // bool
-    BoolNot {
-        d: S,
-        a: S,
-    },
-    BoolEq {
-        d: S,
-        a: S,
-        b: S,
-    },
-    BoolNe {
-        d: S,
-        a: S,
-        b: S,
-    },
-    BoolAnd {
-        d: S,
-        a: S,
-        b: S,
-    },
-    BoolOr {
-        d: S,
-        a: S,
-        b: S,
-    },
-    BoolXor {
-        d: S,
-        a: S,
-        b: S,
-    },
-    Cast {
-        d: S,
-        a: S,
-        op: CastOp,
-    },
-    Select {
-        d: S,
-        c: S,
-        a: S,
-        b: S,
-    },
-    // memory
-    LoadU8 {
-        d: S,
-        buf: S,
-        i: S,
-    },
-    LoadI32 {
-        d: S,
-        buf: S,
-        i: S,
-    },
-    LoadI64 {
-        d: S,
-        buf: S,
-        i: S,
-    },
-    LoadF32 {
-        d: S,
-        buf: S,
-        i: S,
-    },
-    LoadF64 {
-        d: S,
-        buf: S,
-        i: S,
-    },
-    StoreU8 {
-        buf: S,
-        i: S,
-        v: S,
-    },
-    StoreI32 {
-        buf: S,
-        i: S,
-        v: S,
-    },
-    StoreI64 {
-        buf: S,
-        i: S,
-        v: S,
-    },
-    StoreF32 {
-        buf: S,
-        i: S,
-        v: S,
-    },
-    StoreF64 {
-        buf: S,
-        i: S,
-        v: S,
-    },
-    Len {
-        d: S,
-        buf: S,
-    },
-    // control
-    Jmp {
-        t: S,
-    },
-    JmpIf {
-        c: S,
-        t: S,
-    },
-    JmpIfNot {
-        c: S,
-        t: S,
-    },
-    /// `if !(a < b) goto t` (signed), the for-loop entry test.
-    I32JmpGe {
-        a: S,
-        b: S,
-        t: S,
-    },
-    I64JmpGe {
-        a: S,
-        b: S,
-        t: S,
-    },
-    /// Fused compare-and-branch (the jump is taken when the comparison holds).
-    I32JmpLt {
-        a: S,
-        b: S,
-        t: S,
-    },
-    I32JmpEq {
-        a: S,
-        b: S,
-        t: S,
-    },
-    I32JmpNe {
-        a: S,
-        b: S,
-        t: S,
-    },
-    I64JmpLt {
-        a: S,
-        b: S,
-        t: S,
-    },
-    I64JmpEq {
-        a: S,
-        b: S,
-        t: S,
-    },
-    I64JmpNe {
-        a: S,
-        b: S,
-        t: S,
-    },
-    /// Step-1 loop latch: `v += 1; if v < end goto t`.
-    I32Next1 {
-        v: S,
-        end: S,
-        t: S,
-    },
-    I64Next1 {
-        v: S,
-        end: S,
-        t: S,
-    },
-    /// General loop latch: `if v < lim { v += step; goto t }` (lim = end - step, or MIN).
-    I32Next {
-        v: S,
-        lim: S,
-        step: S,
-        t: S,
-    },
-    I64Next {
-        v: S,
-        lim: S,
-        step: S,
-        t: S,
-    },
-    /// Loop entry: checks `step > 0` (else BadStep) and computes `lim` into `lim`.
-    I32StepLim {
-        end: S,
-        step: S,
-        lim: S,
-    },
-    I64StepLim {
-        end: S,
-        step: S,
-        lim: S,
-    },
-    Trap {
-        kind: TrapKind,
-    },
-    // calls
-    PushBuf {
-        buf: S,
-    },
-    /// Pushes `buf[lo..hi]` (bounds checked, same unsigned trick as indices).
-    PushSlice {
-        buf: S,
-        lo: S,
-        hi: S,
-        shift: u32,
-    },
-    /// Calls `f` with scalar arguments in slots `args..`; the result goes to `d`.
-    Call {
-        f: S,
-        args: S,
-        d: S,
-    },
-    Ret {
-        s: S,
-    },
-    RetVoid,
-}
 
 /// A function compiled to bytecode.
 #[derive(Debug, Clone)]
@@ -706,21 +20,41 @@ pub struct BcFunc {
     pub nscalars: u32,
     pub nbufs: u32,
     /// Constants: (slot, bits), written at frame entry.
-    pub consts: Vec<(S, u64)>,
+    pub consts: Vec<(Slot, u64)>,
     /// Module tables pushed as buffers `nbufs..` at frame entry.
     pub tables: Vec<u32>,
 }
 
-struct Cx<'m> {
+impl BcFunc {
+    /// A listing: the frame, the constants, then one instruction a line.
+    pub fn listing(&self) -> String {
+        let mut out = String::new();
+        // writing to a String cannot fail
+        let _ = writeln!(
+            out,
+            "; {} slots ({} scalar parameters), {} buffer parameters, tables {:?}",
+            self.nslots, self.nscalars, self.nbufs, self.tables
+        );
+        for (slot, bits) in &self.consts {
+            let _ = writeln!(out, "; s{slot} = {bits:#x}");
+        }
+        for (pc, op) in self.code.iter().enumerate() {
+            let _ = writeln!(out, "{pc:5}  {op}");
+        }
+        out
+    }
+}
+
+struct FuncCompiler<'m> {
     m: &'m Module,
     f: &'m Function,
     code: Vec<Op>,
-    consts: Vec<(S, u64)>,
+    consts: Vec<(Slot, u64)>,
     /// The slot of each constant (by bits) in `consts`.
-    const_slots: HashMap<u64, S>,
+    const_slots: HashMap<u64, Slot>,
     tables: Vec<u32>,
-    next: S,
-    max: S,
+    next: Slot,
+    max: Slot,
     /// (continue target patches, break patches) per enclosing loop.
     loops: Vec<(Vec<usize>, Vec<usize>)>,
 }
@@ -730,8 +64,8 @@ pub fn compile_module(m: &Module) -> Vec<BcFunc> {
 }
 
 fn compile_func(m: &Module, f: &Function) -> BcFunc {
-    let nlocals = f.locals.len() as S;
-    let mut cx = Cx {
+    let nlocals = f.locals.len() as Slot;
+    let mut cx = FuncCompiler {
         m,
         f,
         code: Vec::new(),
@@ -744,7 +78,7 @@ fn compile_func(m: &Module, f: &Function) -> BcFunc {
     };
     cx.block(&f.body);
     cx.code.push(if f.ret == Ty::Unit {
-        Op::RetVoid
+        Op::RetVoid {}
     } else {
         Op::Trap {
             kind: TrapKind::BadArguments,
@@ -765,14 +99,14 @@ fn compile_func(m: &Module, f: &Function) -> BcFunc {
     }
 }
 
-impl Cx<'_> {
-    fn temp(&mut self) -> S {
+impl FuncCompiler<'_> {
+    fn temp(&mut self) -> Slot {
         let t = self.next;
         self.next += 1;
         self.max = self.max.max(self.next);
         t
     }
-    fn konst(&mut self, c: Const) -> S {
+    fn const_slot(&mut self, c: Const) -> Slot {
         let bits = c.bits();
         // constants live in their own slots; reuse one with the same bits
         if let Some(&s) = self.const_slots.get(&bits) {
@@ -786,20 +120,20 @@ impl Cx<'_> {
         self.const_slots.insert(bits, s);
         s
     }
-    fn reserve_const_slot(&mut self) -> S {
+    fn reserve_const_slot(&mut self) -> Slot {
         // Constants take slots from a high range that is renumbered after compilation.
-        CONST_BASE + self.consts.len() as S
+        CONST_BASE + self.consts.len() as Slot
     }
-    fn buf(&mut self, r: BufRef) -> S {
+    fn buf(&mut self, r: BufRef) -> Slot {
         match r {
             BufRef::Param(i) => i,
             BufRef::Table(t) => {
-                let nb = self.f.bufs.len() as S;
+                let nb = self.f.bufs.len() as Slot;
                 if let Some(p) = self.tables.iter().position(|&x| x == t) {
-                    nb + p as S
+                    nb + p as Slot
                 } else {
                     self.tables.push(t);
-                    nb + self.tables.len() as S - 1
+                    nb + self.tables.len() as Slot - 1
                 }
             }
         }
@@ -808,24 +142,8 @@ impl Cx<'_> {
         self.code.len()
     }
     fn patch(&mut self, at: usize, target: usize) {
-        let t = target as S;
-        match &mut self.code[at] {
-            Op::Jmp { t: x }
-            | Op::JmpIf { t: x, .. }
-            | Op::JmpIfNot { t: x, .. }
-            | Op::I32JmpGe { t: x, .. }
-            | Op::I32JmpLt { t: x, .. }
-            | Op::I32JmpEq { t: x, .. }
-            | Op::I32JmpNe { t: x, .. }
-            | Op::I64JmpLt { t: x, .. }
-            | Op::I64JmpEq { t: x, .. }
-            | Op::I64JmpNe { t: x, .. }
-            | Op::I64JmpGe { t: x, .. }
-            | Op::I32Next1 { t: x, .. }
-            | Op::I64Next1 { t: x, .. }
-            | Op::I32Next { t: x, .. }
-            | Op::I64Next { t: x, .. } => *x = t,
-            _ => {}
+        if let Some(t) = self.code[at].target_mut() {
+            *t = target as Slot;
         }
     }
 
@@ -876,7 +194,7 @@ impl Cx<'_> {
                 let j = self.branch_if_false(c);
                 self.loops.push((Vec::new(), Vec::new()));
                 self.block(body);
-                self.code.push(Op::Jmp { t: head as S });
+                self.code.push(Op::Jmp { t: head as Slot });
                 let end = self.here();
                 self.patch(j, end);
                 let (conts, breaks) = self.loops.pop().unwrap_or_default();
@@ -902,7 +220,7 @@ impl Cx<'_> {
                     l.0.push(at);
                 }
             }
-            Stmt::Return(None) => self.code.push(Op::RetVoid),
+            Stmt::Return(None) => self.code.push(Op::RetVoid {}),
             Stmt::Return(Some(e)) => {
                 let s = self.expr(e);
                 self.code.push(Op::Ret { s });
@@ -980,24 +298,24 @@ impl Cx<'_> {
             (None, false) => Op::I32Next1 {
                 v,
                 end,
-                t: body as S,
+                t: body as Slot,
             },
             (None, true) => Op::I64Next1 {
                 v,
                 end,
-                t: body as S,
+                t: body as Slot,
             },
             (Some(s), false) => Op::I32Next {
                 v,
                 lim,
                 step: s,
-                t: body as S,
+                t: body as Slot,
             },
             (Some(s), true) => Op::I64Next {
                 v,
                 lim,
                 step: s,
-                t: body as S,
+                t: body as Slot,
             },
         });
         let exit = self.here();
@@ -1021,15 +339,15 @@ impl Cx<'_> {
     /// Evaluates an index expression. Index slots are read as `u64` by the interpreter:
     /// i32 values are stored zero-extended, so a negative index of either type reads as a
     /// value `>= 2^31 > len` and fails the single unsigned bounds check.
-    fn index(&mut self, e: &Expr) -> S {
+    fn index(&mut self, e: &Expr) -> Slot {
         self.expr(e)
     }
 
     /// Evaluates `e` into some slot and returns it (locals and constants are not copied).
-    fn expr(&mut self, e: &Expr) -> S {
+    fn expr(&mut self, e: &Expr) -> Slot {
         match &e.kind {
             ExprKind::Local(l) => *l,
-            ExprKind::Const(c) => self.konst(*c),
+            ExprKind::Const(c) => self.const_slot(*c),
             _ => {
                 let d = self.temp();
                 self.expr_into(e, d);
@@ -1039,7 +357,7 @@ impl Cx<'_> {
     }
 
     /// Evaluates `e` into slot `d`; `d` is written only by the last instruction.
-    fn expr_into(&mut self, e: &Expr, d: S) {
+    fn expr_into(&mut self, e: &Expr, d: Slot) {
         match &e.kind {
             ExprKind::Local(l) => {
                 if *l != d {
@@ -1047,7 +365,7 @@ impl Cx<'_> {
                 }
             }
             ExprKind::Const(c) => {
-                let s = self.konst(*c);
+                let s = self.const_slot(*c);
                 self.code.push(Op::Mov { d, s });
             }
             ExprKind::Unary(op, a) => {
@@ -1152,7 +470,7 @@ impl Cx<'_> {
                     .param_slots
                     .iter()
                     .filter(|p| matches!(p, ParamSlot::Local(_)))
-                    .count() as S;
+                    .count() as Slot;
                 // reserve the contiguous argument block first, then fill it
                 // (a call without scalar arguments names slot 0, which is always in the frame)
                 let base = if nscalar == 0 { 0 } else { self.next };
@@ -1194,11 +512,11 @@ impl Cx<'_> {
         }
     }
 
-    fn intrinsic(&mut self, intr: Intrinsic, args: &[Expr], rt: Ty, d: S) {
+    fn intrinsic(&mut self, intr: Intrinsic, args: &[Expr], rt: Ty, d: Slot) {
         use crate::math::libcalls::Libcall as L;
         use Intrinsic::*;
         let t = args.last().map(|a| a.ty).unwrap_or(rt);
-        let s: Vec<S> = args.iter().map(|a| self.expr(a)).collect();
+        let s: Vec<Slot> = args.iter().map(|a| self.expr(a)).collect();
         let a = s[0];
         let b = s.get(1).copied().unwrap_or(a);
         let f64_ = t == Ty::F64;
@@ -1274,7 +592,7 @@ impl Cx<'_> {
     }
 }
 
-fn binary_op(op: BinOp, t: Ty, d: S, a: S, b: S) -> Op {
+fn binary_op(op: BinOp, t: Ty, d: Slot, a: Slot, b: Slot) -> Op {
     use crate::math::libcalls::Libcall as L;
     match (t, op) {
         (Ty::I32, BinOp::Add) => Op::I32Add { d, a, b },
@@ -1352,262 +670,42 @@ fn binary_op(op: BinOp, t: Ty, d: S, a: S, b: S) -> Op {
 }
 
 /// Constant slots are numbered from here during compilation and renumbered afterwards.
-const CONST_BASE: S = 1 << 30;
+const CONST_BASE: Slot = 1 << 30;
 
 /// Renumbers constant slots to sit right above the temporaries and checks that every
 /// operand is inside the frame (the interpreter relies on it).
 pub fn finish(mut f: BcFunc) -> BcFunc {
     let base = f.nslots;
-    let remap = |s: &mut S| {
+    let remap = |s: &mut Slot| {
         if *s >= CONST_BASE {
             *s = *s - CONST_BASE + base;
         }
     };
     for op in f.code.iter_mut() {
-        for_each_slot(op, &mut |s| remap(s));
+        op.for_each_slot(&mut |s| remap(s));
     }
     for (s, _) in f.consts.iter_mut() {
         remap(s);
     }
-    f.nslots = base + f.consts.len() as S;
+    f.nslots = base + f.consts.len() as Slot;
     f
-}
-
-/// Visits every slot operand of an instruction (not jump targets, buffers or functions).
-pub fn for_each_slot(op: &mut Op, g: &mut dyn FnMut(&mut S)) {
-    match op {
-        Op::Mov { d, s } => {
-            g(d);
-            g(s);
-        }
-        Op::I32AddImm { d, a, .. } => {
-            g(d);
-            g(a);
-        }
-        Op::I32Neg { d, a }
-        | Op::I32Not { d, a }
-        | Op::I32Abs { d, a }
-        | Op::I32Popcnt { d, a }
-        | Op::I32Clz { d, a }
-        | Op::I32Ctz { d, a }
-        | Op::I64Neg { d, a }
-        | Op::I64Not { d, a }
-        | Op::I64Abs { d, a }
-        | Op::I64Popcnt { d, a }
-        | Op::I64Clz { d, a }
-        | Op::I64Ctz { d, a }
-        | Op::F32Neg { d, a }
-        | Op::F32Abs { d, a }
-        | Op::F32Sqrt { d, a }
-        | Op::F64Neg { d, a }
-        | Op::F64Abs { d, a }
-        | Op::F64Sqrt { d, a }
-        | Op::BoolNot { d, a }
-        | Op::Math1 { d, a, .. }
-        | Op::Cast { d, a, .. } => {
-            g(d);
-            g(a);
-        }
-        Op::F32Fma { d, a, b, c } | Op::F64Fma { d, a, b, c } | Op::I32MulAdd { d, a, b, c } => {
-            g(d);
-            g(a);
-            g(b);
-            g(c);
-        }
-        Op::Select { d, c, a, b } => {
-            g(d);
-            g(c);
-            g(a);
-            g(b);
-        }
-        Op::LoadU8 { d, i, .. }
-        | Op::LoadI32 { d, i, .. }
-        | Op::LoadI64 { d, i, .. }
-        | Op::LoadF32 { d, i, .. }
-        | Op::LoadF64 { d, i, .. } => {
-            g(d);
-            g(i);
-        }
-        Op::StoreU8 { i, v, .. }
-        | Op::StoreI32 { i, v, .. }
-        | Op::StoreI64 { i, v, .. }
-        | Op::StoreF32 { i, v, .. }
-        | Op::StoreF64 { i, v, .. } => {
-            g(i);
-            g(v);
-        }
-        Op::Len { d, .. } => g(d),
-        Op::Jmp { .. } | Op::Trap { .. } | Op::PushBuf { .. } | Op::RetVoid => {}
-        Op::JmpIf { c, .. } | Op::JmpIfNot { c, .. } => g(c),
-        Op::I32JmpGe { a, b, .. }
-        | Op::I64JmpGe { a, b, .. }
-        | Op::I32JmpLt { a, b, .. }
-        | Op::I32JmpEq { a, b, .. }
-        | Op::I32JmpNe { a, b, .. }
-        | Op::I64JmpLt { a, b, .. }
-        | Op::I64JmpEq { a, b, .. }
-        | Op::I64JmpNe { a, b, .. } => {
-            g(a);
-            g(b);
-        }
-        Op::I32Next1 { v, end, .. } | Op::I64Next1 { v, end, .. } => {
-            g(v);
-            g(end);
-        }
-        Op::I32Next { v, lim, step, .. } | Op::I64Next { v, lim, step, .. } => {
-            g(v);
-            g(lim);
-            g(step);
-        }
-        Op::I32StepLim { end, step, lim } | Op::I64StepLim { end, step, lim } => {
-            g(end);
-            g(step);
-            g(lim);
-        }
-        Op::PushSlice { lo, hi, .. } => {
-            g(lo);
-            g(hi);
-        }
-        Op::Call { args, d, .. } => {
-            g(args);
-            g(d);
-        }
-        Op::Ret { s } => g(s),
-        Op::I32Add { d, a, b }
-        | Op::I32Sub { d, a, b }
-        | Op::I32Mul { d, a, b }
-        | Op::I32Div { d, a, b }
-        | Op::I32Rem { d, a, b }
-        | Op::I32Udiv { d, a, b }
-        | Op::I32Urem { d, a, b }
-        | Op::I32And { d, a, b }
-        | Op::I32Or { d, a, b }
-        | Op::I32Xor { d, a, b }
-        | Op::I32Shl { d, a, b }
-        | Op::I32Shr { d, a, b }
-        | Op::I32UShr { d, a, b }
-        | Op::I32Rotl { d, a, b }
-        | Op::I32Rotr { d, a, b }
-        | Op::I32Min { d, a, b }
-        | Op::I32Max { d, a, b }
-        | Op::I32Eq { d, a, b }
-        | Op::I32Ne { d, a, b }
-        | Op::I32Lt { d, a, b }
-        | Op::I32Le { d, a, b }
-        | Op::I32Ult { d, a, b }
-        | Op::I32Ule { d, a, b }
-        | Op::I64Add { d, a, b }
-        | Op::I64Sub { d, a, b }
-        | Op::I64Mul { d, a, b }
-        | Op::I64Div { d, a, b }
-        | Op::I64Rem { d, a, b }
-        | Op::I64Udiv { d, a, b }
-        | Op::I64Urem { d, a, b }
-        | Op::I64And { d, a, b }
-        | Op::I64Or { d, a, b }
-        | Op::I64Xor { d, a, b }
-        | Op::I64Shl { d, a, b }
-        | Op::I64Shr { d, a, b }
-        | Op::I64UShr { d, a, b }
-        | Op::I64Rotl { d, a, b }
-        | Op::I64Rotr { d, a, b }
-        | Op::I64Min { d, a, b }
-        | Op::I64Max { d, a, b }
-        | Op::I64Eq { d, a, b }
-        | Op::I64Ne { d, a, b }
-        | Op::I64Lt { d, a, b }
-        | Op::I64Le { d, a, b }
-        | Op::I64Ult { d, a, b }
-        | Op::I64Ule { d, a, b }
-        | Op::F32Add { d, a, b }
-        | Op::F32Sub { d, a, b }
-        | Op::F32Mul { d, a, b }
-        | Op::F32Div { d, a, b }
-        | Op::F32Eq { d, a, b }
-        | Op::F32Ne { d, a, b }
-        | Op::F32Lt { d, a, b }
-        | Op::F32Le { d, a, b }
-        | Op::F32Min { d, a, b }
-        | Op::F32Max { d, a, b }
-        | Op::F32Copysign { d, a, b }
-        | Op::F64Add { d, a, b }
-        | Op::F64Sub { d, a, b }
-        | Op::F64Mul { d, a, b }
-        | Op::F64Div { d, a, b }
-        | Op::F64Eq { d, a, b }
-        | Op::F64Ne { d, a, b }
-        | Op::F64Lt { d, a, b }
-        | Op::F64Le { d, a, b }
-        | Op::F64Min { d, a, b }
-        | Op::F64Max { d, a, b }
-        | Op::F64Copysign { d, a, b }
-        | Op::Math2 { d, a, b, .. }
-        | Op::BoolEq { d, a, b }
-        | Op::BoolNe { d, a, b }
-        | Op::BoolAnd { d, a, b }
-        | Op::BoolOr { d, a, b }
-        | Op::BoolXor { d, a, b } => {
-            g(d);
-            g(a);
-            g(b);
-        }
-    }
 }
 
 /// Validates a finished function: every slot operand inside the frame, every jump target
 /// inside the code, every buffer operand inside the buffer table, every callee known.
 pub fn validate(f: &BcFunc, nfuncs: usize) -> bool {
-    let n = f.nslots;
-    let nb = f.nbufs + f.tables.len() as u32;
-    let len = f.code.len() as u32;
-    for op in &f.code {
-        let mut ok = true;
-        let mut op2 = *op;
-        for_each_slot(&mut op2, &mut |s| ok &= *s < n);
-        let target_ok = match *op {
-            Op::Jmp { t }
-            | Op::JmpIf { t, .. }
-            | Op::JmpIfNot { t, .. }
-            | Op::I32JmpGe { t, .. }
-            | Op::I32JmpLt { t, .. }
-            | Op::I32JmpEq { t, .. }
-            | Op::I32JmpNe { t, .. }
-            | Op::I64JmpLt { t, .. }
-            | Op::I64JmpEq { t, .. }
-            | Op::I64JmpNe { t, .. }
-            | Op::I64JmpGe { t, .. }
-            | Op::I32Next1 { t, .. }
-            | Op::I64Next1 { t, .. }
-            | Op::I32Next { t, .. }
-            | Op::I64Next { t, .. } => t < len,
-            _ => true,
-        };
-        let buf_ok = match *op {
-            Op::LoadU8 { buf, .. }
-            | Op::LoadI32 { buf, .. }
-            | Op::LoadI64 { buf, .. }
-            | Op::LoadF32 { buf, .. }
-            | Op::LoadF64 { buf, .. }
-            | Op::StoreU8 { buf, .. }
-            | Op::StoreI32 { buf, .. }
-            | Op::StoreI64 { buf, .. }
-            | Op::StoreF32 { buf, .. }
-            | Op::StoreF64 { buf, .. }
-            | Op::Len { buf, .. }
-            | Op::PushBuf { buf }
-            | Op::PushSlice { buf, .. } => buf < nb,
-            Op::Call { f, .. } => (f as usize) < nfuncs,
-            _ => true,
-        };
-        if !(ok && target_ok && buf_ok) {
-            return false;
-        }
-    }
-    // the code must end in an instruction that does not fall through
-    matches!(
-        f.code.last(),
-        Some(Op::RetVoid | Op::Ret { .. } | Op::Trap { .. } | Op::Jmp { .. })
-    )
+    let limits = OperandLimits {
+        slots: f.nslots,
+        code_len: f.code.len() as u32,
+        bufs: f.nbufs + f.tables.len() as u32,
+        funcs: nfuncs,
+    };
+    f.code.iter().all(|op| op.operands_valid(&limits))
+        // the code must end in an instruction that does not fall through
+        && matches!(
+            f.code.last(),
+            Some(Op::RetVoid {} | Op::Ret { .. } | Op::Trap { .. } | Op::Jmp { .. })
+        )
 }
 
 /// Compiles every function of a module and validates the result.

@@ -1,10 +1,12 @@
 //! T0: the bytecode interpreter. IR calls use an explicit frame stack (no Rust recursion),
 //! so deep IR recursion cannot overflow the (small, in the kernel) native stack.
 
-use super::bytecode::{BcFunc, CastOp, Op};
+use super::bytecode::BcFunc;
+use super::ops::{CastOp, Op};
 use crate::ir::{Module, ParamTy, TrapKind};
 use crate::math::libcalls::{self, Libcall};
 use crate::sync::SpinLock;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// A buffer as the interpreter sees it.
@@ -57,6 +59,11 @@ impl Program {
             params,
             pool: SpinLock::new(Vec::new()),
         })
+    }
+
+    /// The bytecode listing of function `f` (see [`BcFunc::listing`]).
+    pub fn listing(&self, f: usize) -> Option<String> {
+        self.funcs.get(f).map(BcFunc::listing)
     }
 
     /// Runs function `f` with raw arguments (see `values::marshal`), returning the raw result bits.
@@ -682,7 +689,7 @@ impl Vm {
                     fp = unsafe { self.regs.as_mut_ptr().add(base) };
                     bp = unsafe { self.bufs.as_ptr().add(bbase) };
                 }
-                Op::Ret { .. } | Op::RetVoid => {
+                Op::Ret { .. } | Op::RetVoid {} => {
                     let val = if let Op::Ret { s } = op { r!(s) } else { 0 };
                     let done = self.frames.pop().expect("frame");
                     self.bufs.truncate(done.bbase as usize);

@@ -4,5 +4,9 @@
 
 mod bytecode;
 mod interp;
+mod ops;
+
+#[cfg(test)]
+mod tests;
 
 pub(crate) use interp::Program;
