@@ -19,7 +19,10 @@
 
 use crate::ir::{Function, ParamTy, Ty};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, Type, Value, types};
+use cranelift_codegen::ir::{
+    AbiParam, ExtFuncData, ExternalName, FuncRef, InstBuilder, Signature, Type, UserExternalName,
+    Value, types,
+};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
@@ -94,6 +97,27 @@ pub fn entry_sig() -> Signature {
     sig.params.push(AbiParam::new(types::I64));
     sig.returns.push(AbiParam::new(types::I32));
     sig
+}
+
+/// Declares the external function (namespace, index) with `sig` in the function being
+/// built; `colocated`: in the same code unit (a direct call), else resolved by the linker.
+pub fn import_function(
+    builder: &mut FunctionBuilder,
+    ns: u32,
+    index: u32,
+    sig: Signature,
+    colocated: bool,
+) -> FuncRef {
+    let sr = builder.import_signature(sig);
+    let name = builder
+        .func
+        .declare_imported_user_function(UserExternalName::new(ns, index));
+    builder.import_function(ExtFuncData {
+        name: ExternalName::user(name),
+        signature: sr,
+        colocated,
+        patchable: false,
+    })
 }
 
 /// Whether less than [`STACK_RESERVE`] bytes of stack remain above `stack_limit` (an i8

@@ -6,13 +6,11 @@
 //! the code was specialized for; a mismatch returns [`GUARD_MISS`]), calls the entry
 //! function at depth 1 and stores its result.
 
-use super::abi::{GUARD_MISS, NS_FUNC, NS_SPEC, cl_type, native_sig, stack_low};
+use super::abi::{GUARD_MISS, NS_FUNC, NS_SPEC, cl_type, import_function, native_sig, stack_low};
 use crate::ir::{Function as IrFunction, ParamTy, TrapKind, Ty};
 use alloc::vec::Vec;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{
-    ExtFuncData, ExternalName, Function, InstBuilder, MemFlagsData, UserExternalName, types,
-};
+use cranelift_codegen::ir::{Function, InstBuilder, MemFlagsData, types};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
@@ -104,16 +102,7 @@ pub(super) fn build(
     } else {
         (NS_SPEC, 0)
     };
-    let sr = b.import_signature(native_sig(f));
-    let name = b
-        .func
-        .declare_imported_user_function(UserExternalName::new(ns, idx));
-    let fr = b.import_function(ExtFuncData {
-        name: ExternalName::user(name),
-        signature: sr,
-        colocated: true,
-        patchable: false,
-    });
+    let fr = import_function(&mut b, ns, idx, native_sig(f), true);
     let call = b.ins().call(fr, &vals);
     let res = b.inst_results(call).to_vec();
     if f.ret != Ty::Unit {

@@ -90,7 +90,7 @@ pub fn check_module(name: &str, file: &str, m: AModule) -> R<Module> {
                     );
                 }
                 match eval_const(e) {
-                    Ok(k) => Binding::Const(Expr::konst(k)),
+                    Ok(k) => Binding::Const(Expr::constant(k)),
                     Err(kind) => {
                         return err(c.pos, format!("constant `{}` traps: {kind}", c.name));
                     }
@@ -881,7 +881,7 @@ impl FnCx<'_> {
         let pos = e.pos;
         match &e.kind {
             AExprKind::Int { .. } | AExprKind::Float { .. } => self.literal_expr(e, expected),
-            AExprKind::Bool(b) => Ok(Expr::konst(Const::Bool(*b))),
+            AExprKind::Bool(b) => Ok(Expr::constant(Const::Bool(*b))),
             AExprKind::Name(n) => self.name_expr(n, pos),
             AExprKind::Unary(AUnOp::Neg, inner)
                 if matches!(inner.kind, AExprKind::Int { .. } | AExprKind::Float { .. }) =>
@@ -891,7 +891,7 @@ impl FnCx<'_> {
                     (AExprKind::Float { .. }, None) => Ty::F32,
                     _ => Ty::I32,
                 };
-                Ok(Expr::konst(literal(inner.pos, true, &inner.kind, dflt)?))
+                Ok(Expr::constant(literal(inner.pos, true, &inner.kind, dflt)?))
             }
             AExprKind::Unary(op, inner) => self.unary_expr(*op, inner, pos, expected),
             AExprKind::Binary(op, a, b) => self.binary_expr(*op, a, b, pos, expected),
@@ -917,7 +917,7 @@ impl FnCx<'_> {
         {
             return err(e.pos, format!("expected {dflt}, found float literal"));
         }
-        Ok(Expr::konst(literal(e.pos, false, &e.kind, dflt)?))
+        Ok(Expr::constant(literal(e.pos, false, &e.kind, dflt)?))
     }
 
     fn name_expr(&mut self, n: &str, pos: Pos) -> R<Expr> {

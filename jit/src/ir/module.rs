@@ -314,7 +314,7 @@ pub enum Stmt {
 }
 
 impl Expr {
-    pub fn konst(c: Const) -> Expr {
+    pub fn constant(c: Const) -> Expr {
         Expr {
             ty: c.ty(),
             kind: ExprKind::Const(c),

@@ -423,10 +423,10 @@ impl Engine {
     }
 
     /// Runs `f` with the engine's code generator, building it (ISA, flags) on first use.
-    fn with_codegen<R, E: From<CompileError>>(
+    fn with_codegen<T, E: From<CompileError>>(
         &self,
-        f: impl FnOnce(&mut CodeGen) -> Result<R, E>,
-    ) -> Result<R, E> {
+        f: impl FnOnce(&mut CodeGen) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut cg = self.codegen.lock();
         if cg.is_none() {
             *cg = Some(CodeGen::new(

@@ -1,11 +1,13 @@
 //! What each tier's lowering emits, read off the Cranelift IR.
 
+mod nests;
+
 use super::*;
 use crate::ir::Stmt;
 use alloc::string::String;
 
 /// The Cranelift IR of a function as lowered for `tier` (before Cranelift's own passes).
-pub(super) fn clif(src: &str, name: &str, tier: Tier, features: CpuFeatures) -> String {
+fn clif(src: &str, name: &str, tier: Tier, features: CpuFeatures) -> String {
     clif_spec(src, name, tier, features, &[])
 }
 
@@ -186,9 +188,9 @@ fn loops_with_a_conditionally_advanced_store_index_are_not_unrolled() {
         }
         analysis::conditional_index(innermost(&f.body).expect("a loop"))
     };
-    let qs = include_str!("../../../ir-modules/quicksort.bfir");
-    let dfa = include_str!("../../../ir-modules/regex_dfa.bfir");
-    let primes = include_str!("../../../ir-modules/primes.bfir");
+    let qs = include_str!("../../../../ir-modules/quicksort.bfir");
+    let dfa = include_str!("../../../../ir-modules/regex_dfa.bfir");
+    let primes = include_str!("../../../../ir-modules/primes.bfir");
     assert!(inner_body(qs, "quicksort"));
     assert!(!inner_body(dfa, "regex_dfa"), "table reads only");
     assert!(!inner_body(primes, "primes"));
