@@ -26,6 +26,7 @@
 //! | [`team`] | several CPUs running one borrowed task at a time (parallel loops) |
 //! | [`mem`] | heap and frame counters, the W^X executable pool ([`mem::exec_pool`]) |
 //! | [`fault`] | the fault-recovery service: guarded calls into recoverable (JIT) code, probes, exception names |
+//! | [`jit_memory`] | the executable pool as the JIT's `ExecMemory` (an `unsafe` trait), and the cross-modifying-code hook |
 //! | [`time`] | the TSC: cycles, microseconds since boot, frequency, busy waits |
 //! | [`trace`] | one JSON event line on COM1, from any CPU |
 //! | [`acpi`] | the MADT reachable from an RSDP |
@@ -63,6 +64,7 @@ pub mod drivers;
 pub mod exit;
 pub mod fault;
 mod init;
+pub mod jit_memory;
 pub mod mem;
 mod panic;
 pub mod serial;

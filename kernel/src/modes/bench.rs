@@ -19,7 +19,7 @@
 //! Emitted as `bench` events.
 
 use crate::runtime::ladder::agrees;
-use crate::runtime::pool::KernelPool;
+use platform::jit_memory::KernelPool;
 use crate::runtime::sink::SerialSink;
 use crate::runtime::{self, Runtime};
 use ::modules::{Kernel, Outputs, Tolerance, Workload};

@@ -21,7 +21,7 @@
 
 use crate::runtime::compiler::CompilerCpu;
 use crate::runtime::ladder::{self, Lane};
-use crate::runtime::pool::{self, KernelPool};
+use platform::jit_memory::{self as pool, KernelPool};
 use crate::runtime::sink::SerialSink;
 use crate::runtime::{self, CallError, Runtime};
 use alloc::string::String;

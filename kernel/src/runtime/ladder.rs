@@ -202,7 +202,7 @@ pub fn emit_stats(rt: &Runtime, lanes: &[Lane], phase: &str) {
             .u64("pool_used", pool.used as u64)
             .u64("pool_capacity", pool.capacity as u64)
             .u64("code_blocks", pool.blocks as u64)
-            .u64("serializations", super::pool::serializations());
+            .u64("serializations", platform::jit_memory::serializations());
     });
 }
 

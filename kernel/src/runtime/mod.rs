@@ -1,8 +1,8 @@
 //! The tiered JIT inside the running kernel.
 //!
 //! A [`Runtime`] owns one `jit::Engine` fed by the kernel's services: the executable
-//! pool ([`pool::KernelPool`], W^X through two views), the TSC clock and the serial
-//! trace ([`sink`]), the cross-modifying-code hook ([`pool::KernelCodeSync`]) and, with
+//! pool (`platform::jit_memory::KernelPool`, W^X through two views), the TSC clock and the serial
+//! trace ([`sink`]), the cross-modifying-code hook (`platform::jit_memory::KernelCodeSync`) and, with
 //! more than one CPU, a dedicated compiler CPU ([`compiler`]) that serves the engine's
 //! tier-up queue while callers keep running the current tier. Calls go through
 //! [`Runtime::call`], which runs them under the platform's fault-recovery service
@@ -15,7 +15,6 @@
 pub mod compiler;
 pub mod ladder;
 mod loader;
-pub mod pool;
 pub mod sink;
 
 use ::modules::Kernel;
@@ -26,7 +25,7 @@ use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, Trap, Value};
 use loader::LoadedModule;
 use platform::fault::{self, FaultInfo, exception_name, guarded};
 use platform::mem::exec_pool;
-use platform::{boot, cpu, smp, trace};
+use platform::{boot, cpu, jit_memory, smp, trace};
 use sink::SerialSink;
 
 /// The CPU features Cranelift may use: the kernel's CPUID set (AVX-family only when
@@ -87,7 +86,7 @@ pub fn new_engine(
     thresholds: [u64; 3],
     compiler_cpu: Option<usize>,
     sink: Arc<SerialSink>,
-    pool: pool::KernelPool,
+    pool: jit_memory::KernelPool,
 ) -> Engine {
     if let Some(p) = exec_pool::get()
         && let Err(e) = fault::register_recoverable(p.exec_range())
@@ -112,7 +111,7 @@ pub fn new_engine(
         Arc::new(sink::TscClock),
         sink,
     )
-    .with_code_sync(Arc::new(pool::KernelCodeSync))
+    .with_code_sync(Arc::new(jit_memory::KernelCodeSync))
     .with_stack_limit(Arc::new(CpuStackLimit))
 }
 
@@ -139,7 +138,7 @@ impl Runtime {
     /// loaded (built-in ones, replaced by boot modules of the same name). `emit`: write
     /// engine and module events to the trace.
     pub fn new(thresholds: [u64; 3], compiler_cpu: Option<usize>, emit: bool) -> Runtime {
-        Runtime::with_pool(thresholds, compiler_cpu, emit, pool::KernelPool::new())
+        Runtime::with_pool(thresholds, compiler_cpu, emit, jit_memory::KernelPool::new())
     }
 
     /// Like [`Runtime::new`] with a given pool view (e.g. with a byte budget).
@@ -147,7 +146,7 @@ impl Runtime {
         thresholds: [u64; 3],
         compiler_cpu: Option<usize>,
         emit: bool,
-        pool: pool::KernelPool,
+        pool: jit_memory::KernelPool,
     ) -> Runtime {
         let sink = Arc::new(SerialSink::new(emit));
         let engine = Arc::new(new_engine(thresholds, compiler_cpu, sink.clone(), pool));

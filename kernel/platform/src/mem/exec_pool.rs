@@ -117,7 +117,7 @@ impl ExecPool {
 
     /// Returns a region to the pool, refilled with `int3`. The caller
     /// guarantees no CPU still runs code in it (the publication protocol in
-    /// the application's `runtime/pool.rs`).
+    /// [`crate::jit_memory`]).
     pub fn free(&self, region: CodeRegion) {
         let mut a = self.alloc.lock();
         // SAFETY: the region is owned (and now given up), so the range of the

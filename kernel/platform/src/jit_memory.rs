@@ -1,6 +1,8 @@
-//! The executable pool as `jit::ExecMemory`, and the cross-modifying-code rule.
+//! The executable pool as the JIT's executable memory (`jit::ExecMemory`, an `unsafe`
+//! trait: the engine runs the code it writes there), and the cross-modifying-code rule
+//! (`jit::CodeSync`).
 //!
-//! Publication protocol (DESIGN.md "Invariants"), as implemented here:
+//! Publication protocol (ARCHITECTURE.md, "Publication"), as implemented here:
 //!
 //! 1. The compiler CPU writes a block through the pool's writable, non-executable view
 //!    (`write` copies into the block's region there, checked by [`CodeRegion::write`];
@@ -23,8 +25,8 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use jit::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
-use platform::cpu::{self, MAX_CPUS};
-use platform::mem::exec_pool::{self, CodeRegion};
+use crate::cpu::{self, MAX_CPUS};
+use crate::mem::exec_pool::{self, CodeRegion};
 use spin::Mutex;
 
 /// Incremented after every finalized block, before it can be published.
