@@ -9,23 +9,20 @@
 //!
 //! # Module map
 //!
+//! One folder per stage of the pipeline (details, contracts and the publication protocol:
+//! the repository's `ARCHITECTURE.md`). Imports run one way: `t0` and `codegen` use `ir` and
+//! `math`, `frontend` uses `ir` and `t0` (to evaluate constants); `runtime` uses them all;
+//! `codegen` never uses `runtime`.
+//!
 //! | module | what |
 //! |---|---|
-//! | `lexer`, `parser`, `ast` | `.bfir` text to an untyped tree; nesting depth bounded |
-//! | `limits` | what a module may contain (nesting, bytes, tokens, functions, statements) |
-//! | `verify`, `ir`, `types` | type checking and name resolution into the typed IR ([`Module`]) |
-//! | `diag` | [`Diagnostic`]: `file:line:col: reason` |
-//! | `bytecode`, `interp` | T0: register bytecode over a flat slot array, explicit frame stack |
-//! | `codegen::lower` | typed IR to Cranelift IR for T1–T3 (explicit trap checks) |
-//! | `codegen::analysis` | affine-index, invariance and vectorizability analyses |
-//! | `codegen::link` | lays out a unit, resolves `X86CallPCRel4` / `Abs8`, W^X publish |
-//! | `libcalls` | the math every tier calls (libm-backed, or `mathf`), so results are bit-identical |
-//! | `mathf` | BareFlow's own f32 `exp`/`sin`/`cos`, which T2/T3 inline (T3 four lanes at a time) |
-//! | `engine` | [`Engine`]: slots, call counting, argument profiles, tier-up, events |
-//! | `values`, `events`, `mem`, `cpu` | the types crossing the API boundary |
-//! | `sync` | a spin lock (no_std has no Mutex) |
-//! | `stack` | [`StackLimit`], the native-stack budget of compiled code, host stack bounds |
-//! | `clif` | (`std`) [`ClifUnit`]: a unit's Cranelift IR for other linkers ([`Engine::cranelift_ir`]) |
+//! | `frontend` | `.bfir` text to the typed IR: `lexer`, `parser` (untyped `ast`), `verify` (names, types; constants evaluated by T0); `limits` (what a module may contain: nesting, bytes, tokens, functions, statements); [`Diagnostic`]s (`diag`); [`parse_module`] |
+//! | `ir` | the typed IR ([`Module`]), its [`Ty`]pes, and what every tier shares: [`Tier`], [`TrapKind`] (and the trap codes compiled code returns); `walk`: traversals |
+//! | `t0` | T0: `ops` (the instruction table: `Op`, slot visitor, validator classes, disassembler), `bytecode` (typed IR to register bytecode over a flat slot array), `interp` (explicit frame stack) |
+//! | `codegen` | T1–T3: `analysis` decides (affine indices, loop facts, vectorizability, column and map nests), `lower` emits Cranelift IR, `trampoline`, `isa`, `link` (layout, `X86CallPCRel4` / `Abs8` for a given address), `abi` (calling conventions, the native-stack budget [`STACK_RESERVE`]), [`CompileError`], [`CpuFeatures`]; (`std`) [`ClifUnit`]: a unit's Cranelift IR for other linkers ([`Engine::cranelift_ir`]) |
+//! | `runtime` | [`Engine`] (`engine`), `slot`s, the tier `policy`, `code` (placing a unit in executable memory, [`BuildError`]), the boundary traits ([`ExecMemory`], [`CodeSync`], [`StackLimit`], [`Clock`], [`TraceSink`]) and [`Event`]s, [`Arg`]/[`Value`]/[`Trap`]; (`std`) [`HostExecMemory`], [`ThreadStackLimit`] |
+//! | `math` | `libcalls`: the math every tier calls (libm-backed, or `mathf`), so results are bit-identical; [`mathf`]: BareFlow's own f32 `exp`/`sin`/`cos`/`pow`, which T2/T3 inline |
+//! | `sync` | a spin lock (no_std has no Mutex), for the engine and T0's pool of interpreter states |
 //!
 //! # How the tiers work
 //!
@@ -62,6 +59,9 @@
 //!   bases: [`Engine::specializable`]), which become constants behind an entry guard
 //!   (compared bit for bit). A guard miss returns `GUARD_MISS` from the
 //!   trampoline; the engine then runs the T2 code and emits a (rate-limited) `Deopt` event.
+//!   Two loop nests run their outer iterations in f32x4 lanes, behind an entry test that
+//!   falls back to the checked loop: a column loop around a dot product (matmul's `j`, 32,
+//!   16 then 4 columns at once) and a map nest (fft's butterflies, 8 or 4 `k` at once).
 //!
 //! Math intrinsics (`exp ln sin cos tanh pow`, float `%`, and `fma` /
 //! `floor ceil trunc nearest` when the CPU lacks FMA / SSE4.1) are calls to the functions in

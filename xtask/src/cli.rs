@@ -42,6 +42,9 @@ pub enum Command {
     Chat(ChatArgs),
     /// Download the pinned Limine binary release (needs internet access)
     LimineFetch(LimineFetchArgs),
+    /// Show what the JIT makes of one function on this host: T0's bytecode, or the
+    /// Cranelift IR and machine code of a compiled tier's unit
+    Disasm(DisasmArgs),
 }
 
 /// What goes into an ISO (`iso`, and `run` before it boots).
@@ -308,4 +311,27 @@ mod tests {
             assert!(parse(line).is_err(), "`{line}` was accepted");
         }
     }
+}
+
+/// `disasm`.
+#[derive(Debug, Args)]
+pub struct DisasmArgs {
+    /// The IR module.
+    #[arg(value_name = "FILE.bfir")]
+    pub file: PathBuf,
+    /// The function.
+    #[arg(value_name = "FUNCTION")]
+    pub function: String,
+    /// The tier: T0 (the bytecode listing), T1, T2 or T3 (IR and machine code).
+    #[arg(value_name = "T0|T1|T2|T3")]
+    pub tier: String,
+    /// SSE2 only, instead of this host's CPU features.
+    #[arg(long)]
+    pub baseline: bool,
+    /// Leave out the Cranelift IR (machine code only).
+    #[arg(long)]
+    pub no_ir: bool,
+    /// Also write each function's machine code to DIR/SYMBOL.bin.
+    #[arg(long, value_name = "DIR")]
+    pub dump: Option<PathBuf>,
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, package, boot and test BareFlow.
 //!
 //! Layout: `cli` (the command line), the commands (`build`, `iso`, `run`, `bench`,
-//! `suite` for `test`, `chat`, `limine_fetch`), QEMU itself (`qemu`), the kernel tests
+//! `suite` for `test`, `chat`, `limine_fetch`, `disasm`), QEMU itself (`qemu`), the kernel tests
 //! (`qemu_tests/`, with the models they generate in `llama_models`), the browser test
 //! of the timeline (`browser_tests`), reading traces (`trace/`) and the reports made
 //! from them (`report/`).
@@ -11,6 +11,7 @@ mod browser_tests;
 mod build;
 mod chat;
 mod cli;
+mod disasm;
 mod iso;
 mod limine_fetch;
 mod llama_models;
@@ -46,6 +47,15 @@ fn dispatch(command: Command) -> Result<bool, String> {
         Command::Bench(args) => bench::command(&args),
         Command::Trace(args) => trace::command(&args).map(|_| true),
         Command::Chat(args) => chat::run(&args),
+        Command::Disasm(args) => disasm::disasm(&disasm::Request {
+            file: &args.file,
+            function: &args.function,
+            tier: disasm::tier(&args.tier)?,
+            baseline: args.baseline,
+            no_ir: args.no_ir,
+            dump: args.dump.as_deref(),
+        })
+        .map(|_| true),
         Command::LimineFetch(args) => {
             let dir = limine_fetch::fetch(args.dest, args.sha256)?;
             println!(

@@ -62,7 +62,8 @@ impl Clock for StdClock {
     }
 }
 
-/// An engine event; field names follow DESIGN.md's serial trace contract.
+/// An engine event; names and fields are the serial trace contract (README, "Serial
+/// trace"; ARCHITECTURE.md, "Trace events of the JIT"): extended, never renamed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     TierUp {

@@ -22,11 +22,11 @@
 //!    `Engine::drop`, when no call can be in flight. Blocks are therefore never recycled
 //!    under a running caller; the pool's `int3` refill happens only after that point.
 
+use crate::cpu::{self, MAX_CPUS};
+use crate::mem::exec_pool::{self, CodeRegion};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use jit::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
-use crate::cpu::{self, MAX_CPUS};
-use crate::mem::exec_pool::{self, CodeRegion};
 use spin::Mutex;
 
 /// Incremented after every finalized block, before it can be published.

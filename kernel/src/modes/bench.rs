@@ -19,7 +19,6 @@
 //! Emitted as `bench` events.
 
 use crate::runtime::ladder::agrees;
-use platform::jit_memory::KernelPool;
 use crate::runtime::sink::SerialSink;
 use crate::runtime::{self, Runtime};
 use ::modules::{Kernel, Outputs, Tolerance, Workload};
@@ -28,6 +27,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use jit::{Engine, FuncId, Tier, Value};
 use platform::fault::guarded;
+use platform::jit_memory::KernelPool;
 use platform::{cpu, smp, time, trace};
 
 /// Median cycles and repetitions of `call` (which returns its own timed cycles).

@@ -21,7 +21,6 @@
 
 use crate::runtime::compiler::CompilerCpu;
 use crate::runtime::ladder::{self, Lane};
-use platform::jit_memory::{self as pool, KernelPool};
 use crate::runtime::sink::SerialSink;
 use crate::runtime::{self, CallError, Runtime};
 use alloc::string::String;
@@ -31,6 +30,7 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 use jit::{Arg, Tier, Value};
 use platform::fault::{self, exception_name};
+use platform::jit_memory::{self as pool, KernelPool};
 use platform::mem::exec_pool;
 use platform::{smp, time, trace};
 

@@ -138,7 +138,12 @@ impl Runtime {
     /// loaded (built-in ones, replaced by boot modules of the same name). `emit`: write
     /// engine and module events to the trace.
     pub fn new(thresholds: [u64; 3], compiler_cpu: Option<usize>, emit: bool) -> Runtime {
-        Runtime::with_pool(thresholds, compiler_cpu, emit, jit_memory::KernelPool::new())
+        Runtime::with_pool(
+            thresholds,
+            compiler_cpu,
+            emit,
+            jit_memory::KernelPool::new(),
+        )
     }
 
     /// Like [`Runtime::new`] with a given pool view (e.g. with a byte budget).

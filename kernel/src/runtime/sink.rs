@@ -128,7 +128,7 @@ impl TraceSink for SerialSink {
         if !self.emit {
             return;
         }
-        // The jit writes the event's own fields (DESIGN.md names); a trap also gets
+        // The jit writes the event's own fields (the contract's names, ARCHITECTURE.md); a trap also gets
         // `kind` next to the contract's `reason`.
         trace::emit(ev.name(), |e| {
             e.members(Fields(ev));
