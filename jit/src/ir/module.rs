@@ -146,6 +146,17 @@ impl Const {
             Const::Bool(b) => b as u64,
         }
     }
+    /// The constant of type `t` whose raw pattern is `bits` (the inverse of
+    /// [`Const::bits`]; `bool` reads bit 0).
+    pub fn from_bits(t: Ty, bits: u64) -> Const {
+        match t {
+            Ty::I32 => Const::I32(bits as u32 as i32),
+            Ty::I64 => Const::I64(bits as i64),
+            Ty::F32 => Const::F32(f32::from_bits(bits as u32)),
+            Ty::F64 => Const::F64(f64::from_bits(bits)),
+            _ => Const::Bool(bits & 1 != 0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -270,18 +270,6 @@ pub fn lower_function(
     fl.builder.finalize(frontend);
 }
 
-impl Const {
-    pub fn from_bits(t: Ty, bits: u64) -> Const {
-        match t {
-            Ty::I32 => Const::I32(bits as u32 as i32),
-            Ty::I64 => Const::I64(bits as i64),
-            Ty::F32 => Const::F32(f32::from_bits(bits as u32)),
-            Ty::F64 => Const::F64(f64::from_bits(bits)),
-            _ => Const::Bool(bits & 1 != 0),
-        }
-    }
-}
-
 impl<'b> FunctionContext<'b> for FunctionLowering<'_, 'b> {
     fn emitter(&mut self) -> Emitter<'_, 'b> {
         Emitter {
