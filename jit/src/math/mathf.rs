@@ -4,7 +4,7 @@
 //! a fixed sequence of IEEE-754 basic operations (add, subtract, multiply, compare,
 //! integer bit manipulation of the float encoding; never a fused multiply-add), so the same
 //! sequence emitted by the compiler — scalar in T2, four lanes at a time in T3's `f32x4`
-//! loops (`codegen::inline_math`) — yields bit-identical results. T0 and T1 call the
+//! loops (`codegen::lower::inline_math`) — yields bit-identical results. T0 and T1 call the
 //! functions below; the compiled tiers inline them. That is what lets T3 vectorize
 //! `softmax`, `silu` or `attention` without giving up the "same bits in every tier" rule.
 //!

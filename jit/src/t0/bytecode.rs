@@ -6,6 +6,7 @@
 
 use super::ops::{CastOp, Op, OperandLimits, Slot};
 use crate::ir::*;
+use crate::math::libcalls::Libcall;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -513,14 +514,13 @@ impl FuncCompiler<'_> {
     }
 
     fn intrinsic(&mut self, intr: Intrinsic, args: &[Expr], rt: Ty, d: Slot) {
-        use crate::math::libcalls::Libcall as L;
         use Intrinsic::*;
         let t = args.last().map(|a| a.ty).unwrap_or(rt);
         let s: Vec<Slot> = args.iter().map(|a| self.expr(a)).collect();
         let a = s[0];
         let b = s.get(1).copied().unwrap_or(a);
         let f64_ = t == Ty::F64;
-        let m1 = |f32c: L, f64c: L| Op::Math1 {
+        let m1 = |f32c: Libcall, f64c: Libcall| Op::Math1 {
             d,
             a,
             f: if f64_ { f64c } else { f32c },
@@ -538,20 +538,24 @@ impl FuncCompiler<'_> {
             (Abs, Ty::I64) => Op::I64Abs { d, a },
             (Abs, Ty::F32) => Op::F32Abs { d, a },
             (Abs, _) => Op::F64Abs { d, a },
-            (Floor, _) => m1(L::FloorF32, L::FloorF64),
-            (Ceil, _) => m1(L::CeilF32, L::CeilF64),
-            (Trunc, _) => m1(L::TruncF32, L::TruncF64),
-            (Nearest, _) => m1(L::NearestF32, L::NearestF64),
-            (Exp, _) => m1(L::ExpF32, L::ExpF64),
-            (Ln, _) => m1(L::LnF32, L::LnF64),
-            (Sin, _) => m1(L::SinF32, L::SinF64),
-            (Cos, _) => m1(L::CosF32, L::CosF64),
-            (Tanh, _) => m1(L::TanhF32, L::TanhF64),
+            (Floor, _) => m1(Libcall::FloorF32, Libcall::FloorF64),
+            (Ceil, _) => m1(Libcall::CeilF32, Libcall::CeilF64),
+            (Trunc, _) => m1(Libcall::TruncF32, Libcall::TruncF64),
+            (Nearest, _) => m1(Libcall::NearestF32, Libcall::NearestF64),
+            (Exp, _) => m1(Libcall::ExpF32, Libcall::ExpF64),
+            (Ln, _) => m1(Libcall::LnF32, Libcall::LnF64),
+            (Sin, _) => m1(Libcall::SinF32, Libcall::SinF64),
+            (Cos, _) => m1(Libcall::CosF32, Libcall::CosF64),
+            (Tanh, _) => m1(Libcall::TanhF32, Libcall::TanhF64),
             (Pow, _) => Op::Math2 {
                 d,
                 a,
                 b,
-                f: if f64_ { L::PowF64 } else { L::PowF32 },
+                f: if f64_ {
+                    Libcall::PowF64
+                } else {
+                    Libcall::PowF32
+                },
             },
             (Fma, Ty::F32) => Op::F32Fma { d, a, b, c: s[2] },
             (Fma, _) => Op::F64Fma { d, a, b, c: s[2] },
@@ -593,7 +597,6 @@ impl FuncCompiler<'_> {
 }
 
 fn binary_op(op: BinOp, t: Ty, d: Slot, a: Slot, b: Slot) -> Op {
-    use crate::math::libcalls::Libcall as L;
     match (t, op) {
         (Ty::I32, BinOp::Add) => Op::I32Add { d, a, b },
         (Ty::I32, BinOp::Sub) => Op::I32Sub { d, a, b },
@@ -637,7 +640,7 @@ fn binary_op(op: BinOp, t: Ty, d: Slot, a: Slot, b: Slot) -> Op {
             d,
             a,
             b,
-            f: L::FmodF32,
+            f: Libcall::FmodF32,
         },
         (Ty::F32, BinOp::Eq) => Op::F32Eq { d, a, b },
         (Ty::F32, BinOp::Ne) => Op::F32Ne { d, a, b },
@@ -653,7 +656,7 @@ fn binary_op(op: BinOp, t: Ty, d: Slot, a: Slot, b: Slot) -> Op {
             d,
             a,
             b,
-            f: L::FmodF64,
+            f: Libcall::FmodF64,
         },
         (Ty::F64, BinOp::Eq) => Op::F64Eq { d, a, b },
         (Ty::F64, BinOp::Ne) => Op::F64Ne { d, a, b },

@@ -196,7 +196,7 @@ pub fn lower_function(
         .iter()
         .map(|t| builder.declare_var(cl_type(*t)))
         .collect();
-    let mut fl = FunctionLowering {
+    let mut lowering = FunctionLowering {
         builder,
         module: m,
         func: f,
@@ -219,8 +219,8 @@ pub fn lower_function(
     walk::assigned(&f.body, &mut assigned_anywhere);
     // every local starts defined (zero) so the SSA builder never sees an undefined use
     for (i, t) in f.locals.iter().enumerate() {
-        let z = fl.zero(*t);
-        fl.builder.def_var(fl.vars[i], z);
+        let z = lowering.zero(*t);
+        lowering.builder.def_var(lowering.vars[i], z);
     }
     let mut k = 2;
     for (pi, (p, slot)) in f.params.iter().zip(&f.param_slots).enumerate() {
@@ -230,44 +230,45 @@ pub fn lower_function(
                     Some((_, bits)) => {
                         let c = Const::from_bits(*t, *bits);
                         if !walk::is_assigned(&assigned_anywhere, *local) {
-                            fl.consts.push((*local, c));
+                            lowering.consts.push((*local, c));
                         }
-                        fl.emitter().constant(c)
+                        lowering.emitter().constant(c)
                     }
                     None => params[k],
                 };
-                fl.builder.def_var(fl.vars[*local as usize], v);
+                lowering.builder.def_var(lowering.vars[*local as usize], v);
                 k += 1;
             }
             _ => {
-                fl.bufs.push((params[k], params[k + 1]));
+                lowering.bufs.push((params[k], params[k + 1]));
                 k += 2;
             }
         }
     }
     // call depth: the outermost call is 1; and the native stack: this frame is allocated,
     // the next one (any callee's, or a libcall's) must fit above the embedder's limit
-    let depth = fl.depth;
-    let over = fl
-        .ins()
-        .icmp_imm_s(IntCC::UnsignedGreaterThan, depth, opts.depth_limit as i64);
-    let low = stack_low(&mut fl.builder, fl.stack_limit);
-    let stop = fl.ins().bor(over, low);
-    fl.trap_if(stop, TrapKind::CallDepth);
-    fl.callee_depth = fl.ins().iadd_imm_s(depth, 1);
-    fl.block(&f.body);
-    if !fl.terminated() {
+    let depth = lowering.depth;
+    let over =
+        lowering
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThan, depth, opts.depth_limit as i64);
+    let low = stack_low(&mut lowering.builder, lowering.stack_limit);
+    let stop = lowering.ins().bor(over, low);
+    lowering.trap_if(stop, TrapKind::CallDepth);
+    lowering.callee_depth = lowering.ins().iadd_imm_s(depth, 1);
+    lowering.block(&f.body);
+    if !lowering.terminated() {
         if f.ret == Ty::Unit {
-            let z = fl.ins().iconst(types::I32, 0);
-            fl.ins().return_(&[z]);
+            let z = lowering.ins().iconst(types::I32, 0);
+            lowering.ins().return_(&[z]);
         } else {
             // unreachable by the verifier's return check; behave like the interpreter
-            fl.jump_trap(TrapKind::BadArguments);
+            lowering.jump_trap(TrapKind::BadArguments);
         }
     }
-    fl.finish_exits();
-    fl.builder.seal_all_blocks();
-    fl.builder.finalize(frontend);
+    lowering.finish_exits();
+    lowering.builder.seal_all_blocks();
+    lowering.builder.finalize(frontend);
 }
 
 impl<'b> FunctionContext<'b> for FunctionLowering<'_, 'b> {
