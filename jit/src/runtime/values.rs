@@ -1,4 +1,5 @@
-//! Values crossing the embedder boundary: tiers, arguments, results and traps.
+//! Values crossing the embedder boundary: arguments, results and traps (the tiers and the
+//! trap kinds themselves are the IR's, `crate::ir`).
 
 use crate::ir::{Elem, ParamTy, Tier, TrapKind, Ty};
 use core::fmt;
