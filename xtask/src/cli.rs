@@ -251,6 +251,8 @@ mod tests {
             "chat --model m.gguf",
             "chat --model stories15M.bin --tokenizer tokenizer.bin --smp 4 --steps 64",
             "chat --model m.gguf --text --mem 2048 --ctx 512 --tiers 10,20,40",
+            "disasm ir-modules/saxpy.bfir saxpy T3",
+            "disasm f.bfir fib T0 --baseline --no-ir --dump DIR",
         ] {
             if let Err(e) = parse(line) {
                 panic!("`{line}`: {e}");
@@ -307,6 +309,8 @@ mod tests {
             "chat",
             "chat --model m.gguf --smp 0",
             "build extra",
+            "disasm f.bfir fib",
+            "disasm f.bfir fib T4",
         ] {
             assert!(parse(line).is_err(), "`{line}` was accepted");
         }
@@ -323,7 +327,8 @@ pub struct DisasmArgs {
     #[arg(value_name = "FUNCTION")]
     pub function: String,
     /// The tier: T0 (the bytecode listing), T1, T2 or T3 (IR and machine code).
-    #[arg(value_name = "T0|T1|T2|T3")]
+    #[arg(value_name = "T0|T1|T2|T3", hide_possible_values = true,
+          value_parser = ["T0", "T1", "T2", "T3"])]
     pub tier: String,
     /// SSE2 only, instead of this host's CPU features.
     #[arg(long)]
