@@ -9,7 +9,7 @@
 //!
 //! Functions above `jit::MAX_FUNCTION_STATEMENTS` (or modules above `MAX_MODULE_TOKENS`)
 //! are rejected; the figures in `jit/IR.md` for 10k to 80k statements were taken with
-//! those two limits lifted in `jit/src/limits.rs` for the measurement.
+//! those two limits lifted in `jit/src/frontend/limits.rs` for the measurement.
 
 use jit::{Engine, EngineConfig, Tier, parse_module};
 use std::time::Instant;
