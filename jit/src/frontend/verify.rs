@@ -228,6 +228,11 @@ fn table_data(elem: Elem, items: &[AExpr]) -> R<TableData> {
             Const::I32(_) => err(p, "u8 element out of range 0..=255"),
             _ => suffix_mismatch(p),
         }),
+        Elem::I8 => collect!(I8, |p, c| match c {
+            Const::I32(x) if (-128..=127).contains(&x) => Ok(x as i8),
+            Const::I32(_) => err(p, "i8 element out of range -128..=127"),
+            _ => suffix_mismatch(p),
+        }),
         Elem::I32 => collect!(I32, |p, c| match c {
             Const::I32(x) => Ok(x),
             _ => suffix_mismatch(p),

@@ -53,6 +53,7 @@ pub struct Table {
 #[derive(Debug, Clone)]
 pub enum TableData {
     U8(Vec<u8>),
+    I8(Vec<i8>),
     I32(Vec<i32>),
     I64(Vec<i64>),
     F32(Vec<f32>),
@@ -63,6 +64,7 @@ impl TableData {
     pub fn elem(&self) -> Elem {
         match self {
             TableData::U8(_) => Elem::U8,
+            TableData::I8(_) => Elem::I8,
             TableData::I32(_) => Elem::I32,
             TableData::I64(_) => Elem::I64,
             TableData::F32(_) => Elem::F32,
@@ -72,6 +74,7 @@ impl TableData {
     pub fn len(&self) -> usize {
         match self {
             TableData::U8(v) => v.len(),
+            TableData::I8(v) => v.len(),
             TableData::I32(v) => v.len(),
             TableData::I64(v) => v.len(),
             TableData::F32(v) => v.len(),
@@ -81,6 +84,7 @@ impl TableData {
     pub fn ptr(&self) -> *const u8 {
         match self {
             TableData::U8(v) => v.as_ptr(),
+            TableData::I8(v) => v.as_ptr() as *const u8,
             TableData::I32(v) => v.as_ptr() as *const u8,
             TableData::I64(v) => v.as_ptr() as *const u8,
             TableData::F32(v) => v.as_ptr() as *const u8,

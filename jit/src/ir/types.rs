@@ -50,6 +50,8 @@ impl fmt::Display for Ty {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Elem {
     U8,
+    /// A signed byte: reads sign-extended to `i32`, stores keep the low 8 bits.
+    I8,
     I32,
     I64,
     F32,
@@ -57,10 +59,10 @@ pub enum Elem {
 }
 
 impl Elem {
-    /// The scalar type an element reads as (`u8` reads as `i32`).
+    /// The scalar type an element reads as (`u8` and `i8` read as `i32`).
     pub fn value_ty(self) -> Ty {
         match self {
-            Elem::U8 | Elem::I32 => Ty::I32,
+            Elem::U8 | Elem::I8 | Elem::I32 => Ty::I32,
             Elem::I64 => Ty::I64,
             Elem::F32 => Ty::F32,
             Elem::F64 => Ty::F64,
@@ -68,14 +70,14 @@ impl Elem {
     }
     pub fn size(self) -> usize {
         match self {
-            Elem::U8 => 1,
+            Elem::U8 | Elem::I8 => 1,
             Elem::I32 | Elem::F32 => 4,
             Elem::I64 | Elem::F64 => 8,
         }
     }
     pub fn shift(self) -> u32 {
         match self {
-            Elem::U8 => 0,
+            Elem::U8 | Elem::I8 => 0,
             Elem::I32 | Elem::F32 => 2,
             Elem::I64 | Elem::F64 => 3,
         }
@@ -86,6 +88,7 @@ impl fmt::Display for Elem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Elem::U8 => "u8",
+            Elem::I8 => "i8",
             Elem::I32 => "i32",
             Elem::I64 => "i64",
             Elem::F32 => "f32",

@@ -13,11 +13,15 @@ pub enum Arg<'a> {
     F64(f64),
     Bool(bool),
     U8s(&'a [u8]),
+    /// An `&[i8]` buffer (elements read sign-extended as `i32`).
+    I8s(&'a [i8]),
     I32s(&'a [i32]),
     I64s(&'a [i64]),
     F32s(&'a [f32]),
     F64s(&'a [f64]),
     U8sMut(&'a mut [u8]),
+    /// An `&mut [i8]` buffer (stores keep the low 8 bits of an `i32`).
+    I8sMut(&'a mut [i8]),
     I32sMut(&'a mut [i32]),
     I64sMut(&'a mut [i64]),
     F32sMut(&'a mut [f32]),
@@ -50,6 +54,12 @@ impl Arg<'_> {
                 ptr: s.as_ptr() as *mut u8,
                 len: s.len(),
             },
+            Arg::I8s(s) => RawArg::Buf {
+                elem: Elem::I8,
+                mutable: false,
+                ptr: s.as_ptr() as *mut u8,
+                len: s.len(),
+            },
             Arg::I32s(s) => RawArg::Buf {
                 elem: Elem::I32,
                 mutable: false,
@@ -78,6 +88,12 @@ impl Arg<'_> {
                 elem: Elem::U8,
                 mutable: true,
                 ptr: s.as_mut_ptr(),
+                len: s.len(),
+            },
+            Arg::I8sMut(s) => RawArg::Buf {
+                elem: Elem::I8,
+                mutable: true,
+                ptr: s.as_mut_ptr() as *mut u8,
                 len: s.len(),
             },
             Arg::I32sMut(s) => RawArg::Buf {

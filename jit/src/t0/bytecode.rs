@@ -167,7 +167,7 @@ impl FuncCompiler<'_> {
                 let b = self.buf(*r);
                 let elem = self.elem_of(*r);
                 self.code.push(match elem {
-                    Elem::U8 => Op::StoreU8 { buf: b, i, v: vs },
+                    Elem::U8 | Elem::I8 => Op::StoreU8 { buf: b, i, v: vs },
                     Elem::I32 => Op::StoreI32 { buf: b, i, v: vs },
                     Elem::I64 => Op::StoreI64 { buf: b, i, v: vs },
                     Elem::F32 => Op::StoreF32 { buf: b, i, v: vs },
@@ -455,6 +455,7 @@ impl FuncCompiler<'_> {
                 let buf = self.buf(*r);
                 self.code.push(match self.elem_of(*r) {
                     Elem::U8 => Op::LoadU8 { d, buf, i },
+                    Elem::I8 => Op::LoadI8 { d, buf, i },
                     Elem::I32 => Op::LoadI32 { d, buf, i },
                     Elem::I64 => Op::LoadI64 { d, buf, i },
                     Elem::F32 => Op::LoadF32 { d, buf, i },

@@ -523,6 +523,7 @@ impl Vm {
                 Op::Cast { d, a, op } => w!(d, cast(op, r!(a))),
                 Op::Select { d, c, a, b } => w!(d, if r!(c) != 0 { r!(a) } else { r!(b) }),
                 Op::LoadU8 { d, buf, i } => load!(d, buf, i, u8, |v: u8| v as u64),
+                Op::LoadI8 { d, buf, i } => load!(d, buf, i, i8, |v: i8| v as i32 as u32 as u64),
                 Op::LoadI32 { d, buf, i } => load!(d, buf, i, u32, |v: u32| v as u64),
                 Op::LoadI64 { d, buf, i } => load!(d, buf, i, u64, |v: u64| v),
                 Op::LoadF32 { d, buf, i } => load!(d, buf, i, u32, |v: u32| v as u64),

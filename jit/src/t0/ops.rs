@@ -158,10 +158,13 @@ macro_rules! for_each_op {
             Select "select" { d: slot, c: slot, a: slot, b: slot };
             // memory
             LoadU8 "load.u8" { d: slot, buf: buf, i: slot };
+            /// Sign-extends the byte to `i32`.
+            LoadI8 "load.i8" { d: slot, buf: buf, i: slot };
             LoadI32 "load.i32" { d: slot, buf: buf, i: slot };
             LoadI64 "load.i64" { d: slot, buf: buf, i: slot };
             LoadF32 "load.f32" { d: slot, buf: buf, i: slot };
             LoadF64 "load.f64" { d: slot, buf: buf, i: slot };
+            /// Stores the low 8 bits of an `i32` (into a `u8` or an `i8` buffer).
             StoreU8 "store.u8" { buf: buf, i: slot, v: slot };
             StoreI32 "store.i32" { buf: buf, i: slot, v: slot };
             StoreI64 "store.i64" { buf: buf, i: slot, v: slot };

@@ -447,6 +447,7 @@ impl<'b> FunctionLowering<'_, 'b> {
         let fl = MemFlagsData::trusted();
         match elem {
             Elem::U8 => self.ins().uload8(types::I32, fl, addr, 0),
+            Elem::I8 => self.ins().sload8(types::I32, fl, addr, 0),
             Elem::I32 => self.ins().load(types::I32, fl, addr, 0),
             Elem::I64 => self.ins().load(types::I64, fl, addr, 0),
             Elem::F32 => self.ins().load(types::F32, fl, addr, 0),
@@ -457,7 +458,7 @@ impl<'b> FunctionLowering<'_, 'b> {
     fn store_at(&mut self, elem: Elem, addr: Value, v: Value) {
         let fl = MemFlagsData::trusted();
         match elem {
-            Elem::U8 => {
+            Elem::U8 | Elem::I8 => {
                 self.ins().istore8(fl, v, addr, 0);
             }
             _ => {
