@@ -91,7 +91,7 @@ pub use frontend::{
     MAX_NESTING, parse_module,
 };
 pub use ir::{Elem, Module, ParamTy, Tier, TrapKind, Ty};
-pub use math::mathf;
+pub use math::{half, mathf};
 pub use runtime::{
     Arg, BuildError, Clock, CodeBlock, CodeSync, CompileStats, Engine, EngineConfig, Event,
     ExecMemError, ExecMemory, FuncId, LoadError, MAX_FUNCS, ModuleId, NullClock, NullSink,

@@ -187,6 +187,7 @@ impl Parser {
         Ok(match s.as_str() {
             "u8" => Elem::U8,
             "i8" => Elem::I8,
+            "f16" => Elem::F16,
             "i32" => Elem::I32,
             "i64" => Elem::I64,
             "f32" => Elem::F32,
@@ -194,7 +195,9 @@ impl Parser {
             _ => {
                 return err(
                     pos,
-                    format!("unknown element type `{s}` (expected u8, i8, i32, i64, f32 or f64)"),
+                    format!(
+                        "unknown element type `{s}` (expected u8, i8, i32, i64, f16, f32 or f64)"
+                    ),
                 );
             }
         })
@@ -208,7 +211,7 @@ impl Parser {
             "f32" => Ty::F32,
             "f64" => Ty::F64,
             "bool" => Ty::Bool,
-            "u8" | "i8" => return err(pos, format!("`{s}` is only a buffer element type")),
+            "u8" | "i8" | "f16" => return err(pos, format!("`{s}` is only a buffer element type")),
             _ => return err(pos, format!("unknown type `{s}`")),
         })
     }

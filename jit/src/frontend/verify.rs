@@ -241,6 +241,10 @@ fn table_data(elem: Elem, items: &[AExpr]) -> R<TableData> {
             Const::I64(x) => Ok(x),
             _ => suffix_mismatch(p),
         }),
+        Elem::F16 => collect!(F16, |p, c| match c {
+            Const::F32(x) => Ok(crate::math::half::f32_to_f16(x)),
+            _ => suffix_mismatch(p),
+        }),
         Elem::F32 => collect!(F32, |p, c| match c {
             Const::F32(x) => Ok(x),
             _ => suffix_mismatch(p),

@@ -54,6 +54,8 @@ pub struct Table {
 pub enum TableData {
     U8(Vec<u8>),
     I8(Vec<i8>),
+    /// f16 bit patterns.
+    F16(Vec<u16>),
     I32(Vec<i32>),
     I64(Vec<i64>),
     F32(Vec<f32>),
@@ -65,6 +67,7 @@ impl TableData {
         match self {
             TableData::U8(_) => Elem::U8,
             TableData::I8(_) => Elem::I8,
+            TableData::F16(_) => Elem::F16,
             TableData::I32(_) => Elem::I32,
             TableData::I64(_) => Elem::I64,
             TableData::F32(_) => Elem::F32,
@@ -75,6 +78,7 @@ impl TableData {
         match self {
             TableData::U8(v) => v.len(),
             TableData::I8(v) => v.len(),
+            TableData::F16(v) => v.len(),
             TableData::I32(v) => v.len(),
             TableData::I64(v) => v.len(),
             TableData::F32(v) => v.len(),
@@ -85,6 +89,7 @@ impl TableData {
         match self {
             TableData::U8(v) => v.as_ptr(),
             TableData::I8(v) => v.as_ptr() as *const u8,
+            TableData::F16(v) => v.as_ptr() as *const u8,
             TableData::I32(v) => v.as_ptr() as *const u8,
             TableData::I64(v) => v.as_ptr() as *const u8,
             TableData::F32(v) => v.as_ptr() as *const u8,

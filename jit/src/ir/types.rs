@@ -52,6 +52,9 @@ pub enum Elem {
     U8,
     /// A signed byte: reads sign-extended to `i32`, stores keep the low 8 bits.
     I8,
+    /// IEEE binary16 (stored as its bit pattern, a `u16`): reads widened exactly to
+    /// `f32`, stores an `f32` rounded to nearest even (see `jit::half`).
+    F16,
     I32,
     I64,
     F32,
@@ -59,18 +62,19 @@ pub enum Elem {
 }
 
 impl Elem {
-    /// The scalar type an element reads as (`u8` and `i8` read as `i32`).
+    /// The scalar type an element reads as (`u8` and `i8` read as `i32`, `f16` as `f32`).
     pub fn value_ty(self) -> Ty {
         match self {
             Elem::U8 | Elem::I8 | Elem::I32 => Ty::I32,
             Elem::I64 => Ty::I64,
-            Elem::F32 => Ty::F32,
+            Elem::F16 | Elem::F32 => Ty::F32,
             Elem::F64 => Ty::F64,
         }
     }
     pub fn size(self) -> usize {
         match self {
             Elem::U8 | Elem::I8 => 1,
+            Elem::F16 => 2,
             Elem::I32 | Elem::F32 => 4,
             Elem::I64 | Elem::F64 => 8,
         }
@@ -78,6 +82,7 @@ impl Elem {
     pub fn shift(self) -> u32 {
         match self {
             Elem::U8 | Elem::I8 => 0,
+            Elem::F16 => 1,
             Elem::I32 | Elem::F32 => 2,
             Elem::I64 | Elem::F64 => 3,
         }
@@ -89,6 +94,7 @@ impl fmt::Display for Elem {
         f.write_str(match self {
             Elem::U8 => "u8",
             Elem::I8 => "i8",
+            Elem::F16 => "f16",
             Elem::I32 => "i32",
             Elem::I64 => "i64",
             Elem::F32 => "f32",

@@ -17,6 +17,8 @@ pub enum Arg<'a> {
     I8s(&'a [i8]),
     I32s(&'a [i32]),
     I64s(&'a [i64]),
+    /// An `&[f16]` buffer, as IEEE binary16 bit patterns (see [`crate::half`]).
+    F16s(&'a [u16]),
     F32s(&'a [f32]),
     F64s(&'a [f64]),
     U8sMut(&'a mut [u8]),
@@ -24,6 +26,8 @@ pub enum Arg<'a> {
     I8sMut(&'a mut [i8]),
     I32sMut(&'a mut [i32]),
     I64sMut(&'a mut [i64]),
+    /// An `&mut [f16]` buffer, as IEEE binary16 bit patterns.
+    F16sMut(&'a mut [u16]),
     F32sMut(&'a mut [f32]),
     F64sMut(&'a mut [f64]),
 }
@@ -72,6 +76,12 @@ impl Arg<'_> {
                 ptr: s.as_ptr() as *mut u8,
                 len: s.len(),
             },
+            Arg::F16s(s) => RawArg::Buf {
+                elem: Elem::F16,
+                mutable: false,
+                ptr: s.as_ptr() as *mut u8,
+                len: s.len(),
+            },
             Arg::F32s(s) => RawArg::Buf {
                 elem: Elem::F32,
                 mutable: false,
@@ -104,6 +114,12 @@ impl Arg<'_> {
             },
             Arg::I64sMut(s) => RawArg::Buf {
                 elem: Elem::I64,
+                mutable: true,
+                ptr: s.as_mut_ptr() as *mut u8,
+                len: s.len(),
+            },
+            Arg::F16sMut(s) => RawArg::Buf {
+                elem: Elem::F16,
                 mutable: true,
                 ptr: s.as_mut_ptr() as *mut u8,
                 len: s.len(),

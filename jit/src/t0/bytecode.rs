@@ -170,6 +170,7 @@ impl FuncCompiler<'_> {
                     Elem::U8 | Elem::I8 => Op::StoreU8 { buf: b, i, v: vs },
                     Elem::I32 => Op::StoreI32 { buf: b, i, v: vs },
                     Elem::I64 => Op::StoreI64 { buf: b, i, v: vs },
+                    Elem::F16 => Op::StoreF16 { buf: b, i, v: vs },
                     Elem::F32 => Op::StoreF32 { buf: b, i, v: vs },
                     Elem::F64 => Op::StoreF64 { buf: b, i, v: vs },
                 });
@@ -458,6 +459,7 @@ impl FuncCompiler<'_> {
                     Elem::I8 => Op::LoadI8 { d, buf, i },
                     Elem::I32 => Op::LoadI32 { d, buf, i },
                     Elem::I64 => Op::LoadI64 { d, buf, i },
+                    Elem::F16 => Op::LoadF16 { d, buf, i },
                     Elem::F32 => Op::LoadF32 { d, buf, i },
                     Elem::F64 => Op::LoadF64 { d, buf, i },
                 });

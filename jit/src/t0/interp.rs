@@ -4,6 +4,7 @@
 use super::bytecode::BcFunc;
 use super::ops::{CastOp, Op};
 use crate::ir::{Module, ParamTy, TrapKind};
+use crate::math::half;
 use crate::math::libcalls::{self, Libcall};
 use crate::sync::SpinLock;
 use alloc::string::String;
@@ -526,11 +527,18 @@ impl Vm {
                 Op::LoadI8 { d, buf, i } => load!(d, buf, i, i8, |v: i8| v as i32 as u32 as u64),
                 Op::LoadI32 { d, buf, i } => load!(d, buf, i, u32, |v: u32| v as u64),
                 Op::LoadI64 { d, buf, i } => load!(d, buf, i, u64, |v: u64| v),
+                Op::LoadF16 { d, buf, i } => {
+                    load!(d, buf, i, u16, |v: u16| half::f16_to_f32(v).to_bits()
+                        as u64)
+                }
                 Op::LoadF32 { d, buf, i } => load!(d, buf, i, u32, |v: u32| v as u64),
                 Op::LoadF64 { d, buf, i } => load!(d, buf, i, u64, |v: u64| v),
                 Op::StoreU8 { buf, i, v } => store!(buf, i, v, u8, |v: u64| v as u8),
                 Op::StoreI32 { buf, i, v } => store!(buf, i, v, u32, |v: u64| v as u32),
                 Op::StoreI64 { buf, i, v } => store!(buf, i, v, u64, |v: u64| v),
+                Op::StoreF16 { buf, i, v } => {
+                    store!(buf, i, v, u16, |v: u64| half::f32_to_f16(f32b(v)))
+                }
                 Op::StoreF32 { buf, i, v } => store!(buf, i, v, u32, |v: u64| v as u32),
                 Op::StoreF64 { buf, i, v } => store!(buf, i, v, u64, |v: u64| v),
                 Op::Len { d, buf } => w!(d, buf!(buf).len as u32 as u64),

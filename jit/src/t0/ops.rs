@@ -162,12 +162,16 @@ macro_rules! for_each_op {
             LoadI8 "load.i8" { d: slot, buf: buf, i: slot };
             LoadI32 "load.i32" { d: slot, buf: buf, i: slot };
             LoadI64 "load.i64" { d: slot, buf: buf, i: slot };
+            /// Widens the f16 element to f32 (`half::f16_to_f32`).
+            LoadF16 "load.f16" { d: slot, buf: buf, i: slot };
             LoadF32 "load.f32" { d: slot, buf: buf, i: slot };
             LoadF64 "load.f64" { d: slot, buf: buf, i: slot };
             /// Stores the low 8 bits of an `i32` (into a `u8` or an `i8` buffer).
             StoreU8 "store.u8" { buf: buf, i: slot, v: slot };
             StoreI32 "store.i32" { buf: buf, i: slot, v: slot };
             StoreI64 "store.i64" { buf: buf, i: slot, v: slot };
+            /// Narrows the f32 to f16 (`half::f32_to_f16`).
+            StoreF16 "store.f16" { buf: buf, i: slot, v: slot };
             StoreF32 "store.f32" { buf: buf, i: slot, v: slot };
             StoreF64 "store.f64" { buf: buf, i: slot, v: slot };
             Len "len" { d: slot, buf: buf };

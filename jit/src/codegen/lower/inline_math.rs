@@ -13,12 +13,12 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value, types};
 
 impl Emitter<'_, '_> {
-    fn is_vec(&self, x: Value) -> bool {
+    pub(super) fn is_vec(&self, x: Value) -> bool {
         self.builder.func.dfg.value_type(x).is_vector()
     }
 
     /// An f32 constant shaped like `like` (scalar, or splat over four lanes).
-    fn f32_like(&mut self, like: Value, c: f32) -> Value {
+    pub(super) fn f32_like(&mut self, like: Value, c: f32) -> Value {
         let s = self.ins().f32const(c);
         if self.is_vec(like) {
             self.ins().splat(types::F32X4, s)
@@ -28,7 +28,7 @@ impl Emitter<'_, '_> {
     }
 
     /// An i32 constant shaped like `like`.
-    fn i32_like(&mut self, like: Value, c: i32) -> Value {
+    pub(super) fn i32_like(&mut self, like: Value, c: i32) -> Value {
         let s = self.ins().iconst(types::I32, c as i64);
         if self.is_vec(like) {
             self.ins().splat(types::I32X4, s)
@@ -38,7 +38,7 @@ impl Emitter<'_, '_> {
     }
 
     /// Reinterprets f32 (x4) bits as i32 (x4) or back.
-    fn reinterpret(&mut self, x: Value, to_int: bool) -> Value {
+    pub(super) fn reinterpret(&mut self, x: Value, to_int: bool) -> Value {
         let ty: Type = match (self.is_vec(x), to_int) {
             (false, true) => types::I32,
             (false, false) => types::F32,
@@ -49,7 +49,7 @@ impl Emitter<'_, '_> {
     }
 
     /// `cond ? a : b` lane-wise; `cond` comes from an `fcmp`/`icmp` of the same shape.
-    fn pick(&mut self, cond: Value, a: Value, b: Value) -> Value {
+    pub(super) fn pick(&mut self, cond: Value, a: Value, b: Value) -> Value {
         if self.is_vec(a) {
             let ty = self.builder.func.dfg.value_type(a);
             let mask = self.ins().bitcast(ty, MemFlagsData::new(), cond);

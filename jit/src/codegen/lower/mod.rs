@@ -14,6 +14,7 @@
 //! ([`inline_math`]) need.
 
 mod column_vector;
+mod half;
 mod inline_math;
 mod lanes;
 mod loops;
@@ -448,6 +449,10 @@ impl<'b> FunctionLowering<'_, 'b> {
         match elem {
             Elem::U8 => self.ins().uload8(types::I32, fl, addr, 0),
             Elem::I8 => self.ins().sload8(types::I32, fl, addr, 0),
+            Elem::F16 => {
+                let bits = self.ins().uload16(types::I32, fl, addr, 0);
+                self.emitter().f16_widen(bits)
+            }
             Elem::I32 => self.ins().load(types::I32, fl, addr, 0),
             Elem::I64 => self.ins().load(types::I64, fl, addr, 0),
             Elem::F32 => self.ins().load(types::F32, fl, addr, 0),
@@ -460,6 +465,10 @@ impl<'b> FunctionLowering<'_, 'b> {
         match elem {
             Elem::U8 | Elem::I8 => {
                 self.ins().istore8(fl, v, addr, 0);
+            }
+            Elem::F16 => {
+                let bits = self.emitter().f16_narrow(v);
+                self.ins().istore16(fl, bits, addr, 0);
             }
             _ => {
                 self.ins().store(fl, v, addr, 0);
