@@ -51,9 +51,9 @@
 //!   a copy of the loop without those checks runs, with its addresses strength-reduced to
 //!   pointers bumped at the latch (one per distinct buffer and index); otherwise the fully checked loop runs (so traps, and
 //!   the stores made before them, match T0 exactly).
-//! * **T3** adds, in the unchecked copy: f32x4 vectorization of element-wise f32 loops and
-//!   (under `#[reassoc]`) of reductions and `a*b+c` contraction, with FMA when the CPU has
-//!   AVX+FMA; unrolling by 4 (with separate accumulators for `#[reassoc]` reductions); and
+//! * **T3** adds, in the unchecked copy: f32x4 vectorization of element-wise f32 loops
+//!   (`f16` loads widened lane-wise) and (under `#[reassoc]`) of reductions and `a*b+c`
+//!   contraction, with FMA when the CPU has AVX+FMA; i8 dot products into i32 lanes; unrolling by 4 (with separate accumulators for `#[reassoc]` reductions); and
 //!   specialization of scalar arguments that were stable in the profile and where a
 //!   constant changes the code (`bool`s, integer divisors/moduli/shift amounts, f32 `pow`
 //!   bases: [`Engine::specializable`]), which become constants behind an entry guard

@@ -191,7 +191,7 @@ fn make_i8_args(name: &str, r: &mut Rng) -> Vec<A> {
             ]
         }
         "q8_rows" => {
-            let gs = [1, 2, 4, 8, 16, 32][r.int(0, 5) as usize];
+            let gs = [1, 2, 4, 8, 16, 32, 48, 64][r.int(0, 7) as usize];
             let (rows, groups) = (r.int(0, 5), r.int(0, 4));
             let cols = gs * groups;
             vec![
@@ -380,6 +380,22 @@ fn i8_loads_sign_extend_and_stores_wrap_at_every_tier() {
     for t in [Tier::T0, Tier::T1, Tier::T2, Tier::T3] {
         let r = e.call_at(dot, t, &mut [Arg::I8s(&w), Arg::I8s(&w), Arg::I32(33)]);
         assert_eq!(i32v(r), 33 * 16384, "{t}");
+    }
+    // a sum that wraps around i32 (T3 adds in a different order: still exact)
+    let n = 200_003;
+    let w: Vec<i8> = (0..n)
+        .map(|i| if i % 7 == 3 { 127 } else { -128 })
+        .collect();
+    let x: Vec<i8> = (0..n)
+        .map(|i| if i % 5 == 1 { 127 } else { -128 })
+        .collect();
+    let want = w
+        .iter()
+        .zip(&x)
+        .fold(0i32, |s, (&a, &b)| s.wrapping_add(a as i32 * b as i32));
+    for t in [Tier::T0, Tier::T1, Tier::T2, Tier::T3] {
+        let r = e.call_at(dot, t, &mut [Arg::I8s(&w), Arg::I8s(&x), Arg::I32(n)]);
+        assert_eq!(i32v(r), want, "{t}");
     }
 }
 

@@ -1,7 +1,9 @@
 //! The inner vectorizer's decision: whether an innermost loop is an f32 map or reduction
 //! whose iterations can run in f32x4 lanes, each lane computing exactly what the scalar
 //! loop computes (maps, min/max, in-order sums), or, under `#[reassoc]`, partial sums
-//! and contractions.
+//! and contractions. f32 expressions may read `f16` buffers (widened lane-wise); an i32
+//! accumulator may sum products of two `i8` loads (the Q8 group dot), in any order since
+//! wrapping integer addition is associative.
 
 use super::affine::LoopInfo;
 use super::loops::has_fma;
@@ -24,6 +26,9 @@ pub enum VectorStmt<'a> {
     Store { idx: &'a Expr, e: &'a Expr },
     /// `let t = e` of a body-local f32 temporary.
     Temp { local: u32, e: &'a Expr },
+    /// `acc = acc + a[i + d] * b[i + e]` for an i32 `acc` and contiguous loads `a`, `b`
+    /// of `i8` buffers.
+    I8Dot { acc: u32, a: &'a Expr, b: &'a Expr },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +131,7 @@ pub fn vector_loop<'a>(
         VectorStmt::Reduce { e, .. } | VectorStmt::Store { e, .. } | VectorStmt::Temp { e, .. } => {
             has_fma(e)
         }
+        VectorStmt::I8Dot { .. } => false,
     });
     (!uses_fma || hw_fma).then_some(vs)
 }
@@ -206,6 +212,13 @@ fn vectorizable<'a>(
                 }
                 out.push(v);
             }
+            Stmt::Set(acc, e) if *acc < li.var && e.ty == Ty::I32 => {
+                let (a, b) = i8_dot_term(e, *acc, elem_of, contiguous)?;
+                if !accs.insert(*acc) {
+                    return None;
+                }
+                out.push(VectorStmt::I8Dot { acc: *acc, a, b });
+            }
             Stmt::Store(r, idx, e) if elem_of(*r) == Elem::F32 && e.ty == Ty::F32 => {
                 if contiguous(idx) != Some(true) || stores.iter().any(|(b, _)| b == r) {
                     return None;
@@ -227,6 +240,8 @@ fn vectorizable<'a>(
             VectorStmt::Reduce { e, .. }
             | VectorStmt::Store { e, .. }
             | VectorStmt::Temp { e, .. } => (*e, None),
+            // two i8 loads, checked by i8_dot_term (no store of the loop writes i8)
+            VectorStmt::I8Dot { .. } => continue,
         };
         for x in core::iter::once(e).chain(extra) {
             if !vector_expr_ok(
@@ -240,6 +255,41 @@ fn vectorizable<'a>(
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The two `i8` loads of `acc + x * y` (or `x * y + acc`; either factor may be cast to
+/// `i32`, a no-op), when both are contiguous.
+fn i8_dot_term<'a>(
+    e: &'a Expr,
+    acc: u32,
+    elem_of: &dyn Fn(BufRef) -> Elem,
+    contiguous: &dyn Fn(&Expr) -> Option<bool>,
+) -> Option<(&'a Expr, &'a Expr)> {
+    let is_acc = |x: &Expr| matches!(x.kind, ExprKind::Local(l) if l == acc);
+    let ExprKind::Binary(BinOp::Add, l, r) = &e.kind else {
+        return None;
+    };
+    let product = match (is_acc(l), is_acc(r)) {
+        (true, false) => r,
+        (false, true) => l,
+        _ => return None,
+    };
+    let ExprKind::Binary(BinOp::Mul, x, y) = &product.kind else {
+        return None;
+    };
+    let i8_load = |x: &'a Expr| -> Option<&'a Expr> {
+        let x = match &x.kind {
+            ExprKind::Cast(inner) if inner.ty == Ty::I32 => inner,
+            _ => x,
+        };
+        match &x.kind {
+            ExprKind::Load(b, idx) if elem_of(*b) == Elem::I8 && contiguous(idx) == Some(true) => {
+                Some(x)
+            }
+            _ => None,
+        }
+    };
+    Some((i8_load(x)?, i8_load(y)?))
 }
 
 fn same_index(a: &Expr, b: &Expr) -> bool {
@@ -283,7 +333,8 @@ fn vector_expr_ok(
                     && *l != li.var)
         }
         ExprKind::Load(r, idx) => {
-            if elem_of(*r) != Elem::F32 {
+            // f16 elements load as f32 (widened lane-wise, exactly as the scalar load)
+            if !matches!(elem_of(*r), Elem::F32 | Elem::F16) {
                 return false;
             }
             let Some(_) = contiguous(idx) else {

@@ -312,11 +312,14 @@ impl<'l, 'n, 'b> ColumnVectorizer<'l, 'n, 'b> {
                 let ptr = lane_pointer(&self.loads, k);
                 let p = self.builder().use_var(ptr.var);
                 if ptr.along {
-                    self.cx.emitter().lane_load(p, true, part as u32)
+                    self.cx.emitter().lane_load(Elem::F32, p, true, part as u32)
                 } else if let Some((_, v)) = bcast.iter().find(|b| b.0 == k) {
                     *v
                 } else {
-                    let v = self.cx.emitter().lane_load(p, false, part as u32);
+                    let v = self
+                        .cx
+                        .emitter()
+                        .lane_load(Elem::F32, p, false, part as u32);
                     bcast.push((k, v));
                     v
                 }

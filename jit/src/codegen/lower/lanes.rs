@@ -41,8 +41,21 @@ pub(super) fn lane_operands(e: &Expr) -> Vec<&Expr> {
 impl Emitter<'_, '_> {
     /// The f32x4 of a proven load at pointer `p` for lanes `4*part..4*part+4`: four
     /// consecutive elements when the index advances with the lanes, else the one element
-    /// broadcast.
-    pub fn lane_load(&mut self, p: Value, contiguous: bool, part: u32) -> Value {
+    /// broadcast. `elem` is `F32`, or `F16` (widened lane-wise like the scalar load).
+    pub fn lane_load(&mut self, elem: Elem, p: Value, contiguous: bool, part: u32) -> Value {
+        if elem == Elem::F16 {
+            let bits = if contiguous {
+                let fl = MemFlagsData::new().with_notrap();
+                self.ins().uload16x4(fl, p, (part * 8) as i32)
+            } else {
+                let s = self
+                    .ins()
+                    .uload16(types::I32, MemFlagsData::trusted(), p, 0);
+                self.ins().splat(types::I32X4, s)
+            };
+            return self.f16_widen(bits);
+        }
+        debug_assert_eq!(elem, Elem::F32);
         if contiguous {
             self.ins().load(
                 types::F32X4,

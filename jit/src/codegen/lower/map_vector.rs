@@ -372,7 +372,9 @@ impl<'l, 'n, 'b> MapVectorizer<'l, 'n, 'b> {
             ExprKind::Load(_, idx) => {
                 let ptr = lane_pointer(lanes.ptrs, access_key(idx));
                 let p = self.builder().use_var(ptr.var);
-                self.cx.emitter().lane_load(p, ptr.along, part as u32)
+                self.cx
+                    .emitter()
+                    .lane_load(Elem::F32, p, ptr.along, part as u32)
             }
             ExprKind::Unary(..) | ExprKind::Binary(..) | ExprKind::Intrinsic(..) => {
                 let xs: Vec<Value> = lane_operands(e)

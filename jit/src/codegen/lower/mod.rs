@@ -136,6 +136,8 @@ pub(super) trait FunctionContext<'b> {
     fn local(&self, l: u32) -> Variable;
     /// A buffer's (pointer, length).
     fn buffer(&mut self, r: BufRef) -> (Value, Value);
+    /// A buffer's element type.
+    fn elem(&self, r: BufRef) -> Elem;
     /// Evaluates an expression the analysis proved trap-free and call-free (a
     /// loop-invariant bound, index term or initial value), here, in the current block.
     fn invariant(&mut self, e: &Expr) -> Value;
@@ -289,6 +291,10 @@ impl<'b> FunctionContext<'b> for FunctionLowering<'_, 'b> {
             Some(a) => a.1,
             None => self.vars[l as usize],
         }
+    }
+
+    fn elem(&self, r: BufRef) -> Elem {
+        self.elem_of(r)
     }
 
     fn buffer(&mut self, r: BufRef) -> (Value, Value) {

@@ -2,7 +2,9 @@
 //! (`analysis::vector_loop`) runs 16 iterations per trip in f32x4 lanes, four vectors per
 //! statement and four accumulators per reduction. It runs in the unchecked copy of a
 //! versioned loop, so every access is a proven pointer; it leaves `var` and the pointer
-//! variables at the first iteration not done, for the scalar remainder.
+//! variables at the first iteration not done, for the scalar remainder. An i8 dot
+//! product takes its 16 iterations as one i8x16 load per operand, widened to i16 and
+//! multiplied and pairwise added into an i32x4 accumulator (x64 `pmaddwd`).
 
 use super::lanes::lane_operands;
 use super::{FunctionContext, Opts, ProvenPointers};
@@ -110,6 +112,19 @@ impl<'l, 'b> VectorLoop<'l, 'b> {
                 accs.push((*acc, *op, vars));
             }
         }
+        // i8 dot accumulators: the old value in lane 0, zeros elsewhere
+        let mut int_accs: Vec<(u32, Variable)> = Vec::new();
+        for v in plan {
+            if let VectorStmt::I8Dot { acc, .. } = v {
+                let a = self.use_local(*acc);
+                let z = self.ins().iconst(types::I32, 0);
+                let zv = self.ins().splat(types::I32X4, z);
+                let first = self.ins().insertlane(zv, a, 0);
+                let var = self.builder().declare_var(types::I32X4);
+                self.builder().def_var(var, first);
+                int_accs.push((*acc, var));
+            }
+        }
         let head = self.builder().create_block();
         let body = self.builder().create_block();
         let done = self.builder().create_block();
@@ -135,10 +150,20 @@ impl<'l, 'b> VectorLoop<'l, 'b> {
         }
         self.ins().brif(c, body, &[], done, &[]);
         self.builder().switch_to_block(body);
+        for vst in plan {
+            if let VectorStmt::I8Dot { acc, a, b } = vst {
+                let var = int_accs.iter().find(|x| x.0 == *acc).expect("acc").1;
+                let dot = self.i8_dot16(a, b);
+                let cur = self.builder().use_var(var);
+                let next = self.ins().iadd(cur, dot);
+                self.builder().def_var(var, next);
+            }
+        }
         for part in 0..PARTS as u32 {
             let mut temps: Vec<(u32, Value)> = Vec::new();
             for vst in plan {
                 match vst {
+                    VectorStmt::I8Dot { .. } => {}
                     VectorStmt::Temp { local, e } => {
                         let x = self.vector_expr(e, part, &temps);
                         temps.push((*local, x));
@@ -230,6 +255,16 @@ impl<'l, 'b> VectorLoop<'l, 'b> {
         self.ins().jump(head, &[]);
         self.builder().switch_to_block(done);
         // fold the vector accumulators back into the scalar ones
+        for (acc, var) in int_accs {
+            let v = self.builder().use_var(var);
+            let mut total = self.ins().extractlane(v, 0);
+            for lane in 1..4u8 {
+                let x = self.ins().extractlane(v, lane);
+                total = self.ins().iadd(total, x);
+            }
+            let main = self.cx.local(acc);
+            self.builder().def_var(main, total);
+        }
         for (acc, op, vs) in accs {
             let parts: Vec<Value> = vs.iter().map(|v| self.builder().use_var(*v)).collect();
             let comb = |b: &mut FunctionBuilder, x: Value, y: Value| match op {
@@ -252,6 +287,37 @@ impl<'l, 'b> VectorLoop<'l, 'b> {
         }
     }
 
+    /// The 16 products `a[i + k] * b[i + k]` of a trip of an i8 dot, summed into four
+    /// i32 lanes: each operand's i8x16 is sign-extended to two i16x8 halves, and each pair
+    /// of halves multiplied and added pairwise into i32x4 (the tree x64 lowers to one
+    /// `pmaddwd`).
+    fn i8_dot16(&mut self, a: &Expr, b: &Expr) -> Value {
+        let mut halves: Vec<[Value; 2]> = Vec::new();
+        for x in [a, b] {
+            let ExprKind::Load(_, idx) = &x.kind else {
+                unreachable!("i8_dot_term returns loads")
+            };
+            let p = self.pointer(access_key(idx)).0;
+            let fl = MemFlagsData::new().with_notrap();
+            let bytes = self.ins().load(types::I8X16, fl, p, 0);
+            let lo = self.ins().swiden_low(bytes);
+            let hi = self.ins().swiden_high(bytes);
+            halves.push([lo, hi]);
+        }
+        let lo = self.pairwise_dot(halves[0][0], halves[1][0]);
+        let hi = self.pairwise_dot(halves[0][1], halves[1][1]);
+        self.ins().iadd(lo, hi)
+    }
+
+    /// `[x0*y0 + x1*y1, x2*y2 + x3*y3, ...]`: i16x8 by i16x8 into i32x4, exactly.
+    fn pairwise_dot(&mut self, x: Value, y: Value) -> Value {
+        let (xl, yl) = (self.ins().swiden_low(x), self.ins().swiden_low(y));
+        let (xh, yh) = (self.ins().swiden_high(x), self.ins().swiden_high(y));
+        let low = self.ins().imul(xl, yl);
+        let high = self.ins().imul(xh, yh);
+        self.ins().iadd_pairwise(low, high)
+    }
+
     /// An f32 expression for lanes `4*part..4*part+4` of the trip; `temps` are the vectors
     /// of the body's temporaries computed so far (or, in an inlined expression function,
     /// of its parameters).
@@ -270,12 +336,13 @@ impl<'l, 'b> VectorLoop<'l, 'b> {
                     self.ins().splat(v4, s)
                 }
             }
-            ExprKind::Load(_, idx) => {
+            ExprKind::Load(r, idx) => {
                 let k = access_key(idx);
                 let (p, contiguous) = self.pointer(k);
+                let elem = self.cx.elem(*r);
                 self.cx
                     .emitter()
-                    .lane_load(p, contiguous == Some(true), part)
+                    .lane_load(elem, p, contiguous == Some(true), part)
             }
             ExprKind::Binary(BinOp::Add, a, b) if self.reassoc && self.inlining == 0 => {
                 match (self.opts.hw_fma, mul_add(a, b)) {

@@ -258,3 +258,45 @@ fn specialization_turns_args_into_constants() {
     let s = clif_spec(SRC, "axpy", Tier::T3, CpuFeatures::all(), &[(3, 1000)]);
     assert!(s.contains("iconst.i32 1000"), "{s}");
 }
+
+const NARROW_SRC: &str = r#"
+fn q8dot(w: &[i8], x: &[i8], n: i32) -> i32 {
+let acc = 0;
+for i in 0..n { acc += w[i] * x[i]; }
+return acc;
+}
+fn q8group(w: &[i8], x: &[i8], cols: i32, r: i32, g: i32, gs: i32) -> i32 {
+let dot = 0;
+for k in 0..gs { let c = g * gs + k; dot += (w[r * cols + c] as i32) * (x[c] as i32); }
+return dot;
+}
+fn map16(a: f32, h: &[f16], x: &[f32], y: &mut [f32], n: i32) {
+for i in 0..n { y[i] = a * h[i] + x[i]; }
+}
+fn dot16(h: &[f16], x: &[f32], n: i32) -> f32 {
+let acc: f32 = 0.0;
+for i in 0..n { acc += h[i] * x[i]; }
+return acc;
+}
+"#;
+
+#[test]
+fn t3_vectorizes_the_i8_dot_into_i32_lanes() {
+    for f in ["q8dot", "q8group"] {
+        let t3 = clif(NARROW_SRC, f, Tier::T3, CpuFeatures::baseline());
+        assert_eq!(count(&t3, "load.i8x16"), 2, "{f}\n{t3}");
+        assert_eq!(count(&t3, "iadd_pairwise"), 2, "{f}\n{t3}");
+        let t2 = clif(NARROW_SRC, f, Tier::T2, CpuFeatures::baseline());
+        assert!(!t2.contains("i8x16") && t2.contains("sload8"), "{f}\n{t2}");
+    }
+}
+
+#[test]
+fn t3_vectorizes_f16_loads_in_f32_maps_and_sums() {
+    for f in ["map16", "dot16"] {
+        let t3 = clif(NARROW_SRC, f, Tier::T3, CpuFeatures::baseline());
+        assert!(count(&t3, "uload16x4") >= 4, "{f}\n{t3}");
+        let t2 = clif(NARROW_SRC, f, Tier::T2, CpuFeatures::baseline());
+        assert!(!t2.contains("x4") && t2.contains("uload16"), "{f}\n{t2}");
+    }
+}
