@@ -18,6 +18,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("primes.bfir", include_str!("../primes.bfir")),
     ("fibonacci.bfir", include_str!("../fibonacci.bfir")),
     ("strops.bfir", include_str!("../strops.bfir")),
+    ("llama.bfir", include_str!("../llama.bfir")),
 ];
 
 /// The source text of `file` (e.g. "fft.bfir").

@@ -40,9 +40,12 @@ mod buffer;
 pub mod config;
 pub mod conformance;
 pub mod error;
+mod expf;
 pub mod forward;
 pub mod generate;
 pub mod gguf;
+#[cfg(feature = "jit")]
+pub mod jit_ops;
 pub mod llama2c;
 pub mod model;
 pub mod ops;
@@ -59,8 +62,11 @@ pub mod workers;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use expf::expf;
 pub use forward::Session;
 pub use generate::{Generation, TokenEvent, generate, generate_from_tokens};
+#[cfg(feature = "jit")]
+pub use jit_ops::{EngineCaller, JitCaller, JitOps, LlamaKernel};
 pub use model::{Format, Model};
 pub use ops::{OpError, OpResult, Ops, PlainOps};
 pub use sampler::Sampler;

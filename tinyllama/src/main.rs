@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p tinyllama --release -- --model M [--tokenizer T] --prompt "..."
 //!     [--steps N] [--temperature T] [--top-p P] [--seed S] [--ctx N]
-//!     [--threads N] [--special] [--bench]
+//!     [--threads N] [--ops plain|jit] [--tiers N1,N2,N3] [--special] [--bench]
 //! ```
 
 use std::ffi::OsString;
@@ -13,14 +13,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use jit::{CpuFeatures, Engine, EngineConfig};
 use tinyllama::{
-    FileSource, Model, PlainOps, Sampler, Session, ThreadPool, Tokenizer, generate_from_tokens,
+    EngineCaller, FileSource, JitOps, LlamaKernel, Model, Ops, PlainOps, Sampler, Session,
+    ThreadPool, Tokenizer, generate_from_tokens,
 };
 
 const USAGE: &str = "\
 usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
                  [--temperature T] [--top-p P] [--seed S] [--ctx N] [--threads N]
-                 [--special] [--bench]
+                 [--ops plain|jit] [--special] [--bench]
 
   --model FILE       llama2.c checkpoint (v0, v1, v2) or GGUF file
   --tokenizer FILE   llama2.c tokenizer.bin (default: the GGUF's own tokenizer)
@@ -32,6 +36,11 @@ usage: tinyllama --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]
   --ctx N            context positions to allocate (default: the model's, at most 4096)
   --threads N        worker threads for the matvec rows and attention heads
                      (default 1; results are bit-identical for every N)
+  --ops plain|jit    plain: the ops as compiled Rust (default, the fastest);
+                     jit: the ops as BareFlow JIT kernels (ir-modules/llama.bfir)
+                     that tier up T0 -> T3 while generating; same tokens, same bits
+  --tiers N1,N2,N3   with --ops jit: calls of a kernel after which it moves to T1,
+                     T2, T3 (increasing, default 100,1000,10000)
   --special          turn control pieces written in the prompt (</s>, <s>) into their tokens
   --bench            time prompt + N greedy steps, ignoring EOS; print only the timing";
 
@@ -41,6 +50,13 @@ const MAX_THREADS: usize = 256;
 /// Default cap on the KV cache positions, so that a header announcing a huge
 /// context does not allocate a huge cache unless asked to with `--ctx`.
 const DEFAULT_MAX_CTX: usize = 4096;
+
+/// Which implementation of the ops runs the forward pass (`--ops`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpsChoice {
+    Plain,
+    Jit,
+}
 
 struct Args {
     model: PathBuf,
@@ -52,6 +68,8 @@ struct Args {
     seed: Option<u64>,
     ctx: Option<usize>,
     threads: usize,
+    ops: OpsChoice,
+    tiers: [u64; 3],
     special: bool,
     bench: bool,
 }
@@ -69,6 +87,19 @@ fn num<T: std::str::FromStr>(flag: &str, v: Option<OsString>) -> Result<T, Strin
         .map_err(|_| format!("{flag}: {v:?} is not a valid number"))
 }
 
+/// `N1,N2,N3`: strictly increasing call counts, the first at least 1.
+fn tiers(v: &str) -> Result<[u64; 3], String> {
+    let bad = || format!("--tiers {v:?}: give three increasing call counts, e.g. 100,1000,10000");
+    let n: Vec<u64> = v
+        .split(',')
+        .map(|p| p.trim().parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    match n[..] {
+        [a, b, c] if a >= 1 && a < b && b < c => Ok([a, b, c]),
+        _ => Err(bad()),
+    }
+}
+
 fn parse_args() -> Result<Args, String> {
     // `args_os`: `args` panics on an argument that is not UTF-8. File names
     // are kept as paths; every other value must be text.
@@ -83,6 +114,8 @@ fn parse_args() -> Result<Args, String> {
         seed: None,
         ctx: None,
         threads: 1,
+        ops: OpsChoice::Plain,
+        tiers: EngineConfig::default().thresholds,
         special: false,
         bench: false,
     };
@@ -102,6 +135,14 @@ fn parse_args() -> Result<Args, String> {
             "--seed" | "-s" => a.seed = Some(num(&flag, it.next())?),
             "--ctx" => a.ctx = Some(num(&flag, it.next())?),
             "--threads" => a.threads = num(&flag, it.next())?,
+            "--ops" => {
+                a.ops = match text(&flag, it.next())?.as_str() {
+                    "plain" => OpsChoice::Plain,
+                    "jit" => OpsChoice::Jit,
+                    other => return Err(format!("--ops {other:?}: give plain or jit")),
+                }
+            }
+            "--tiers" => a.tiers = tiers(&text(&flag, it.next())?)?,
             "--bench" => a.bench = true,
             "--special" => a.special = true,
             "--help" | "-h" => {
@@ -180,12 +221,40 @@ fn run(a: Args) -> Result<(), String> {
     );
     let workers = ThreadPool::new(a.threads)
         .map_err(|e| format!("cannot start {} worker threads: {e}", a.threads))?;
+    match a.ops {
+        OpsChoice::Plain => generate_with(&model, &tokenizer, &workers, PlainOps, &a),
+        OpsChoice::Jit => {
+            let engine = Arc::new(Engine::host(EngineConfig {
+                features: CpuFeatures::detect_host(),
+                thresholds: a.tiers,
+                ..EngineConfig::default()
+            }));
+            let caller = EngineCaller::new(engine).map_err(|e| e.to_string())?;
+            let result = generate_with(&model, &tokenizer, &workers, JitOps::new(&caller), &a);
+            let tiers: Vec<String> = LlamaKernel::ALL
+                .iter()
+                .filter_map(|&k| Some(format!("{} {}", k.name(), caller.tier(k)?)))
+                .collect();
+            eprintln!("JIT kernel tiers: {}", tiers.join(", "));
+            result
+        }
+    }
+}
+
+/// Generates (or benchmarks) with `ops`.
+fn generate_with<O: Ops>(
+    model: &Model,
+    tokenizer: &Tokenizer,
+    workers: &ThreadPool,
+    ops: O,
+    a: &Args,
+) -> Result<(), String> {
     let mut session = Session::with_workers(
         model.config,
         &model.weights,
-        PlainOps,
+        ops,
         a.ctx.unwrap_or(DEFAULT_MAX_CTX),
-        &workers,
+        workers,
     )
     .map_err(|e| format!("cannot set up inference: {e}"))?;
     let seed = a.seed.unwrap_or_else(|| {
@@ -195,17 +264,17 @@ fn run(a: Args) -> Result<(), String> {
             .unwrap_or(1)
     });
     if a.bench {
-        return bench(&mut session, &tokenizer, &a);
+        return bench(&mut session, tokenizer, a);
     }
     let mut sampler = Sampler::new(a.temperature, a.top_p, seed);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut forwards = 0usize;
     let start = Instant::now();
-    let prompt = encode_prompt(&tokenizer, &a)?;
+    let prompt = encode_prompt(tokenizer, a)?;
     let result = generate_from_tokens(
         &mut session,
-        &tokenizer,
+        tokenizer,
         &mut sampler,
         &prompt,
         a.steps,
@@ -246,8 +315,8 @@ fn encode_prompt(tokenizer: &Tokenizer, a: &Args) -> Result<Vec<u32>, String> {
 
 /// Benchmark: the prompt, then greedy decoding for `--steps` tokens without
 /// stopping at EOS (capped by the context), timing every forward pass.
-fn bench(
-    session: &mut Session<'_, PlainOps>,
+fn bench<O: Ops>(
+    session: &mut Session<'_, O>,
     tokenizer: &Tokenizer,
     a: &Args,
 ) -> Result<(), String> {

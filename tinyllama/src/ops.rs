@@ -28,6 +28,7 @@
 
 use alloc::string::String;
 
+use crate::expf::expf;
 use crate::tensor::f16_to_f32;
 
 /// An op could not run (for a JIT-compiled op: it trapped). The forward
@@ -95,7 +96,8 @@ pub trait Ops: Sync {
     /// `out.len() == x.len() == weight.len()`.
     fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) -> OpResult;
 
-    /// In-place softmax over all of `x` (max-subtracted for stability).
+    /// In-place softmax over all of `x` (max-subtracted for stability; `exp` is
+    /// [`crate::expf`]).
     fn softmax(&self, x: &mut [f32]) -> OpResult;
 
     /// Rotary position embedding, in place, on `x.len() / head_size` heads.
@@ -109,7 +111,7 @@ pub trait Ops: Sync {
     fn rope(&self, x: &mut [f32], cos: &[f32], sin: &[f32], head_size: usize) -> OpResult;
 
     /// SwiGLU gate, in place: `gate[i] = silu(gate[i]) * up[i]`,
-    /// with `silu(v) = v / (1 + exp(−v))`. `gate.len() == up.len()`.
+    /// with `silu(v) = v / (1 + exp(−v))` (`exp`: [`crate::expf`]). `gate.len() == up.len()`.
     fn swiglu(&self, gate: &mut [f32], up: &[f32]) -> OpResult;
 
     /// Causal attention of one query head over positions `0..n_pos` of the cache.
@@ -269,7 +271,8 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 }
 
 /// The plain Rust implementation: single-threaded, written so the compiler
-/// vectorizes the inner loops. The reference the JIT version is compared to.
+/// vectorizes the inner loops. The reference the JIT version (`JitOps`, the
+/// same operations in the same order) is compared to, bit for bit.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PlainOps;
 
@@ -358,7 +361,7 @@ impl Ops for PlainOps {
         let max = x.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
         let mut sum = 0.0f32;
         for v in x.iter_mut() {
-            *v = libm::expf(*v - max);
+            *v = expf(*v - max);
             sum += *v;
         }
         let inv = 1.0 / sum;
@@ -385,7 +388,7 @@ impl Ops for PlainOps {
         debug_assert_eq!(gate.len(), up.len());
         for (g, u) in gate.iter_mut().zip(up) {
             let v = *g;
-            *g = v / (1.0 + libm::expf(-v)) * u;
+            *g = v / (1.0 + expf(-v)) * u;
         }
         Ok(())
     }
