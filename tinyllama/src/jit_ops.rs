@@ -12,9 +12,8 @@
 //! (a `jit::Engine` whose slots tier up live, or one forced tier for tests), in the
 //! BareFlow kernel its runtime (calls guarded against CPU exceptions, a compiler CPU).
 //!
-//! Until the IR has `i8` and `f16` buffers, [`Ops::matvec_q8`] and [`Ops::matvec_f16`]
-//! run as [`crate::PlainOps`] does ([`JitOps::runs_on_jit`] says which ops are JIT
-//! kernels).
+//! Until the IR has `f16` buffers, [`Ops::matvec_f16`] runs as [`crate::PlainOps`] runs
+//! it ([`JitOps::runs_on_jit`] says which ops are JIT kernels).
 
 use alloc::format;
 use alloc::string::String;
@@ -90,10 +89,10 @@ impl LlamaKernel {
         self as usize
     }
 
-    /// Whether `llama.bfir` has this kernel (the IR lacks the `i8` and `f16` buffers
-    /// the quantized matvecs need; [`JitOps`] runs those as [`PlainOps`] does).
+    /// Whether `llama.bfir` has this kernel (the IR lacks the `f16` buffers
+    /// `matvec_f16` needs; [`JitOps`] runs it as [`PlainOps`] does).
     pub fn in_ir(self) -> bool {
-        !matches!(self, LlamaKernel::MatvecQ8 | LlamaKernel::MatvecF16)
+        self != LlamaKernel::MatvecF16
     }
 }
 
@@ -287,7 +286,21 @@ impl<C: JitCaller> Ops for JitOps<C> {
         cols: usize,
         group: usize,
     ) -> OpResult {
-        PlainOps.matvec_q8(out, w_q, w_s, x_q, x_s, rows, cols, group)
+        let op = LlamaKernel::MatvecQ8;
+        let name = op.name();
+        self.caller.call(
+            op,
+            &mut [
+                Arg::F32sMut(out),
+                Arg::I8s(w_q),
+                Arg::F32s(w_s),
+                Arg::I8s(x_q),
+                Arg::F32s(x_s),
+                Arg::I32(int(name, "rows", rows)?),
+                Arg::I32(int(name, "cols", cols)?),
+                Arg::I32(int(name, "group", group)?),
+            ],
+        )
     }
 
     fn rmsnorm(&self, out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) -> OpResult {
