@@ -126,10 +126,10 @@ impl CraneliftJitCode {
         let mut raw = [0u64; MAX_RAW];
         let n = engine.raw_args(self.func, args, &mut raw)?;
         let mut ret = 0u64;
+        let limit = ThreadStackLimit.stack_limit();
         // SAFETY: `entry` is live code with the EntryFn ABI (see `compile`); `raw` was
         // checked against the function's signature by `raw_args`, and the buffers it points
         // to are borrowed by `args` for the whole call.
-        let limit = ThreadStackLimit.stack_limit();
         let status = unsafe { (self.entry)(raw[..n].as_ptr(), &mut ret, limit) };
         engine.decode_result(self.func, TIER, status, ret)
     }

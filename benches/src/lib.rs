@@ -99,7 +99,9 @@ pub fn selected_kernels() -> Vec<&'static Kernel> {
 
 /// One engine with the whole catalog loaded, compiling for this host's CPU.
 pub struct Harness {
+    /// The engine holding the catalog.
     pub engine: Engine,
+    /// The catalog's function ids in `engine`.
     pub catalog: LoadedCatalog,
 }
 
@@ -249,8 +251,11 @@ enum Target {
 /// One variant of one kernel on one workload, ready to be timed.
 pub struct Runner<'h> {
     harness: &'h Harness,
+    /// The catalog kernel.
     pub kernel: &'static Kernel,
+    /// The tier or baseline that runs it.
     pub variant: Variant,
+    /// The arguments of every timed call.
     pub workload: Workload,
     target: Target,
 }

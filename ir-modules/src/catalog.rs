@@ -15,6 +15,7 @@ pub struct Kernel {
     pub file: &'static str,
     /// The IR function the catalog calls.
     pub entry: &'static str,
+    /// One line for reports: what the kernel computes and how.
     pub description: &'static str,
     /// What the `size` of a workload means for this kernel.
     pub size_meaning: &'static str,

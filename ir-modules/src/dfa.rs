@@ -171,11 +171,13 @@ impl Nfa {
 pub struct Dfa {
     /// The class of every byte value (256 entries).
     pub classes: Vec<u8>,
+    /// Number of byte classes (the row width of `table`).
     pub nclasses: usize,
     /// `table[state * nclasses + class]` is the next state.
     pub table: Vec<i32>,
     /// 1 for accepting states.
     pub accept: Vec<u8>,
+    /// The initial state.
     pub start: usize,
 }
 

@@ -16,10 +16,17 @@ pub enum CatalogError {
     /// A `.bfir` file did not parse or verify (`file:line:col: reason`).
     Parse(String),
     /// The engine refused a module.
-    Load { file: &'static str, reason: String },
+    Load {
+        /// The `.bfir` file of the module.
+        file: &'static str,
+        /// The engine's [`jit::LoadError`], as text.
+        reason: String,
+    },
     /// A catalog entry names a function its module does not have.
     MissingEntry {
+        /// The catalog kernel's name.
         kernel: &'static str,
+        /// The function it names.
         entry: &'static str,
     },
 }

@@ -18,10 +18,15 @@ use crate::catalog::Kernel;
 /// The elements of one buffer argument.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
+    /// Bytes (`&[u8]` parameters).
     U8(Vec<u8>),
+    /// `&[i32]` elements.
     I32(Vec<i32>),
+    /// `&[i64]` elements.
     I64(Vec<i64>),
+    /// `&[f32]` elements.
     F32(Vec<f32>),
+    /// `&[f64]` elements.
     F64(Vec<f64>),
 }
 
@@ -89,10 +94,15 @@ impl Data {
 /// One argument of a kernel call, owned.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Param {
+    /// An `i32` scalar.
     I32(i32),
+    /// An `i64` scalar.
     I64(i64),
+    /// An `f32` scalar.
     F32(f32),
+    /// An `f64` scalar.
     F64(f64),
+    /// A `bool` scalar.
     Bool(bool),
     /// A read-only buffer (`&[T]`).
     In(Data),
@@ -133,7 +143,9 @@ pub const REASSOC_TOLERANCE: Tolerance = Tolerance::Relative(1e-4);
 /// buffer (by parameter position).
 #[derive(Clone, Debug)]
 pub struct Outputs {
+    /// The return value (`Value::Unit` for kernels without one).
     pub ret: Value,
+    /// (parameter position, final contents) of every `&mut` buffer, in parameter order.
     pub buffers: Vec<(usize, Data)>,
 }
 
@@ -149,9 +161,13 @@ impl PartialEq for Outputs {
 pub struct Mismatch {
     /// Parameter position of the buffer, or `None` for the return value.
     pub param: Option<usize>,
+    /// Element index in that buffer (0 for the return value and for a length mismatch).
     pub index: usize,
+    /// The reference run's value, `Debug`-formatted.
     pub expected: String,
+    /// The compared run's value, `Debug`-formatted.
     pub actual: String,
+    /// Which rule failed (`not bit-identical`, `buffer lengths differ`, ...).
     pub detail: &'static str,
 }
 
@@ -345,8 +361,11 @@ impl Outputs {
 /// A kernel's complete set of arguments for one (size, seed), runnable many times.
 #[derive(Clone, Debug)]
 pub struct Workload {
+    /// The catalog kernel the arguments are for.
     pub kernel: &'static Kernel,
+    /// The problem size (its meaning is the kernel's `size_meaning`).
     pub size: usize,
+    /// The seed of the deterministic inputs.
     pub seed: u64,
     /// The current arguments (buffers as the last run left them).
     pub params: Vec<Param>,
@@ -443,7 +462,10 @@ impl Workload {
 /// A trap the catalog expects, and the workload that must raise it.
 #[derive(Clone, Debug)]
 pub struct TrapCase {
+    /// What is wrong with the inputs, in words (for test messages).
     pub what: &'static str,
+    /// The arguments that must trap.
     pub workload: Workload,
+    /// The trap every tier must raise.
     pub expected: TrapKind,
 }

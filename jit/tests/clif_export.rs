@@ -106,8 +106,8 @@ fn call(engine: &Engine, f: FuncId, entry: EntryFn, args: &mut [Arg]) -> Result<
     let mut raw = [0u64; 64];
     let n = engine.raw_args(f, args, &mut raw).map_err(|t| t.kind)?;
     let mut ret = 0u64;
-    // SAFETY: `raw` was checked against the signature; buffers stay borrowed by `args`.
     let limit = ThreadStackLimit.stack_limit();
+    // SAFETY: `raw` was checked against the signature; buffers stay borrowed by `args`.
     let status = unsafe { entry(raw[..n].as_ptr(), &mut ret, limit) };
     engine
         .decode_result(f, Tier::T2, status, ret)

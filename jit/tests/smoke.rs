@@ -1,3 +1,6 @@
+//! Smoke test: a matrix product and a recursive Fibonacci parsed from source give the
+//! known results at every tier, and an out-of-range size traps `OutOfBounds`.
+
 mod common;
 use common::*;
 use jit::{Arg, Tier, TrapKind};

@@ -32,7 +32,6 @@
 //! # Ok::<(), tinyllama::Error>(())
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
-#![warn(missing_docs)]
 
 extern crate alloc;
 

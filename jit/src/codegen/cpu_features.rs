@@ -6,16 +6,27 @@ use alloc::vec::Vec;
 /// `is_x86_feature_detected!`, in the kernel from CPUID (+ XGETBV for AVX).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CpuFeatures {
+    /// SSE3 (CPUID.1:ECX bit 0).
     pub sse3: bool,
+    /// Supplemental SSE3 (CPUID.1:ECX bit 9).
     pub ssse3: bool,
+    /// SSE4.1 (CPUID.1:ECX bit 19): `roundss`/`roundsd` for floor, ceil, trunc.
     pub sse41: bool,
+    /// SSE4.2 (CPUID.1:ECX bit 20).
     pub sse42: bool,
+    /// `popcnt` (CPUID.1:ECX bit 23).
     pub popcnt: bool,
+    /// `lzcnt` (CPUID.80000001h:ECX bit 5).
     pub lzcnt: bool,
+    /// BMI1 (CPUID.7.0:EBX bit 3): `tzcnt`, `andn`.
     pub bmi1: bool,
+    /// BMI2 (CPUID.7.0:EBX bit 8): `shlx`, `sarx`, `shrx`.
     pub bmi2: bool,
+    /// AVX (CPUID.1:ECX bit 28, with the OS saving YMM state per XCR0).
     pub avx: bool,
+    /// AVX2 (CPUID.7.0:EBX bit 5, with AVX usable).
     pub avx2: bool,
+    /// FMA3 (CPUID.1:ECX bit 12, with AVX usable): fused multiply-add.
     pub fma: bool,
 }
 

@@ -6,9 +6,13 @@ use core::fmt;
 /// A parse or verification error, located at the offending token (1-based).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The source's name as the caller gave it (a file name, or `<builtin>/name.bfir`).
     pub file: String,
+    /// Line of the offending token, from 1.
     pub line: u32,
+    /// Column of the offending token in characters, from 1.
     pub col: u32,
+    /// What is wrong, in words (no location).
     pub reason: String,
 }
 

@@ -16,13 +16,17 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// Every tier, lowest first.
     pub const ALL: [Tier; 4] = [Tier::T0, Tier::T1, Tier::T2, Tier::T3];
+    /// 0 for T0 up to 3 for T3 (an index into per-tier tables).
     pub fn index(self) -> usize {
         self as usize
     }
+    /// The tier with this [`Tier::index`], `None` above 3.
     pub fn from_index(i: usize) -> Option<Tier> {
         Tier::ALL.get(i).copied()
     }
+    /// `"T0"` .. `"T3"`, as written in the trace.
     pub fn name(self) -> &'static str {
         ["T0", "T1", "T2", "T3"][self as usize]
     }

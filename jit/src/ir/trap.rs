@@ -6,9 +6,14 @@ use core::fmt;
 /// Why a kernel call stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TrapKind {
+    /// A buffer index outside `0..len`, or a sub-slice `lo..hi` without `0 <= lo <= hi <= len`.
     OutOfBounds,
+    /// Integer `/ % udiv urem` by zero (`MIN / -1` wraps, it does not trap).
     DivisionByZero,
+    /// Calls nested deeper than the engine's limit, or (compiled tiers) a call that would
+    /// leave less than the stack reserve of native stack.
     CallDepth,
+    /// A `for ... step s` loop with `s <= 0`.
     BadStep,
     /// The arguments do not match the function's signature (checked before running).
     BadArguments,
@@ -33,6 +38,7 @@ impl TrapKind {
             _ => TrapKind::BadArguments,
         }
     }
+    /// The words written as the `reason` of a `trap` event.
     pub fn name(self) -> &'static str {
         match self {
             TrapKind::OutOfBounds => "out of bounds",

@@ -5,24 +5,34 @@ use core::fmt;
 /// A scalar type (`Unit` only as a function result).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ty {
+    /// 32-bit two's-complement integer.
     I32,
+    /// 64-bit two's-complement integer.
     I64,
+    /// IEEE 754 single precision.
     F32,
+    /// IEEE 754 double precision.
     F64,
+    /// A truth value (one byte, 0 or 1, in registers and slots).
     Bool,
+    /// No value: the result type of a function that returns nothing.
     Unit,
 }
 
 impl Ty {
+    /// `i32` or `i64`.
     pub fn is_int(self) -> bool {
         matches!(self, Ty::I32 | Ty::I64)
     }
+    /// `f32` or `f64`.
     pub fn is_float(self) -> bool {
         matches!(self, Ty::F32 | Ty::F64)
     }
+    /// An integer or a float (arithmetic and comparisons accept these).
     pub fn is_numeric(self) -> bool {
         self.is_int() || self.is_float()
     }
+    /// Width in bits of the machine representation (8 for `bool`, 0 for `()`).
     pub fn bits(self) -> u32 {
         match self {
             Ty::I32 | Ty::F32 => 32,
@@ -49,15 +59,20 @@ impl fmt::Display for Ty {
 /// The element type of a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Elem {
+    /// Bytes (read as `i32`, zero-extended; stores keep the low 8 bits).
     U8,
     /// A signed byte: reads sign-extended to `i32`, stores keep the low 8 bits.
     I8,
     /// IEEE binary16 (stored as its bit pattern, a `u16`): reads widened exactly to
     /// `f32`, stores an `f32` rounded to nearest even (see `jit::half`).
     F16,
+    /// 32-bit integers.
     I32,
+    /// 64-bit integers.
     I64,
+    /// Single-precision floats.
     F32,
+    /// Double-precision floats.
     F64,
 }
 
@@ -71,6 +86,7 @@ impl Elem {
             Elem::F64 => Ty::F64,
         }
     }
+    /// Size of one element in bytes.
     pub fn size(self) -> usize {
         match self {
             Elem::U8 | Elem::I8 => 1,
@@ -79,6 +95,7 @@ impl Elem {
             Elem::I64 | Elem::F64 => 8,
         }
     }
+    /// `log2` of [`Elem::size`]: the shift that turns an index into a byte offset.
     pub fn shift(self) -> u32 {
         match self {
             Elem::U8 | Elem::I8 => 0,
@@ -106,8 +123,15 @@ impl fmt::Display for Elem {
 /// A parameter type: a scalar or a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParamTy {
+    /// A scalar passed by value.
     Scalar(Ty),
-    Buf { elem: Elem, mutable: bool },
+    /// A buffer (`&[elem]` or `&mut [elem]`), passed as pointer and length.
+    Buf {
+        /// The element type.
+        elem: Elem,
+        /// `&mut`: the function may store into it.
+        mutable: bool,
+    },
 }
 
 impl fmt::Display for ParamTy {

@@ -39,9 +39,11 @@ pub const EXP_HI: f32 = 89.0;
 /// Adding then subtracting 1.5·2^23 rounds an f32 of magnitude < 2^22 to the nearest
 /// integer (ties to even); the integer is then also the low bits of the sum's encoding.
 pub const ROUND_MAGIC: f32 = 12_582_912.0;
+/// log2(e): `e^x = 2^(x·LOG2_E)`, the factor that gives the power of two `n` of `exp`.
 pub const LOG2_E: f32 = core::f32::consts::LOG2_E;
 /// ln 2 split in a part with few significant bits (exact products `n·LN2_HI`) and the rest.
 pub const LN2_HI: f32 = 0.693_359_4; // = 355/512
+/// ln 2 − `LN2_HI`: the low part, so `x − n·LN2_HI − n·LN2_LO` keeps the precision.
 pub const LN2_LO: f32 = -2.121_944_4e-4;
 /// `e^r ≈ 1 + r + r²·P(r)`, P's coefficients from the highest degree down.
 pub const EXP_POLY: [f32; 6] = [
@@ -57,10 +59,13 @@ pub const EXP_POLY: [f32; 6] = [
 /// single-precision reduction loses accuracy near the zeros of large arguments (measured
 /// worst error 2.1 ulp up to 64, 16 ulp up to 256, 144 ulp up to 8192).
 pub const TRIG_LIMIT: f32 = 64.0;
+/// 2/π: `q = round(x·FRAC_2_PI)` is the quadrant count of the reduction.
 pub const FRAC_2_PI: f32 = core::f32::consts::FRAC_2_PI;
 /// π/2 in three parts: `PIO2_1` has few significant bits, so `q·PIO2_1` is exact.
 pub const PIO2_1: f32 = 1.570_312_5;
+/// The second part of π/2 (also few significant bits).
 pub const PIO2_2: f32 = 4.837_513e-4;
+/// The rest: π/2 − `PIO2_1` − `PIO2_2`.
 pub const PIO2_3: f32 = 7.549_79e-8;
 /// `sin r ≈ r + r·z·S(z)`, `z = r²`, from the highest degree down.
 pub const SIN_POLY: [f32; 3] = [-1.951_529_6e-4, 8.332_161e-3, -0.166_666_55];

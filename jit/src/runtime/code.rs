@@ -9,7 +9,9 @@ use core::fmt;
 /// refused the code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BuildError {
+    /// Cranelift (or the lowering before it) rejected the function.
     Compile(CompileError),
+    /// The executable memory had no room or could not write or protect the block.
     Pool(ExecMemError),
 }
 

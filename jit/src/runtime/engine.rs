@@ -29,6 +29,7 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 pub struct EngineConfig {
     /// Calls to reach T1, T2, T3.
     pub thresholds: [u64; 3],
+    /// The highest tier a kernel may climb to (`T0` turns the compilers off).
     pub max_tier: Tier,
     /// ISA flags for Cranelift.
     pub features: CpuFeatures,
@@ -54,19 +55,26 @@ impl Default for EngineConfig {
     }
 }
 
+/// A module loaded into an engine ([`Engine::load`]); valid for that engine only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ModuleId(u32);
+/// A function of a loaded module ([`Engine::func`]): the index of its slot in the
+/// engine; valid for that engine only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FuncId(u32);
 
 /// Outcome of a compilation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileStats {
+    /// The tier that was compiled.
     pub tier: Tier,
+    /// Compile time in nanoseconds, by the engine's clock.
     pub compile_ns: u64,
+    /// Size of the machine code in bytes.
     pub code_bytes: usize,
 }
 
+/// Why [`Engine::load`] refused a module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadError {
     /// The engine's function table is full.
@@ -109,6 +117,8 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine with the embedder's executable memory, clock and trace sink. Every
+    /// function starts at T0 and climbs per `config.thresholds`.
     pub fn new(
         config: EngineConfig,
         mem: Box<dyn ExecMemory>,
@@ -163,6 +173,7 @@ impl Engine {
         .with_stack_limit(Arc::new(super::stack_limit::ThreadStackLimit))
     }
 
+    /// The configuration the engine was made with.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
@@ -214,6 +225,7 @@ impl Engine {
         })
     }
 
+    /// The function's name (empty for an id of no loaded function).
     pub fn func_name(&self, f: FuncId) -> String {
         self.slot(f).map(|s| s.name.clone()).unwrap_or_default()
     }
@@ -223,12 +235,14 @@ impl Engine {
         self.slot(f).map(|s| (s.params.clone(), s.ret))
     }
 
+    /// The tier calls of `f` run at now (T0 for an unknown id).
     pub fn current_tier(&self, f: FuncId) -> Tier {
         self.slot(f)
             .and_then(|s| Tier::from_index(s.current.load(Ordering::Acquire) as usize))
             .unwrap_or(Tier::T0)
     }
 
+    /// How many times `f` was called through the engine (0 for an unknown id).
     pub fn call_count(&self, f: FuncId) -> u64 {
         self.slot(f)
             .map(|s| s.calls.load(Ordering::Relaxed))
@@ -386,6 +400,7 @@ impl Engine {
         });
     }
 
+    /// Usage of the executable memory (all tiers' code).
     pub fn pool_stats(&self) -> PoolStats {
         self.mem.lock().stats()
     }

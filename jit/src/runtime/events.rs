@@ -6,7 +6,10 @@ use core::fmt::{self, Write};
 
 /// A monotonic time source.
 pub trait Clock: Send + Sync {
+    /// Nanoseconds since an arbitrary fixed origin; never decreases.
     fn now_ns(&self) -> u64;
+    /// A cycle counter (the TSC in the kernel), for `compile_cycles`; 0 when the
+    /// embedder has none.
     fn cycles(&self) -> u64 {
         0
     }
@@ -14,6 +17,8 @@ pub trait Clock: Send + Sync {
 
 /// Receives the engine's events (the kernel writes them to COM1 as JSON lines).
 pub trait TraceSink: Send + Sync {
+    /// Called for every event, on the CPU where it happened (possibly the compiling
+    /// CPU, concurrently with callers); must not call back into the engine.
     fn event(&self, ev: &Event);
 }
 
@@ -41,6 +46,7 @@ pub struct StdClock {
 
 #[cfg(feature = "std")]
 impl StdClock {
+    /// A clock whose origin (0 ns) is now.
     pub fn new() -> StdClock {
         StdClock {
             start: std::time::Instant::now(),
@@ -66,35 +72,61 @@ impl Clock for StdClock {
 /// trace"; ARCHITECTURE.md, "Trace events of the JIT"): extended, never renamed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// `tier_up`: new code for a kernel was published; calls from now on run it.
     TierUp {
+        /// The kernel (IR function) name.
         kernel: String,
+        /// The tier it ran at before.
         from: Tier,
+        /// The tier of the published code.
         to: Tier,
+        /// The call count that requested the compilation.
         calls: u64,
+        /// Compile time in nanoseconds (the trace also gives it in microseconds).
         compile_ns: u64,
+        /// Compile time in clock cycles ([`Clock::cycles`]).
         compile_cycles: u64,
+        /// Size of the machine code in bytes.
         code_bytes: usize,
+        /// Index of the CPU that compiled it.
         compiler_cpu: u32,
     },
+    /// `compile_error`: a tier failed to compile; the kernel stays below it.
     CompileError {
+        /// The kernel name.
         kernel: String,
+        /// The tier that failed.
         tier: Tier,
+        /// The compiler's message.
         reason: String,
     },
+    /// `trap`: an IR trap; the call returns it as an error value.
     Trap {
+        /// The kernel name.
         kernel: String,
+        /// The tier that raised it.
         tier: Tier,
+        /// What went wrong (written as `reason`).
         kind: TrapKind,
     },
+    /// `deopt`: a T3 guard missed (T2 ran), or the kernel was sent back to T0 for good.
     Deopt {
+        /// The kernel name.
         kernel: String,
+        /// The tier that was left.
         tier: Tier,
+        /// Why.
         reason: String,
     },
+    /// `pool_exhausted`: no room for the new code; the kernel keeps its tier.
     PoolExhausted {
+        /// The kernel name.
         kernel: String,
+        /// The tier that could not be installed.
         tier: Tier,
+        /// Bytes the code needed.
         requested: usize,
+        /// Bytes free in the pool at the time.
         free: usize,
     },
 }

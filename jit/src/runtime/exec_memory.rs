@@ -43,9 +43,13 @@ impl CodeBlock {
 /// Pool usage figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
+    /// Bytes the memory can hand out in all.
     pub capacity: usize,
+    /// Bytes held by live blocks (rounded up to the memory's allocation unit).
     pub used: usize,
+    /// Live blocks (allocated and not yet released).
     pub blocks: usize,
+    /// Blocks released so far.
     pub released: usize,
 }
 
@@ -53,7 +57,12 @@ pub struct PoolStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExecMemError {
     /// Not enough room for `requested` bytes.
-    Exhausted { requested: usize, free: usize },
+    Exhausted {
+        /// Bytes asked for.
+        requested: usize,
+        /// Bytes free at the time.
+        free: usize,
+    },
     /// The page protection could not be changed.
     Protect(&'static str),
     /// The handle names no block of this memory that is still writable (never reserved
@@ -61,8 +70,11 @@ pub enum ExecMemError {
     UnknownBlock,
     /// `len` bytes at `offset` do not fit in a block of `block_len` bytes.
     OutOfBlock {
+        /// Byte offset of the write in the block.
         offset: usize,
+        /// Bytes to write.
         len: usize,
+        /// Size of the block in bytes.
         block_len: usize,
     },
 }
@@ -130,6 +142,7 @@ pub unsafe trait ExecMemory: Send {
     fn finalize(&mut self, block: &CodeBlock) -> Result<(), ExecMemError>;
     /// The code is unreachable and no CPU can be running it any more.
     fn release(&mut self, block: CodeBlock);
+    /// Current usage figures.
     fn stats(&self) -> PoolStats;
 }
 
@@ -140,5 +153,6 @@ pub unsafe trait ExecMemory: Send {
 /// embedder tracks per CPU which code generation it last serialized for, so the
 /// common case is one atomic load. Not called for T0 (the interpreter).
 pub trait CodeSync: Send + Sync {
+    /// Serializes the calling CPU if code was published since it last did.
     fn before_enter(&self);
 }

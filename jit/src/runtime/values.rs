@@ -7,28 +7,43 @@ use core::fmt;
 /// An argument of a kernel call: a scalar or a buffer.
 #[derive(Debug)]
 pub enum Arg<'a> {
+    /// An `i32` scalar.
     I32(i32),
+    /// An `i64` scalar.
     I64(i64),
+    /// An `f32` scalar.
     F32(f32),
+    /// An `f64` scalar.
     F64(f64),
+    /// A `bool` scalar.
     Bool(bool),
+    /// A read-only `&[u8]` buffer.
     U8s(&'a [u8]),
     /// An `&[i8]` buffer (elements read sign-extended as `i32`).
     I8s(&'a [i8]),
+    /// A read-only `&[i32]` buffer.
     I32s(&'a [i32]),
+    /// A read-only `&[i64]` buffer.
     I64s(&'a [i64]),
     /// An `&[f16]` buffer, as IEEE binary16 bit patterns (see [`crate::half`]).
     F16s(&'a [u16]),
+    /// A read-only `&[f32]` buffer.
     F32s(&'a [f32]),
+    /// A read-only `&[f64]` buffer.
     F64s(&'a [f64]),
+    /// A writable `&mut [u8]` buffer (also accepted for a read-only parameter).
     U8sMut(&'a mut [u8]),
     /// An `&mut [i8]` buffer (stores keep the low 8 bits of an `i32`).
     I8sMut(&'a mut [i8]),
+    /// A writable `&mut [i32]` buffer (also accepted for a read-only parameter).
     I32sMut(&'a mut [i32]),
+    /// A writable `&mut [i64]` buffer (also accepted for a read-only parameter).
     I64sMut(&'a mut [i64]),
     /// An `&mut [f16]` buffer, as IEEE binary16 bit patterns.
     F16sMut(&'a mut [u16]),
+    /// A writable `&mut [f32]` buffer (also accepted for a read-only parameter).
     F32sMut(&'a mut [f32]),
+    /// A writable `&mut [f64]` buffer (also accepted for a read-only parameter).
     F64sMut(&'a mut [f64]),
 }
 
@@ -176,11 +191,17 @@ pub(crate) fn marshal(params: &[ParamTy], args: &mut [Arg], out: &mut [u64]) -> 
 /// A scalar result (`Unit` for functions without a return type).
 #[derive(Clone, Copy, Debug)]
 pub enum Value {
+    /// No value (a function without a return type).
     Unit,
+    /// An `i32` result.
     I32(i32),
+    /// An `i64` result.
     I64(i64),
+    /// An `f32` result.
     F32(f32),
+    /// An `f64` result.
     F64(f64),
+    /// A `bool` result.
     Bool(bool),
 }
 
@@ -230,7 +251,9 @@ impl fmt::Display for Value {
 /// A trap: the kind and the tier that raised it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trap {
+    /// What went wrong.
     pub kind: TrapKind,
+    /// The tier whose code raised it (a call that tiered down reports the lower tier).
     pub tier: Tier,
 }
 

@@ -271,17 +271,20 @@ impl Vm {
         // buffers. Both pointers are refreshed after every call and return (the vectors may move).
         macro_rules! r {
             ($x:expr) => {
+                // SAFETY: a validated slot operand of this frame (see above).
                 unsafe { *fp.add($x as usize) }
             };
         }
         macro_rules! w {
             ($x:expr, $v:expr) => {{
                 let v = $v;
+                // SAFETY: a validated slot operand of this frame (see above).
                 unsafe { *fp.add($x as usize) = v }
             }};
         }
         macro_rules! buf {
             ($b:expr) => {
+                // SAFETY: a validated buffer operand of this frame (see above).
                 unsafe { *bp.add($b as usize) }
             };
         }
@@ -694,8 +697,9 @@ impl Vm {
                     pc = 0;
                     base = new_base;
                     bbase = new_bbase;
-                    // SAFETY: regs holds base + callee.nslots slots, bufs holds bbase + the callee's buffers.
+                    // SAFETY: regs holds base + callee.nslots slots.
                     fp = unsafe { self.regs.as_mut_ptr().add(base) };
+                    // SAFETY: bufs holds bbase + the callee's buffers.
                     bp = unsafe { self.bufs.as_ptr().add(bbase) };
                 }
                 Op::Ret { .. } | Op::RetVoid {} => {
@@ -710,8 +714,9 @@ impl Vm {
                     pc = caller.pc as usize;
                     base = caller.base as usize;
                     bbase = caller.bbase as usize;
-                    // SAFETY: the caller's frame is still allocated in regs and bufs.
+                    // SAFETY: the caller's frame is still allocated in regs.
                     fp = unsafe { self.regs.as_mut_ptr().add(base) };
+                    // SAFETY: the caller's buffers are still in bufs (truncated to its end).
                     bp = unsafe { self.bufs.as_ptr().add(bbase) };
                     w!(done.ret_d, val);
                 }

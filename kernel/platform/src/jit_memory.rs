@@ -82,6 +82,12 @@ pub struct KernelPool {
     used: usize,
 }
 
+impl Default for KernelPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl KernelPool {
     /// An empty view; blocks come from the global pool.
     pub fn new() -> KernelPool {

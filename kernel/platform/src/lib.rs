@@ -49,9 +49,6 @@
 //! receive path is [`serial::try_receive`] (polled).
 
 #![no_std]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![deny(clippy::undocumented_unsafe_blocks)]
-#![warn(missing_docs)]
 
 extern crate alloc;
 
