@@ -30,7 +30,8 @@ pub enum Command {
     Iso(IsoArgs),
     /// Build, make the ISO, boot it in QEMU, stream the trace (saved to iso/last-trace.jsonl)
     Run(RunArgs),
-    /// Run the host unit tests, the timeline's browser test, then the kernel tests
+    /// Run the code checks (fmt, clippy), the host unit tests, the timeline's browser
+    /// test, then the kernel tests
     Test(TestArgs),
     /// Boot bench mode, write DIR/report.md (tables), report.svg (chart), trace.jsonl,
     /// timeline.html
@@ -45,6 +46,9 @@ pub enum Command {
     /// Show what the JIT makes of one function on this host: T0's bytecode, or the
     /// Cranelift IR and machine code of a compiled tier's unit
     Disasm(DisasmArgs),
+    /// Measure the line coverage of the host crates' tests with cargo-llvm-cov
+    /// (installed if missing) and print it per crate; not part of `test`
+    Coverage(CoverageArgs),
 }
 
 /// What goes into an ISO (`iso`, and `run` before it boots).
@@ -108,7 +112,7 @@ pub struct RunArgs {
 /// `test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Only the host tests (unit tests, browser test).
+    /// Only the host part (code checks, unit tests, browser test).
     #[arg(long, conflicts_with = "qemu_only")]
     pub host_only: bool,
     /// Only the kernel tests (image check and QEMU boots).
@@ -116,13 +120,21 @@ pub struct TestArgs {
     pub qemu_only: bool,
     #[arg(long, value_name = "kvm|tcg|auto", hide_possible_values = true, value_parser = ["kvm", "tcg", "auto"], help = ACCEL_HELP)]
     pub accel: Option<String>,
-    /// Only the browser and kernel tests whose name contains NAME.
+    /// Only the code checks, browser and kernel tests whose name contains NAME.
     #[arg(long, value_name = "NAME")]
     pub filter: Option<String>,
     /// Only the slow kernel tests, which are not part of the default run (a
     /// TinyLlama-1.1B-shaped model, about 1.2 GB, generated and booted from a drive).
     #[arg(long, conflicts_with = "host_only")]
     pub slow: bool,
+}
+
+/// `coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Also write the HTML report (every uncovered line) to target/llvm-cov/html/.
+    #[arg(long)]
+    pub html: bool,
 }
 
 /// `bench`.
@@ -238,6 +250,9 @@ mod tests {
             "test --accel tcg",
             "test --slow",
             "test --slow --filter tinyllama",
+            "test --host-only --filter clippy",
+            "coverage",
+            "coverage --html",
             "bench",
             "bench --accel kvm --out DIR",
             "trace iso/last-trace.jsonl",

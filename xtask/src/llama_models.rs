@@ -5,7 +5,6 @@
 
 use crate::paths;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use tinyllama::{FileSource, Model, PlainOps, Sampler, Session, Tokenizer, generate_from_tokens};
 
@@ -43,9 +42,7 @@ pub fn generate(shape: &str, formats: &str) -> Result<Generated, String> {
         return Ok(files);
     }
     eprintln!("xtask: generating a {shape}-shaped model ({formats}) with tinyllama-gen");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(paths::root())
+    let status = paths::cargo()
         .args([
             "run",
             "--quiet",
@@ -64,7 +61,7 @@ pub fn generate(shape: &str, formats: &str) -> Result<Generated, String> {
         .arg(&dir)
         .stdout(std::process::Stdio::null())
         .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("tinyllama-gen failed ({status})"));
     }

@@ -1,7 +1,8 @@
 //! `cargo xtask`: build, package, boot and test BareFlow.
 //!
 //! Layout: `cli` (the command line), the commands (`build`, `iso`, `run`, `bench`,
-//! `suite` for `test`, `chat`, `limine_fetch`, `disasm`), QEMU itself (`qemu`), the kernel tests
+//! `suite` for `test`, `chat`, `limine_fetch`, `disasm`, `coverage`), the fmt and
+//! clippy checks of `test` (`code_checks`), QEMU itself (`qemu`), the kernel tests
 //! (`qemu_tests/`, with the models they generate in `llama_models`), the browser test
 //! of the timeline (`browser_tests`), reading traces (`trace/`) and the reports made
 //! from them (`report/`).
@@ -11,6 +12,8 @@ mod browser_tests;
 mod build;
 mod chat;
 mod cli;
+mod code_checks;
+mod coverage;
 mod disasm;
 mod iso;
 mod limine_fetch;
@@ -47,6 +50,7 @@ fn dispatch(command: Command) -> Result<bool, String> {
         Command::Bench(args) => bench::command(&args),
         Command::Trace(args) => trace::command(&args).map(|_| true),
         Command::Chat(args) => chat::run(&args),
+        Command::Coverage(args) => coverage::run(&args),
         Command::Disasm(args) => disasm::disasm(&disasm::Request {
             file: &args.file,
             function: &args.function,

@@ -1,6 +1,7 @@
 //! Where things live.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The repository root (xtask's parent directory).
 pub fn root() -> PathBuf {
@@ -8,6 +9,14 @@ pub fn root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the repository root")
         .to_path_buf()
+}
+
+/// A command running the cargo that runs xtask (`$CARGO`, else `cargo` from `PATH`) at
+/// the repository root.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
 }
 
 /// Cargo target directory for the kernel build: `BAREFLOW_KERNEL_TARGET_DIR`

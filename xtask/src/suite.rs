@@ -1,10 +1,9 @@
-//! `cargo xtask test`: the host unit tests (`cargo test`), the browser test of the
-//! HTML timeline (`browser_tests`), then the kernel tests (`qemu_tests`); with
-//! `--slow`, only the slow kernel tests.
+//! `cargo xtask test`: the code checks (`code_checks`: fmt and clippy), the host unit
+//! tests (`cargo test`), the browser test of the HTML timeline (`browser_tests`), then
+//! the kernel tests (`qemu_tests`); with `--slow`, only the slow kernel tests.
 
 use crate::cli::TestArgs;
-use crate::{browser_tests, build, paths, qemu, qemu_tests};
-use std::process::Command;
+use crate::{browser_tests, build, code_checks, paths, qemu, qemu_tests};
 
 /// Runs the command; `Ok(true)` when everything selected passed.
 pub fn run(args: &TestArgs) -> Result<bool, String> {
@@ -12,12 +11,12 @@ pub fn run(args: &TestArgs) -> Result<bool, String> {
     let filter = args.filter.as_deref();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     if !args.qemu_only && !args.slow {
+        eprintln!("== code checks (cargo fmt --check, cargo clippy -D warnings)");
+        (passed, failed) = code_checks::run_all(filter);
         eprintln!(
             "== host tests: cargo test --workspace --exclude bareflow-kernel --exclude bareflow-platform"
         );
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(&cargo)
-            .current_dir(paths::root())
+        let status = paths::cargo()
             .args([
                 "test",
                 "--workspace",
@@ -27,12 +26,15 @@ pub fn run(args: &TestArgs) -> Result<bool, String> {
                 "bareflow-platform",
             ])
             .status()
-            .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {
             return Err(format!("host tests failed ({status})"));
         }
         eprintln!("== browser tests (headless chromium)");
-        (passed, failed, skipped) = browser_tests::run_all(filter);
+        let (p, f, s) = browser_tests::run_all(filter);
+        passed += p;
+        failed += f;
+        skipped = s;
     }
     if !args.host_only {
         eprintln!("== kernel build");
