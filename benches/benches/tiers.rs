@@ -1,6 +1,7 @@
 //! Criterion benchmarks: every catalog kernel at T0..T3, the AOT baselines (plain and
-//! AVX2+FMA) and cranelift-jit, at the catalog's moderate sizes (`BF_BENCH_SIZES=report`
-//! for DESIGN.md's report sizes, `BF_BENCH_KERNELS=a,b` to select kernels).
+//! AVX2+FMA) and cranelift-jit, at the catalog's moderate sizes: `BF_BENCH_SIZES=report`
+//! for its report sizes (ARCHITECTURE.md, "The benchmark catalog"), `BF_BENCH_KERNELS=a,b`
+//! to select kernels.
 //!
 //! Short warm-up and measurement times keep `cargo bench -p bareflow-benches` within a
 //! few minutes on a shared 2-core machine.

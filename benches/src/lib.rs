@@ -76,8 +76,8 @@ pub fn native_supported() -> bool {
     }
 }
 
-/// The sizes to benchmark a kernel at: its moderate `bench_size`, or DESIGN.md's
-/// report sizes when `BF_BENCH_SIZES=report`.
+/// The sizes to benchmark a kernel at: its moderate `bench_size`, or its report sizes
+/// (ARCHITECTURE.md, "The benchmark catalog") when `BF_BENCH_SIZES=report`.
 pub fn sizes_for(k: &Kernel) -> Vec<usize> {
     match std::env::var("BF_BENCH_SIZES").as_deref() {
         Ok("report") => k.report_sizes.to_vec(),

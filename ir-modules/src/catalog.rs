@@ -23,7 +23,8 @@ pub struct Kernel {
     pub test_sizes: &'static [usize],
     /// The moderate size `cargo bench` uses by default.
     pub bench_size: usize,
-    /// The sizes of DESIGN.md's benchmark catalog (opt-in in the benches).
+    /// The report sizes (ARCHITECTURE.md, "The benchmark catalog"; opt-in in the benches
+    /// with `BF_BENCH_SIZES=report`).
     pub report_sizes: &'static [usize],
     /// How compiled tiers must agree with T0.
     pub tolerance: Tolerance,

@@ -7,7 +7,8 @@
 //! cargo run -p bareflow-benches --profile bench --bin bench-summary
 //! ```
 //!
-//! Environment: `BF_BENCH_SIZES=report` for DESIGN.md's report sizes (default: the
+//! Environment: `BF_BENCH_SIZES=report` for the report sizes (ARCHITECTURE.md, "The
+//! benchmark catalog"; default: the
 //! catalog's moderate bench sizes), `BF_BENCH_KERNELS=matmul,fft` to select kernels,
 //! `BF_BENCH_MS=300` for the time budget per cell in milliseconds.
 

@@ -1,7 +1,7 @@
 //! One-line JSON trace events.
 //!
 //! Every event is a single JSON object on one line that starts with `ev`,
-//! `t_us` and `cpu` (the contract in DESIGN.md). [`Event`] writes such a line
+//! `t_us` and `cpu` (ARCHITECTURE.md, "The trace contract"). [`Event`] writes such a line
 //! into any `core::fmt::Write`, escaping strings, so the kernel can stream it
 //! straight to the serial port without a buffer.
 

@@ -2,8 +2,8 @@
 //! then every catalog kernel at each forced tier and as AOT Rust ([`run`]).
 //!
 //! Per kernel, on a fresh engine (inline compilation, quiet sink) and one workload at
-//! the catalog's `bench_size` (the moderate size `cargo bench` uses; DESIGN.md's report
-//! sizes take minutes at T0 under emulation):
+//! the catalog's `bench_size` (the moderate size `cargo bench` uses; the report sizes of
+//! ARCHITECTURE.md, "The benchmark catalog", take minutes at T0 under emulation):
 //! - T0, T1, T2: `call_at` at that tier; T1/T2 compile cycles are measured around
 //!   `Engine::compile`.
 //! - T3: reached through the slot with thresholds 1/2/8, so the stable scalar arguments
