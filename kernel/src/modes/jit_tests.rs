@@ -16,6 +16,9 @@
 //!   (within the IR call-depth limit), runs at T0 and traps `CallDepth` at T1–T3 when the
 //!   CPU's 256 KiB stack runs out, without a CPU exception; a plain recursion 512 deep
 //!   runs at every tier.
+//! - `jit_narrow_types`: `i8` and `f16` buffers passed by the kernel at every tier: an
+//!   i8 dot (vectorized at T3), i8 stores that wrap, every f16 bit pattern widened and
+//!   4096 f32 values narrowed, each equal to the host-tested reference (`jit::half`).
 //! - `jit_soak`: two CPUs call the same kernels concurrently (one million calls in all,
 //!   across every tier-up; the second CPU also serves the compile queue), no wrong result.
 
@@ -25,6 +28,7 @@ use crate::runtime::sink::SerialSink;
 use crate::runtime::{self, CallError, Runtime};
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -442,6 +446,150 @@ fn native_stack_test() -> Outcome {
     Outcome { ok, detail }
 }
 
+const NARROW_SRC: &str = "\
+fn q8dot(w: &[i8], x: &[i8], n: i32) -> i32 {
+    let acc = 0;
+    for i in 0..n { acc += w[i] * x[i]; }
+    return acc;
+}
+fn wrap(src: &[i32], dst: &mut [i8], n: i32) {
+    for i in 0..n { dst[i] = src[i]; }
+}
+fn widen(h: &[f16], out: &mut [f32], n: i32) {
+    for i in 0..n { out[i] = h[i]; }
+}
+fn narrow(x: &[f32], h: &mut [f16], n: i32) {
+    for i in 0..n { h[i] = x[i]; }
+}
+";
+
+/// One tier's run of the narrow-type kernels: which of them gave a wrong answer, or a
+/// trap or CPU exception.
+fn narrow_types_at(engine: &jit::Engine, id: jit::ModuleId, t: Tier) -> Result<(), String> {
+    let func = |name: &str| engine.func(id, name).ok_or_else(|| s!("{name} missing"));
+    let (q8dot, wrap, widen, narrow) = (
+        func("q8dot")?,
+        func("wrap")?,
+        func("widen")?,
+        func("narrow")?,
+    );
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let w: Vec<i8> = (0..1001)
+        .map(|i| if i % 9 == 0 { -128 } else { next() as i8 })
+        .collect();
+    let x: Vec<i8> = (0..1001)
+        .map(|i| if i % 11 == 0 { 127 } else { next() as i8 })
+        .collect();
+    let want = w
+        .iter()
+        .zip(&x)
+        .fold(0i32, |s, (&a, &b)| s.wrapping_add(a as i32 * b as i32));
+    let n = w.len() as i32;
+    match fault::guarded(|| {
+        engine.call_at(q8dot, t, &mut [Arg::I8s(&w), Arg::I8s(&x), Arg::I32(n)])
+    }) {
+        Ok(Ok(Value::I32(v))) if v == want => {}
+        other => return Err(s!("q8dot {other:?}, want {want}")),
+    }
+    let src: Vec<i32> = (0..257).map(|_| next() as i32 >> (next() % 32)).collect();
+    let mut dst = vec![0i8; src.len()];
+    let n = src.len() as i32;
+    let r = fault::guarded(|| {
+        engine.call_at(
+            wrap,
+            t,
+            &mut [Arg::I32s(&src), Arg::I8sMut(&mut dst), Arg::I32(n)],
+        )
+    });
+    if !matches!(r, Ok(Ok(_))) || src.iter().zip(&dst).any(|(&s, &d)| s as i8 != d) {
+        return Err(s!("wrap {r:?}"));
+    }
+    let all: Vec<u16> = (0..=u16::MAX).collect();
+    let mut out = vec![0f32; all.len()];
+    let n = all.len() as i32;
+    let r = fault::guarded(|| {
+        engine.call_at(
+            widen,
+            t,
+            &mut [Arg::F16s(&all), Arg::F32sMut(&mut out), Arg::I32(n)],
+        )
+    });
+    let bad = all
+        .iter()
+        .zip(&out)
+        .find(|(h, v)| jit::half::f16_to_f32(**h).to_bits() != v.to_bits());
+    if !matches!(r, Ok(Ok(_))) || bad.is_some() {
+        return Err(s!("widen {r:?}, first wrong {bad:?}"));
+    }
+    let mut xs: Vec<f32> = (0..4096)
+        .map(|_| f32::from_bits(next() as u32 >> (next() % 4)))
+        .collect();
+    xs.extend([
+        65519.996,
+        65520.0,
+        2.9802322e-8,
+        5.9604645e-8,
+        f32::NAN,
+        -0.0,
+        f32::INFINITY,
+    ]);
+    let mut hs = vec![0u16; xs.len()];
+    let n = xs.len() as i32;
+    let r = fault::guarded(|| {
+        engine.call_at(
+            narrow,
+            t,
+            &mut [Arg::F32s(&xs), Arg::F16sMut(&mut hs), Arg::I32(n)],
+        )
+    });
+    let bad = xs
+        .iter()
+        .zip(&hs)
+        .find(|(x, h)| jit::half::f32_to_f16(**x) != **h);
+    if !matches!(r, Ok(Ok(_))) || bad.is_some() {
+        return Err(s!("narrow {r:?}, first wrong {bad:?}"));
+    }
+    Ok(())
+}
+
+fn narrow_types_test() -> Outcome {
+    let engine = runtime::new_engine(
+        runtime::thresholds(),
+        None,
+        Arc::new(SerialSink::new(true)),
+        KernelPool::new(),
+    );
+    let id = match jit::parse_module("narrow_types.bfir", NARROW_SRC).map(|m| engine.load(m)) {
+        Ok(Ok(id)) => id,
+        other => {
+            return Outcome {
+                ok: false,
+                detail: s!("the test module did not load: {:?}", other.err()),
+            };
+        }
+    };
+    let mut ok = true;
+    let mut detail = s!("i8 dot/wrap, f16 widen (65536)/narrow (4103):");
+    for t in Tier::ALL {
+        match narrow_types_at(&engine, id, t) {
+            Ok(()) => {
+                let _ = write!(detail, " {t} right;");
+            }
+            Err(e) => {
+                ok = false;
+                let _ = write!(detail, " {t} WRONG: {e};");
+            }
+        }
+    }
+    Outcome { ok, detail }
+}
+
 fn soak_lanes(rt: &Runtime) -> Result<Vec<Lane>, String> {
     let mut lanes = ladder::lanes(rt, ladder::small_size)?;
     lanes.retain(|l| SOAK_KERNELS.contains(&l.kernel.name));
@@ -599,6 +747,7 @@ pub fn run_all() -> bool {
     record(&mut results, "jit_wx", wx_test(&rt));
     record(&mut results, "jit_pool_full", pool_full_test());
     record(&mut results, "jit_native_stack", native_stack_test());
+    record(&mut results, "jit_narrow_types", narrow_types_test());
     record(&mut results, "jit_soak", soak_test(t));
     let failed = results.iter().filter(|(_, ok)| !ok).count();
     trace::emit("runtime_selftest_summary", |e| {

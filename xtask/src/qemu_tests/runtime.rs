@@ -40,6 +40,7 @@ const RUNTIME_TESTS: &[&str] = &[
     "jit_wx",
     "jit_pool_full",
     "jit_native_stack",
+    "jit_narrow_types",
     "jit_soak",
 ];
 
