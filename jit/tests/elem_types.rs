@@ -600,6 +600,14 @@ fn f16_tables_and_type_errors() {
     }
     let bad = [
         ("fn f(x: f16) {}", "`f16` is only a buffer element type"),
+        (
+            "fn f(x: f32) -> f32 { return x as f16; }",
+            "`f16` is only a buffer element type",
+        ),
+        (
+            "fn f(x: i32) -> i32 { return x as i8; }",
+            "`i8` is only a buffer element type",
+        ),
         ("fn f(b: &mut [f16]) { b[0] = 1.0f64; }", "f64"),
         ("fn f(b: &[f16]) -> i32 { return b[0]; }", "f32"),
     ];
