@@ -11,18 +11,16 @@
 //! Who runs the kernels is the [`JitCaller`]'s business: on the host [`EngineCaller`]
 //! (a `jit::Engine` whose slots tier up live, or one forced tier for tests), in the
 //! BareFlow kernel its runtime (calls guarded against CPU exceptions, a compiler CPU).
-//!
-//! Until the IR has `f16` buffers, [`Ops::matvec_f16`] runs as [`crate::PlainOps`] runs
-//! it ([`JitOps::runs_on_jit`] says which ops are JIT kernels).
 
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 
 use jit::{Arg, Engine, FuncId, ModuleId, Tier};
 
-use crate::ops::{OpError, OpResult, Ops, PlainOps};
+use crate::ops::{OpError, OpResult, Ops};
 
 /// File name of the llama kernels among the IR modules (`modules::sources`).
 pub const LLAMA_MODULE: &str = "llama.bfir";
@@ -88,12 +86,6 @@ impl LlamaKernel {
     pub fn index(self) -> usize {
         self as usize
     }
-
-    /// Whether `llama.bfir` has this kernel (the IR lacks the `f16` buffers
-    /// `matvec_f16` needs; [`JitOps`] runs it as [`PlainOps`] does).
-    pub fn in_ir(self) -> bool {
-        self != LlamaKernel::MatvecF16
-    }
 }
 
 /// Runs the kernels of `llama.bfir` for [`JitOps`]. Shared by every worker of the
@@ -127,19 +119,20 @@ impl fmt::Display for JitSetupError {
 #[cfg(feature = "std")]
 impl std::error::Error for JitSetupError {}
 
-/// The functions of the kernels in a loaded `llama.bfir` (index: [`LlamaKernel::index`];
-/// `None` for the kernels the IR does not have).
-pub type LlamaFuncs = [Option<FuncId>; 9];
+/// The functions of the kernels in a loaded `llama.bfir` (index: [`LlamaKernel::index`]).
+pub type LlamaFuncs = [FuncId; 9];
 
 /// Looks the kernels up in `module`, a loaded `llama.bfir`.
 pub fn resolve(engine: &Engine, module: ModuleId) -> Result<LlamaFuncs, JitSetupError> {
-    let mut funcs = [None; 9];
-    for k in LlamaKernel::ALL.into_iter().filter(|k| k.in_ir()) {
-        funcs[k.index()] = Some(engine.func(module, k.name()).ok_or_else(|| JitSetupError {
+    let mut funcs = Vec::with_capacity(LlamaKernel::ALL.len());
+    for k in LlamaKernel::ALL {
+        funcs.push(engine.func(module, k.name()).ok_or_else(|| JitSetupError {
             reason: format!("{LLAMA_MODULE} has no function `{}`", k.name()),
         })?);
     }
-    Ok(funcs)
+    funcs.try_into().map_err(|_| JitSetupError {
+        reason: String::from("kernel table size"),
+    })
 }
 
 /// Parses the built-in `llama.bfir`, loads it into `engine` and resolves its kernels.
@@ -187,24 +180,21 @@ impl EngineCaller {
         &self.engine
     }
 
-    /// The kernel's function, if the IR has it.
-    pub fn func(&self, kernel: LlamaKernel) -> Option<FuncId> {
+    /// The kernel's function.
+    pub fn func(&self, kernel: LlamaKernel) -> FuncId {
         self.funcs[kernel.index()]
     }
 
-    /// The tier the kernel runs at now (`None`: not a JIT kernel).
-    pub fn tier(&self, kernel: LlamaKernel) -> Option<Tier> {
-        let f = self.func(kernel)?;
-        Some(self.forced.unwrap_or_else(|| self.engine.current_tier(f)))
+    /// The tier the kernel runs at now.
+    pub fn tier(&self, kernel: LlamaKernel) -> Tier {
+        self.forced
+            .unwrap_or_else(|| self.engine.current_tier(self.func(kernel)))
     }
 }
 
 impl JitCaller for EngineCaller {
     fn call(&self, kernel: LlamaKernel, args: &mut [Arg<'_>]) -> OpResult {
-        let f = self.func(kernel).ok_or_else(|| OpError {
-            op: kernel.name(),
-            reason: format!("{LLAMA_MODULE} has no kernel for it"),
-        })?;
+        let f = self.func(kernel);
         let result = match self.forced {
             Some(tier) => self.engine.call_at(f, tier, args),
             None => self.engine.call(f, args),
@@ -239,11 +229,6 @@ impl<C: JitCaller> JitOps<C> {
     pub fn caller(&self) -> &C {
         &self.caller
     }
-
-    /// Whether `kernel` runs as a JIT kernel (otherwise as [`PlainOps`] runs it).
-    pub fn runs_on_jit(&self, kernel: LlamaKernel) -> bool {
-        kernel.in_ir()
-    }
 }
 
 impl<C: JitCaller> Ops for JitOps<C> {
@@ -272,7 +257,20 @@ impl<C: JitCaller> Ops for JitOps<C> {
         rows: usize,
         cols: usize,
     ) -> OpResult {
-        PlainOps.matvec_f16(out, w, x, rows, cols)
+        let op = LlamaKernel::MatvecF16;
+        let (r, c) = (int(op.name(), "rows", rows)?, int(op.name(), "cols", cols)?);
+        let mut lanes = [0.0f32; LANES];
+        self.caller.call(
+            op,
+            &mut [
+                Arg::F32sMut(out),
+                Arg::F16s(w),
+                Arg::F32s(x),
+                Arg::I32(r),
+                Arg::I32(c),
+                Arg::F32sMut(&mut lanes),
+            ],
+        )
     }
 
     fn matvec_q8(

@@ -233,7 +233,7 @@ fn run(a: Args) -> Result<(), String> {
             let result = generate_with(&model, &tokenizer, &workers, JitOps::new(&caller), &a);
             let tiers: Vec<String> = LlamaKernel::ALL
                 .iter()
-                .filter_map(|&k| Some(format!("{} {}", k.name(), caller.tier(k)?)))
+                .map(|&k| format!("{} {}", k.name(), caller.tier(k)))
                 .collect();
             eprintln!("JIT kernel tiers: {}", tiers.join(", "));
             result
