@@ -79,6 +79,7 @@ mod math;
 mod runtime;
 mod sync;
 mod t0;
+pub mod workload;
 
 #[cfg(feature = "std")]
 pub use codegen::{ClifFunction, ClifLibcall, ClifUnit};

@@ -1,15 +1,17 @@
 //! The "Writing an IR kernel" example of README.md, kept compiling and correct.
 
-const SAXPY: &str = r#"//! y = a*x + y over f32 vectors.
+/// The file README.md's "Writing an IR kernel" walks through (and quotes).
+const SAXPY: &str = include_str!("../../ir-modules/examples/saxpy.bfir");
+const README: &str = include_str!("../../README.md");
 
-/// Every element i < n of y becomes a * x[i] + y[i]. Traps (OutOfBounds) when
-/// either buffer is shorter than n; elements before the trap are already written.
-fn saxpy(a: f32, x: &[f32], y: &mut [f32], n: i32) {
-    for i in 0..n {
-        y[i] = fma(a, x[i], y[i]);
-    }
+#[test]
+fn the_readme_quotes_the_committed_saxpy() {
+    let quoted = format!("```text\n{SAXPY}```");
+    assert!(
+        README.contains(&quoted),
+        "README.md's \"Writing an IR kernel\" must quote ir-modules/examples/saxpy.bfir exactly"
+    );
 }
-"#;
 
 #[test]
 fn saxpy_runs_at_every_tier() -> Result<(), Box<dyn std::error::Error>> {

@@ -25,6 +25,7 @@ pub fn command(args: &BenchArgs) -> Result<bool, String> {
             mem_mib: 1024,
             timeout: Duration::from_secs(args.timeout),
             out_dir: args.out.clone().unwrap_or_else(report_dir),
+            modules: args.modules.clone(),
         },
     )?;
     println!("{md}");
@@ -43,6 +44,9 @@ pub struct BenchOpts {
     pub mem_mib: u32,
     pub timeout: Duration,
     pub out_dir: PathBuf,
+    /// Boot modules besides `ir-modules/*.bfir` (their functions with a workload get
+    /// T0..T3 rows).
+    pub modules: Vec<PathBuf>,
 }
 
 fn field<'a>(evs: &'a [Map<String, Value>], ev: &str, key: &str) -> Option<&'a Value> {
@@ -55,7 +59,11 @@ pub fn run(elf: &Path, opts: &BenchOpts) -> Result<String, String> {
         boot: Boot::Grub,
         limine_dir: None,
         cmdline: "bareflow.mode=bench".into(),
-        modules: iso::default_modules(),
+        modules: {
+            let mut m = iso::default_modules();
+            m.extend(opts.modules.iter().cloned());
+            m
+        },
         out: paths::iso_dir().join("bareflow-bench.iso"),
     };
     let iso_path = iso::make_iso(&spec, elf)?;

@@ -49,6 +49,9 @@ pub enum Command {
     /// Measure the line coverage of the host crates' tests with cargo-llvm-cov
     /// (installed if missing) and print it per crate; not part of `test`
     Coverage(CoverageArgs),
+    /// Run each function of a module that has a #[workload(...)] at every tier on this
+    /// host: checked against T0, then calls per second, compile time and code size per tier
+    Try(TryArgs),
 }
 
 /// What goes into an ISO (`iso`, and `run` before it boots).
@@ -148,6 +151,10 @@ pub struct BenchArgs {
     /// Output directory [default: bench-report/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Add a boot module (repeatable): its functions with a #[workload(...)] get a row
+    /// (T0..T3, no AOT).
+    #[arg(long = "module", value_name = "FILE")]
+    pub modules: Vec<PathBuf>,
 }
 
 /// `trace`.
@@ -255,6 +262,7 @@ mod tests {
             "coverage --html",
             "bench",
             "bench --accel kvm --out DIR",
+            "bench --module ir-modules/examples/saxpy.bfir",
             "trace iso/last-trace.jsonl",
             "trace",
             "trace FILE --summary",
@@ -268,6 +276,8 @@ mod tests {
             "chat --model m.gguf --text --mem 2048 --ctx 512 --tiers 10,20,40",
             "disasm ir-modules/saxpy.bfir saxpy T3",
             "disasm f.bfir fib T0 --baseline --no-ir --dump DIR",
+            "try ir-modules/examples/saxpy.bfir",
+            "try f.bfir --ms 50",
         ] {
             if let Err(e) = parse(line) {
                 panic!("`{line}`: {e}");
@@ -326,6 +336,8 @@ mod tests {
             "build extra",
             "disasm f.bfir fib",
             "disasm f.bfir fib T4",
+            "try",
+            "try f.bfir --ms x",
         ] {
             assert!(parse(line).is_err(), "`{line}` was accepted");
         }
@@ -354,4 +366,15 @@ pub struct DisasmArgs {
     /// Also write each function's machine code to DIR/SYMBOL.bin.
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
+}
+
+/// `try`.
+#[derive(Debug, Args)]
+pub struct TryArgs {
+    /// The IR module.
+    #[arg(value_name = "FILE.bfir")]
+    pub file: PathBuf,
+    /// About how long each tier is timed, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 300)]
+    pub ms: u64,
 }

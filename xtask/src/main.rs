@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, package, boot and test BareFlow.
 //!
 //! Layout: `cli` (the command line), the commands (`build`, `iso`, `run`, `bench`,
-//! `suite` for `test`, `chat`, `limine_fetch`, `disasm`, `coverage`), the fmt and
+//! `suite` for `test`, `chat`, `limine_fetch`, `disasm`, `coverage`, `try_kernel` for `try`), the fmt and
 //! clippy checks of `test` (`code_checks`), QEMU itself (`qemu`), the kernel tests
 //! (`qemu_tests/`, with the models they generate in `llama_models`), the browser test
 //! of the timeline (`browser_tests`), reading traces (`trace/`) and the reports made
@@ -25,6 +25,7 @@ mod report;
 mod run;
 mod suite;
 mod trace;
+mod try_kernel;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -60,6 +61,7 @@ fn dispatch(command: Command) -> Result<bool, String> {
             dump: args.dump.as_deref(),
         })
         .map(|_| true),
+        Command::Try(args) => try_kernel::command(&args.file, args.ms),
         Command::LimineFetch(args) => {
             let dir = limine_fetch::fetch(args.dest, args.sha256)?;
             println!(

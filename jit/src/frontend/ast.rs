@@ -47,6 +47,7 @@ pub struct AFunc {
     pub name: String,
     pub pos: Pos,
     pub reassoc: bool,
+    pub workload: Option<AWorkload>,
     pub params: Vec<AParam>,
     pub ret: Ty,
     pub body: Vec<AStmt>,
@@ -178,4 +179,65 @@ pub enum AExprKind {
     Unary(AUnOp, Box<AExpr>),
     Binary(ABinOp, Box<AExpr>, Box<AExpr>),
     Cast(Box<AExpr>, Ty),
+}
+
+/// A `#[workload(...)]` attribute: how the embedder may call the function (see
+/// `jit/IR.md`, "Workloads"), before it is checked against the signature.
+#[derive(Debug, Clone)]
+pub struct AWorkload {
+    pub pos: Pos,
+    pub entries: Vec<AWorkEntry>,
+}
+
+/// `name = spec` inside a workload attribute.
+#[derive(Debug, Clone)]
+pub struct AWorkEntry {
+    pub name: String,
+    pub pos: Pos,
+    pub spec: AWorkSpec,
+}
+
+/// The value of one parameter of a workload.
+#[derive(Debug, Clone)]
+pub enum AWorkSpec {
+    /// A scalar: a fixed value, or drawn at random.
+    Scalar(AWorkValue),
+    /// A buffer `[fill; len]`.
+    Buffer {
+        pos: Pos,
+        fill: AWorkValue,
+        len: AWorkExpr,
+    },
+}
+
+/// A value (or every element of a buffer).
+#[derive(Debug, Clone)]
+pub enum AWorkValue {
+    Fixed(AWorkExpr),
+    /// `random(lo, hi)`: integers in `lo..=hi`, floats in `[lo, hi)`.
+    Random {
+        pos: Pos,
+        lo: AWorkExpr,
+        hi: AWorkExpr,
+    },
+    /// `iota`: element `i` is `i` (buffers only).
+    Iota(Pos),
+}
+
+/// A constant expression of a workload: literals, the fixed scalar parameters given
+/// before it, `+ - * / %`, unary `-` and parentheses.
+#[derive(Debug, Clone)]
+pub struct AWorkExpr {
+    pub pos: Pos,
+    pub kind: AWorkExprKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum AWorkExprKind {
+    Int(u128),
+    Float(String),
+    Bool(bool),
+    Name(String),
+    Neg(Box<AWorkExpr>),
+    Bin(ABinOp, Box<AWorkExpr>, Box<AWorkExpr>),
 }

@@ -12,6 +12,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+mod workload;
+
 /// Limit on syntactic nesting: blocks, `if`s, parentheses, call and index brackets, and
 /// every operator, prefix operator and cast (each deepens the tree by one). Every later
 /// pass (verifier, bytecode compiler, lowering, drops) recurses over the tree, so this
@@ -230,13 +232,18 @@ impl Parser {
 
     fn func(&mut self) -> R<AFunc> {
         let mut reassoc = false;
+        let mut workload = None;
         while self.eat(&Tok::Hash) {
             self.expect(&Tok::LBracket, "`[`")?;
             let (a, apos) = self.ident("an attribute")?;
-            if a != "reassoc" {
-                return err(apos, format!("unknown attribute `{a}`"));
+            match a.as_str() {
+                "reassoc" => reassoc = true,
+                "workload" if workload.is_some() => {
+                    return err(apos, "a function has at most one `workload` attribute");
+                }
+                "workload" => workload = Some(self.workload_attr(apos)?),
+                _ => return err(apos, format!("unknown attribute `{a}`")),
             }
-            reassoc = true;
             self.expect(&Tok::RBracket, "`]`")?;
         }
         self.expect(&Tok::Fn, "`fn`")?;
@@ -268,6 +275,7 @@ impl Parser {
             name,
             pos,
             reassoc,
+            workload,
             params,
             ret,
             body,

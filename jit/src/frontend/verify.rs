@@ -17,6 +17,8 @@ use hashbrown::HashMap;
 
 type R<T> = Result<T, PosError>;
 
+mod workload;
+
 #[derive(Clone)]
 enum Binding {
     Local {
@@ -172,6 +174,7 @@ fn eval_const(e: Expr) -> Result<Const, TrapKind> {
         param_slots: Vec::new(),
         ret: ty,
         reassoc: false,
+        workload: None,
         locals: Vec::new(),
         bufs: Vec::new(),
         body: vec![Stmt::Return(Some(e))],
@@ -421,6 +424,7 @@ fn check_func(g: &Globals, f: &AFunc) -> R<Function> {
         param_slots,
         ret: f.ret,
         reassoc: f.reassoc,
+        workload: workload::check(f)?,
         locals: cx.locals,
         bufs,
         body,

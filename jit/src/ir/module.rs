@@ -32,6 +32,17 @@ impl Module {
     pub fn function_names(&self) -> Vec<&str> {
         self.funcs.iter().map(|f| f.name.as_str()).collect()
     }
+    /// The workload of a function, by name (`None` when there is no such function):
+    /// its verified `#[workload(...)]` attribute, or why it cannot be run on its own.
+    pub fn workload(
+        &self,
+        name: &str,
+    ) -> Option<Result<&crate::workload::Workload, crate::workload::NotExercised>> {
+        let f = self.funcs.iter().find(|f| f.name == name)?;
+        Some(f.workload.as_ref().ok_or(crate::workload::NotExercised {
+            reason: "not exercised: no #[workload(...)] attribute says how to call it",
+        }))
+    }
     /// Names of the constant tables, in declaration order.
     pub fn table_names(&self) -> Vec<&str> {
         self.tables.iter().map(|t| t.name.as_str()).collect()
@@ -112,6 +123,9 @@ pub struct Function {
     pub param_slots: Vec<ParamSlot>,
     pub ret: Ty,
     pub reassoc: bool,
+    /// How an embedder may call it (`#[workload(...)]`; a function without parameters
+    /// has the empty one).
+    pub workload: Option<crate::workload::Workload>,
     /// Types of all scalar locals (scalar parameters first, in order).
     pub locals: Vec<Ty>,
     /// Buffer parameters: element type and mutability, in order.

@@ -16,7 +16,8 @@
 //! AOT run interleaved (one call of each per round) so that host noise (emulation, a
 //! shared machine) hits them alike. In-place kernels get their inputs restored before
 //! every call, outside the timed region. Every result is checked against T0 (`ok`).
-//! Emitted as `bench` events.
+//! Emitted as `bench` events. Then the functions of boot modules that have a workload,
+//! at T0..T3 (`super::bench_modules`).
 
 use crate::runtime::ladder::agrees;
 use crate::runtime::sink::SerialSink;
@@ -31,7 +32,7 @@ use platform::jit_memory::KernelPool;
 use platform::{cpu, smp, time, trace};
 
 /// Median cycles and repetitions of `call` (which returns its own timed cycles).
-fn measure(mut call: impl FnMut() -> Option<u64>) -> Option<(u64, u64, u64)> {
+pub(super) fn measure(mut call: impl FnMut() -> Option<u64>) -> Option<(u64, u64, u64)> {
     let first = call()?;
     let budget = time::hz().max(1_000_000) / 5;
     let mut reps = (budget / first.max(1)).clamp(5, 301);
@@ -55,19 +56,20 @@ fn timed(
     Some((t1.saturating_sub(t0), v))
 }
 
-struct Cell {
-    tier: &'static str,
-    median: u64,
-    min: u64,
-    reps: u64,
-    compile_cycles: Option<u64>,
-    code_bytes: Option<u64>,
-    ok: bool,
+pub(super) struct Cell {
+    pub tier: &'static str,
+    pub median: u64,
+    pub min: u64,
+    pub reps: u64,
+    pub compile_cycles: Option<u64>,
+    pub code_bytes: Option<u64>,
+    pub ok: bool,
 }
 
-fn emit(k: &Kernel, size: usize, c: &Cell) {
+/// One `bench` event.
+pub(super) fn emit_cell(kernel: &str, size: usize, c: &Cell) {
     trace::emit("bench", |e| {
-        e.str("kernel", k.name)
+        e.str("kernel", kernel)
             .str("tier", c.tier)
             .u64("size", size as u64)
             .u64("median_cycles", c.median)
@@ -243,7 +245,7 @@ fn bench_kernel(k: &'static Kernel, source: &str) -> Result<usize, String> {
         );
     }
     for c in &cells {
-        emit(k, size, c);
+        emit_cell(k.name, size, c);
     }
     Ok(cells.len())
 }
@@ -251,8 +253,10 @@ fn bench_kernel(k: &'static Kernel, source: &str) -> Result<usize, String> {
 /// Benchmarks every catalog kernel; returns how many kernels failed.
 pub fn run(rt: &Runtime) -> usize {
     let f = runtime::jit_features();
+    let user = super::bench_modules::functions(&rt.modules);
+    let kernels = ::modules::CATALOG.len() + user.len();
     trace::emit("bench_start", |e| {
-        e.u64("kernels", ::modules::CATALOG.len() as u64)
+        e.u64("kernels", kernels as u64)
             .str_list("jit_features", f.names())
             .u64("tsc_hz", time::hz())
             .str("aot_target", "x86-64 baseline (SSE2), this kernel image")
@@ -270,8 +274,14 @@ pub fn run(rt: &Runtime) -> usize {
             trace::warn("bench", format_args!("{}: {e}", k.name));
         }
     }
+    for (m, name, w) in user {
+        if let Err(e) = super::bench_modules::bench_function(m, name, w) {
+            failed += 1;
+            trace::warn("bench", format_args!("{}: {name}: {e}", m.file));
+        }
+    }
     trace::emit("bench_done", |e| {
-        e.u64("kernels", ::modules::CATALOG.len() as u64)
+        e.u64("kernels", kernels as u64)
             .u64("failed", failed as u64)
             .u64("elapsed_us", time::now_us() - start);
     });

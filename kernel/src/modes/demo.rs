@@ -1,5 +1,6 @@
 //! `bareflow.mode=demo`: first a prime sieve on every other CPU ([`hand_out_sieves`]),
-//! then a workload mixing every catalog kernel, round-robin through their slots, so
+//! then a workload mixing every catalog kernel and every boot-module function with a
+//! workload (`#[workload(...)]`), round-robin through their slots, so
 //! each climbs T0→T1→T2→T3 (compiled on the compiler CPU) while the trace scrolls; a
 //! `stats` line every second; then a few more seconds at T3 with `stats`, and the
 //! kernel exits. Bounded: it stops after at most `DEADLINE_US`.
@@ -19,7 +20,10 @@ pub fn run() -> bool {
     let t = runtime::thresholds();
     let rt = Runtime::new(t, runtime::compiler_cpu(), true);
     let mut lanes = match ladder::lanes(&rt, ladder::small_size) {
-        Ok(l) => l,
+        Ok(mut l) => {
+            l.extend(ladder::module_lanes(&rt));
+            l
+        }
         Err(e) => {
             trace::warn("demo", format_args!("{e}"));
             return false;

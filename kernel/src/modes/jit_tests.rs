@@ -4,6 +4,10 @@
 //! - `jit_tier_ladder`: every kernel climbs T0→T1→T2→T3 with tier-ups requested at
 //!   exactly the configured call counts, compiled on the compiler CPU while the caller
 //!   keeps calling; every result equals T0's (within the reassociation tolerance).
+//!   Functions of boot modules with a workload climb with them.
+//! - `jit_module_workloads`: every function of a boot module that has a workload, at
+//!   T1, T2 and T3 against T0 on the inputs it generates: the same value or the same
+//!   trap, the same `&mut` buffers.
 //! - `jit_trap`: a kernel trap at a compiled tier is an event and an error value; the
 //!   next call is right.
 //! - `jit_exception`: a real CPU exception in JIT code (its executable pages made
@@ -95,6 +99,72 @@ fn modules_test(rt: &Runtime) -> Outcome {
     }
 }
 
+/// T1, T2 and T3 against T0 on every boot-module function's workload, traps included
+/// (on a quiet runtime of its own, so the forced compiles leave the ladder's alone).
+fn module_workloads_test(rt: &Runtime) -> Outcome {
+    let mut detail = String::new();
+    let mut ok = true;
+    let mut checked = 0;
+    for m in rt.modules.iter().filter(|m| m.from_boot) {
+        for (name, w) in &m.workloads {
+            let (Ok(w), Some(f)) = (w, rt.engine.func(m.id, name)) else {
+                continue;
+            };
+            checked += 1;
+            let mut inputs = jit::workload::Inputs::generate(w, ladder::SEED);
+            let call = |inputs: &mut jit::workload::Inputs, tier: Tier| {
+                inputs.reset();
+                let mut args = inputs.args();
+                match rt.call_at(f, tier, &mut args) {
+                    Ok(v) => Ok(Ok(v)),
+                    Err(CallError::Trap(t)) => Ok(Err(t.kind)),
+                    Err(e) => Err(ladder::describe(&e)),
+                }
+            };
+            let reference = match call(&mut inputs, Tier::T0) {
+                Ok(r) => jit::workload::Outputs::capture(&inputs, r),
+                Err(e) => {
+                    ok = false;
+                    let _ = write!(detail, " {name}: T0 {e};");
+                    continue;
+                }
+            };
+            let _ = write!(
+                detail,
+                " {name} (T0 {}):",
+                match &reference.result {
+                    Ok(v) => s!("returns {v:?}"),
+                    Err(k) => s!("traps {k:?}"),
+                }
+            );
+            for tier in [Tier::T1, Tier::T2, Tier::T3] {
+                let verdict = match call(&mut inputs, tier) {
+                    Ok(r) => reference
+                        .check(&inputs, &r, w.reassoc)
+                        .map_err(|m| s!("{m}")),
+                    Err(e) => Err(e),
+                };
+                match verdict {
+                    Ok(()) => {
+                        let _ = write!(detail, " {tier} ok");
+                    }
+                    Err(e) => {
+                        ok = false;
+                        let _ = write!(detail, " {tier} DIFFERS ({e})");
+                    }
+                }
+            }
+            detail.push(';');
+        }
+    }
+    if checked == 0 {
+        detail = s!("no boot module function has a workload");
+    } else {
+        detail = s!("{checked} functions:{detail}");
+    }
+    Outcome { ok, detail }
+}
+
 fn ladder_test(rt: &Runtime, lanes: &mut [Lane], t: [u64; 3]) -> Outcome {
     let out = ladder::climb(rt, lanes, t, 50, LADDER_DEADLINE_US, 1_000_000);
     let ups = rt.sink.tier_ups();
@@ -106,11 +176,11 @@ fn ladder_test(rt: &Runtime, lanes: &mut [Lane], t: [u64; 3]) -> Outcome {
         wrong += l.wrong;
         while_compiling += l.calls_while_compiling;
         if let Some(w) = &l.first_wrong {
-            let _ = write!(problems, " {}: {w};", l.kernel.name);
+            let _ = write!(problems, " {}: {w};", l.name);
         }
         let tier = rt.engine.current_tier(l.func);
         if tier != Tier::T3 {
-            let _ = write!(problems, " {} stuck at {tier};", l.kernel.name);
+            let _ = write!(problems, " {} stuck at {tier};", l.name);
         }
         let mine: Vec<_> = ups.iter().filter(|u| u.kernel == name).collect();
         let want = [
@@ -120,15 +190,11 @@ fn ladder_test(rt: &Runtime, lanes: &mut [Lane], t: [u64; 3]) -> Outcome {
         ];
         let got: Vec<(Tier, Tier, u64)> = mine.iter().map(|u| (u.from, u.to, u.calls)).collect();
         if got[..] != want[..] {
-            let _ = write!(problems, " {} tier-ups {:?};", l.kernel.name, got);
+            let _ = write!(problems, " {} tier-ups {:?};", l.name, got);
         }
         let want_cpu = rt.compiler_cpu.unwrap_or(0) as u32;
         if mine.iter().any(|u| u.cpu != want_cpu) {
-            let _ = write!(
-                problems,
-                " {} compiled off the compiler cpu;",
-                l.kernel.name
-            );
+            let _ = write!(problems, " {} compiled off the compiler cpu;", l.name);
         }
     }
     let calls: u64 = lanes.iter().map(|l| l.calls).sum();
@@ -169,7 +235,9 @@ fn ladder_test(rt: &Runtime, lanes: &mut [Lane], t: [u64; 3]) -> Outcome {
 
 fn trap_test(rt: &Runtime, lanes: &mut [Lane]) -> Outcome {
     for lane in lanes.iter_mut() {
-        let k = lane.kernel;
+        let Some(k) = lane.kernel() else {
+            continue;
+        };
         let Some(case) = k.trap_cases(1).into_iter().next() else {
             continue;
         };
@@ -592,7 +660,7 @@ fn narrow_types_test() -> Outcome {
 
 fn soak_lanes(rt: &Runtime) -> Result<Vec<Lane>, String> {
     let mut lanes = ladder::lanes(rt, ladder::small_size)?;
-    lanes.retain(|l| SOAK_KERNELS.contains(&l.kernel.name));
+    lanes.retain(|l| SOAK_KERNELS.contains(&l.name.as_str()));
     Ok(lanes)
 }
 
@@ -616,7 +684,7 @@ fn soak_loop(
     let wrong = lanes.iter().map(|l| l.wrong).sum();
     let first = lanes
         .iter()
-        .find_map(|l| l.first_wrong.clone().map(|w| s!("{}: {w}", l.kernel.name)));
+        .find_map(|l| l.first_wrong.clone().map(|w| s!("{}: {w}", l.name)));
     (calls, wrong, first)
 }
 
@@ -712,8 +780,14 @@ pub fn run_all() -> bool {
     let mut results: Vec<(&'static str, bool)> = Vec::new();
     let rt = Runtime::new(t, runtime::compiler_cpu(), true);
     record(&mut results, "jit_modules", modules_test(&rt));
+    record(
+        &mut results,
+        "jit_module_workloads",
+        module_workloads_test(&Runtime::new(t, None, false)),
+    );
     match ladder::lanes(&rt, ladder::small_size) {
         Ok(mut lanes) => {
+            lanes.extend(ladder::module_lanes(&rt));
             let compiler = rt
                 .compiler_cpu
                 .and_then(|c| CompilerCpu::start(rt.engine.clone(), c));

@@ -3,13 +3,16 @@
 //! - `selftest`: the machine self-tests ([`machine_tests`]), then the JIT
 //!   runtime's ([`jit_tests`]); exit success when all pass.
 //! - `demo`: the machine self-tests, a prime sieve on every other CPU, then
-//!   every catalog kernel climbing the tiers ([`demo`]).
+//!   every catalog kernel and every boot-module function with a workload climbing
+//!   the tiers ([`demo`]).
 //! - `bench`: the work hand-off round trip, then every kernel at every tier
-//!   and as AOT Rust ([`bench`]).
+//!   and as AOT Rust ([`bench`]), and boot-module functions with a workload at every
+//!   tier ([`bench_modules`]).
 //! - `test-exception` / `test-panic`: a deliberate CPU exception / Rust panic,
 //!   to check how the kernel reports them.
 
 mod bench;
+mod bench_modules;
 mod block_test;
 mod demo;
 mod jit_tests;

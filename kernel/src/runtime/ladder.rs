@@ -1,5 +1,6 @@
-//! The tier ladder: every catalog kernel called round-robin through its slot until it
-//! runs at T3, every result checked against T0.
+//! The tier ladder: every catalog kernel, and every function of a boot module whose
+//! workload (`#[workload(...)]`) says how to call it, called round-robin through its
+//! slot until it runs at T3, every result checked against T0.
 //!
 //! With a compiler CPU, the caller never waits for a compile: while a kernel's
 //! tier-up is in flight the caller keeps calling it at its current tier, up to the call
@@ -10,22 +11,96 @@
 
 use super::{CallError, Runtime};
 use ::modules::{Data, Kernel, Outputs, Param, Tolerance, Workload};
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use jit::workload::Inputs;
 use jit::{FuncId, Tier, Value};
 use platform::{time, trace};
 
+/// The seed of the inputs every lane runs on (the host's `cargo xtask try` too).
+pub const SEED: u64 = 1;
+
+/// What a lane calls its kernel with, and what T0 made of it.
+pub enum LaneWork {
+    /// A catalog kernel: the catalog's inputs.
+    Catalog {
+        kernel: &'static Kernel,
+        work: Workload,
+        reference: Outputs,
+    },
+    /// A boot module's function: the inputs its workload generates.
+    Module {
+        inputs: Inputs,
+        reference: jit::workload::Outputs,
+        reassoc: bool,
+    },
+}
+
 /// One kernel on the ladder.
 pub struct Lane {
-    pub kernel: &'static Kernel,
+    /// The catalog name, or the function's name.
+    pub name: String,
     pub func: FuncId,
-    pub work: Workload,
-    pub reference: Outputs,
+    pub work: LaneWork,
     pub calls: u64,
     pub wrong: u64,
     pub first_wrong: Option<String>,
     pub calls_while_compiling: u64,
     pub exceptions: u64,
+}
+
+impl Lane {
+    fn new(name: String, func: FuncId, work: LaneWork) -> Lane {
+        Lane {
+            name,
+            func,
+            work,
+            calls: 0,
+            wrong: 0,
+            first_wrong: None,
+            calls_while_compiling: 0,
+            exceptions: 0,
+        }
+    }
+
+    /// The catalog kernel of the lane, if it is one.
+    pub fn kernel(&self) -> Option<&'static Kernel> {
+        match &self.work {
+            LaneWork::Catalog { kernel, .. } => Some(kernel),
+            LaneWork::Module { .. } => None,
+        }
+    }
+
+    /// One counted call through the slot on freshly reset inputs; `Ok(true)` when the
+    /// result agrees with T0's.
+    fn call(&mut self, rt: &Runtime) -> Result<bool, CallError> {
+        match &mut self.work {
+            LaneWork::Catalog {
+                kernel,
+                work,
+                reference,
+            } => {
+                work.reset();
+                let v = {
+                    let mut args = work.args();
+                    rt.call(self.func, &mut args)
+                }?;
+                Ok(agrees(reference, work, &v, kernel.tolerance))
+            }
+            LaneWork::Module {
+                inputs,
+                reference,
+                reassoc,
+            } => {
+                inputs.reset();
+                let v = {
+                    let mut args = inputs.args();
+                    rt.call(self.func, &mut args)
+                }?;
+                Ok(reference.check(inputs, &Ok(v), *reassoc).is_ok())
+            }
+        }
+    }
 }
 
 /// A small size from the kernel's test sizes (cheap enough for thousands of T0 calls).
@@ -57,19 +132,65 @@ pub fn lanes(rt: &Runtime, size: fn(&Kernel) -> usize) -> Result<Vec<Lane>, Stri
         }
         .map_err(|e| alloc::format!("{}: T0 reference call failed: {e:?}", k.name))?;
         let reference = work.outputs(ret);
-        lanes.push(Lane {
+        let work = LaneWork::Catalog {
             kernel: k,
-            func,
             work,
             reference,
-            calls: 0,
-            wrong: 0,
-            first_wrong: None,
-            calls_while_compiling: 0,
-            exceptions: 0,
-        });
+        };
+        lanes.push(Lane::new(k.name.to_string(), func, work));
     }
     Ok(lanes)
+}
+
+/// Lanes for the functions of boot modules that have a workload (catalog entries
+/// excluded: their catalog lane runs them). T0's outputs on the workload are the
+/// reference; a function that traps on its own workload at T0 is reported once (a
+/// `warn`), stays at T0 and gets no lane.
+pub fn module_lanes(rt: &Runtime) -> Vec<Lane> {
+    let mut lanes = Vec::new();
+    for m in rt.modules.iter().filter(|m| m.from_boot) {
+        for (name, workload) in &m.workloads {
+            let Ok(w) = workload else { continue };
+            let Some(func) = rt.engine.func(m.id, name) else {
+                continue;
+            };
+            let mut inputs = Inputs::generate(w, SEED);
+            let r = {
+                let mut args = inputs.args();
+                rt.call_at(func, Tier::T0, &mut args)
+            };
+            match r {
+                Ok(v) => {
+                    let reference = jit::workload::Outputs::capture(&inputs, Ok(v));
+                    let work = LaneWork::Module {
+                        inputs,
+                        reference,
+                        reassoc: w.reassoc,
+                    };
+                    lanes.push(Lane::new(name.clone(), func, work));
+                }
+                Err(e) => trace::warn(
+                    "workload",
+                    format_args!(
+                        "{}: {name} fails on its own workload at T0 ({}); it stays at T0 and is not called again",
+                        m.file,
+                        describe(&e)
+                    ),
+                ),
+            }
+        }
+    }
+    lanes
+}
+
+/// A failed call in words.
+pub fn describe(e: &CallError) -> String {
+    match e {
+        CallError::Trap(t) => alloc::format!("trap {:?} at {}", t.kind, t.tier),
+        CallError::Exception { kernel, tier, .. } => {
+            alloc::format!("CPU exception in {kernel}'s {tier} code")
+        }
+    }
 }
 
 fn float_ok(e: f64, a: f64, bound: Option<f64>) -> bool {
@@ -140,23 +261,18 @@ pub fn agrees(reference: &Outputs, w: &Workload, ret: &Value, tol: Tolerance) ->
 
 /// One call of a lane through the runtime, checked.
 pub fn step(rt: &Runtime, lane: &mut Lane) -> Result<(), CallError> {
-    lane.work.reset();
-    let r = {
-        let mut args = lane.work.args();
-        rt.call(lane.func, &mut args)
-    };
+    let r = lane.call(rt);
     lane.calls += 1;
     match r {
-        Ok(v) => {
-            if !agrees(&lane.reference, &lane.work, &v, lane.kernel.tolerance) {
-                lane.wrong += 1;
-                if lane.first_wrong.is_none() {
-                    lane.first_wrong = Some(alloc::format!(
-                        "call {} at {}: result differs from T0",
-                        lane.calls,
-                        rt.engine.current_tier(lane.func)
-                    ));
-                }
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            lane.wrong += 1;
+            if lane.first_wrong.is_none() {
+                lane.first_wrong = Some(alloc::format!(
+                    "call {} at {}: result differs from T0",
+                    lane.calls,
+                    rt.engine.current_tier(lane.func)
+                ));
             }
             Ok(())
         }

@@ -6,9 +6,15 @@
 //! otherwise it is loaded as an extra module. A malformed boot module is reported as
 //! `module_error` (file, line, col, reason) and skipped: the built-in module of that
 //! name, if any, stays. Boot modules with other names are left to their users.
+//!
+//! The workloads of a boot module's functions (`#[workload(...)]`) are kept with it:
+//! those functions join the demo, bench and self-tests. A boot module's function that
+//! has none (and is not a catalog kernel) is reported once as a `warn` (`workload`)
+//! saying why it is not exercised.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use jit::workload::{NotExercised, Workload};
 use jit::{Engine, ModuleId};
 use platform::{boot, trace};
 
@@ -21,6 +27,39 @@ pub struct LoadedModule {
     pub from_boot: bool,
     /// The source text (kept so other engines, e.g. the bench's, load the same code).
     pub source: String,
+    /// Boot modules: each function's workload, or why it has none (empty for built-in
+    /// modules, which the catalog drives).
+    pub workloads: Vec<(String, Result<Workload, NotExercised>)>,
+}
+
+/// Whether `function` of `file` is a catalog kernel's entry (the catalog calls it).
+pub fn is_catalog_entry(file: &str, function: &str) -> bool {
+    ::modules::CATALOG
+        .iter()
+        .any(|k| k.file == file && k.entry == function)
+}
+
+/// The workloads of a boot module's functions; reports the functions left out.
+fn workloads(
+    emit: bool,
+    file: &str,
+    module: &jit::Module,
+    names: &[String],
+) -> Vec<(String, Result<Workload, NotExercised>)> {
+    let mut out = Vec::new();
+    for name in names {
+        let Some(w) = module.workload(name) else {
+            continue;
+        };
+        if let Err(why) = &w
+            && emit
+            && !is_catalog_entry(file, name)
+        {
+            trace::warn("workload", format_args!("{file}: {name}: {why}"));
+        }
+        out.push((name.clone(), w.cloned()));
+    }
+    out
 }
 
 fn error(emit: bool, file: &str, line: u32, col: u32, reason: &str) {
@@ -108,6 +147,11 @@ pub fn load_all(engine: &Engine, emit: bool) -> Vec<LoadedModule> {
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
+            let workloads = if from_boot {
+                workloads(emit, file, &module, &names)
+            } else {
+                Vec::new()
+            };
             match engine.load(module) {
                 Ok(id) => {
                     loaded_event(emit, file, &names, from_boot, replaces, bytes);
@@ -116,6 +160,7 @@ pub fn load_all(engine: &Engine, emit: bool) -> Vec<LoadedModule> {
                         id,
                         from_boot,
                         source,
+                        workloads,
                     })
                 }
                 Err(e) => error(

@@ -14,7 +14,7 @@
 
 pub mod compiler;
 pub mod ladder;
-mod loader;
+pub mod loader;
 pub mod sink;
 
 use ::modules::Kernel;

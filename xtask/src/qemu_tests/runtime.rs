@@ -8,10 +8,16 @@
 //!   the compiler CPU (CPU 1), results agree with T0, a kernel trap and a real CPU
 //!   exception in JIT code are reported and the workload continues, W^X holds, the full
 //!   pool is reported, and the two-CPU soak makes a million calls without a wrong result.
+//!   Two more boot modules: the README's `saxpy` (its workload checked at T1–T3 against
+//!   T0, and it climbs the ladder to T3) and `trapping.bfir` (a workload that traps:
+//!   the trap compared at every tier, one `warn`; a function without a workload: one
+//!   `warn` saying it is not exercised).
 //! - `runtime-selftest-smp1`: the same on one CPU, compiling inline on CPU 0.
-//! - `runtime-bench`: bench mode; every kernel has T0..T3 and AOT cells, results equal
+//! - `runtime-bench`: bench mode, with the README's `saxpy` as a boot module; every
+//!   catalog kernel has T0..T3 and AOT cells, saxpy T0..T3 (its workload), results equal
 //!   to T0, compile cost for the compiled tiers.
-//! - `runtime-demo`: demo mode; every kernel reaches T3, `stats` lines, exit success.
+//! - `runtime-demo`: demo mode, with the README's `saxpy` as a boot module; every kernel
+//!   (saxpy included) reaches T3 with results equal to T0, `stats` lines, exit success.
 
 use super::{Case, Modules, Trace, ensure};
 use crate::iso::{self, Boot};
@@ -42,7 +48,17 @@ const RUNTIME_TESTS: &[&str] = &[
     "jit_native_stack",
     "jit_narrow_types",
     "jit_soak",
+    "jit_module_workloads",
 ];
+/// The README's example kernel, booted as a boot module by the selftest, demo and bench
+/// cases: it must join each of them through its `#[workload(...)]`.
+const SAXPY: &str = "saxpy";
+/// A boot module of the selftest whose workload traps (`n` past the end of `x`), and a
+/// function without a workload.
+const TRAPPING_NAME: &str = "trapping.bfir";
+const TRAPPING_SRC: &str = "//! Traps on its own workload (runtime QEMU test).\n\
+#[workload(x = [iota; 16], n = 17)]\nfn overrun(x: &[i32], n: i32) -> i32 {\n    let s = 0;\n    for i in 0..n {\n        s += x[i];\n    }\n    return s;\n}\n\
+/// No workload: not exercised.\nfn first(x: &[i32]) -> i32 {\n    return x[0];\n}\n";
 
 fn all<'a>(evs: &'a [Event], name: &str) -> Vec<&'a Event> {
     evs.iter().filter(|e| e["ev"] == name).collect()
@@ -77,7 +93,62 @@ fn test_modules() -> Result<Vec<PathBuf>, String> {
         .collect();
     mods.push(fib);
     mods.push(broken);
+    let trapping = dir.join(TRAPPING_NAME);
+    std::fs::write(&trapping, TRAPPING_SRC).map_err(|e| format!("{}: {e}", trapping.display()))?;
+    mods.push(trapping);
+    mods.push(saxpy_path());
     Ok(mods)
+}
+
+/// `ir-modules/examples/saxpy.bfir`, the README's example.
+fn saxpy_path() -> PathBuf {
+    paths::root().join("ir-modules/examples/saxpy.bfir")
+}
+
+/// The default modules and the README's saxpy.
+fn with_saxpy() -> Result<Vec<PathBuf>, String> {
+    let mut mods = iso::default_modules();
+    mods.push(saxpy_path());
+    Ok(mods)
+}
+
+/// saxpy climbed T0→T1→T2→T3 (a `tier_up` to T3 naming it).
+fn saxpy_reached_t3(evs: &[Event]) -> Result<(), String> {
+    ensure(
+        all(evs, "tier_up")
+            .iter()
+            .any(|e| s(e, "kernel") == SAXPY && s(e, "to") == "T3"),
+        || "the boot module's saxpy never reached T3".into(),
+    )
+}
+
+/// The boot modules' workloads in the selftest: saxpy checked at T1-T3 against T0,
+/// the trapping workload's trap compared at every tier and reported once, the function
+/// without a workload reported as not exercised.
+fn check_module_workloads(evs: &[Event]) -> Result<(), String> {
+    let t = all(evs, "selftest")
+        .into_iter()
+        .find(|e| e["name"] == "jit_module_workloads")
+        .ok_or("no jit_module_workloads selftest")?;
+    let detail = s(t, "detail");
+    ensure(
+        detail.contains("saxpy (T0 returns Unit): T1 ok T2 ok T3 ok")
+            && detail.contains("overrun (T0 traps OutOfBounds): T1 ok T2 ok T3 ok"),
+        || format!("jit_module_workloads: {detail}"),
+    )?;
+    let warns: Vec<&str> = all(evs, "warn")
+        .iter()
+        .filter(|w| s(w, "what") == "workload")
+        .map(|w| s(w, "detail"))
+        .collect();
+    ensure(
+        warns.iter().filter(|d| d.contains("overrun")).count() == 1
+            && warns
+                .iter()
+                .any(|d| d.contains("first") && d.contains("not exercised")),
+        || format!("workload warnings: {warns:?}"),
+    )?;
+    saxpy_reached_t3(evs)
 }
 
 fn check_exit(evs: &[Event], out: &QemuOutcome) -> Result<(), String> {
@@ -179,6 +250,7 @@ fn selftest_smp2(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
         || format!("fibonacci.bfir was not replaced by the boot module: {fib:?}"),
     )?;
     let kernels = check_tier_ups(evs, 1)?;
+    check_module_workloads(evs)?;
     // a kernel trap: an event naming kernel, tier and kind
     let traps = all(evs, "trap");
     ensure(
@@ -252,9 +324,10 @@ fn demo(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
     ensure(all(evs, "stats").len() >= 2, || {
         "fewer than two stats lines".into()
     })?;
+    saxpy_reached_t3(evs)?;
     check_exit(evs, out)?;
     Ok(format!(
-        "{} kernels at T3, {} calls",
+        "{} kernels at T3 (saxpy among them), {} calls",
         climbed.len(),
         n(d, "calls").unwrap_or(0)
     ))
@@ -289,8 +362,17 @@ fn bench(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
     ensure(complete >= 17, || {
         format!("only {complete} kernels with all five cells: {tiers:?}")
     })?;
+    let jit_only: BTreeSet<&str> = ["T0", "T1", "T2", "T3"].into();
+    ensure(tiers.get(SAXPY) == Some(&jit_only), || {
+        format!(
+            "the boot module's saxpy: cells {:?}, want T0..T3",
+            tiers.get(SAXPY)
+        )
+    })?;
     check_exit(evs, out)?;
-    Ok(format!("{complete} kernels x 5 cells, all equal to T0"))
+    Ok(format!(
+        "{complete} kernels x 5 cells and saxpy x 4, all equal to T0"
+    ))
 }
 
 /// The JIT runtime tests.
@@ -326,7 +408,7 @@ pub const CASES: &[Case] = &[
         smp: 2,
         mem_mib: 512,
         uefi: false,
-        modules: Modules::Default,
+        modules: Modules::Custom(with_saxpy),
         check: bench,
         attach: None,
         console: None,
@@ -338,7 +420,7 @@ pub const CASES: &[Case] = &[
         smp: 2,
         mem_mib: 512,
         uefi: false,
-        modules: Modules::Default,
+        modules: Modules::Custom(with_saxpy),
         check: demo,
         attach: None,
         console: None,
