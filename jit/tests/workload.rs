@@ -180,6 +180,14 @@ fn a_workload_that_does_not_fit_the_signature_is_a_located_error() {
         "w.bfir:1:17: 256 does not fit `b` (0..=255)"
     );
     assert_eq!(
+        error("#[workload(b = [-129; 4])]\nfn g(b: &[i8]) {}\n"),
+        "w.bfir:1:17: -129 does not fit `b` (-128..=127)"
+    );
+    assert_eq!(
+        error("#[workload(h = [random(0, 70000); 4])]\nfn g(h: &[f16]) {}\n"),
+        "w.bfir:1:17: 70000 is outside the f16 range of `h` (-65504..=65504)"
+    );
+    assert_eq!(
         error("#[workload(b = random(0, 1))]\nfn g(b: bool) {}\n"),
         "w.bfir:1:16: `random` needs a number; `b` is a bool"
     );
@@ -221,6 +229,10 @@ fn generated_inputs_run_every_tier_like_t0() {
     assert!(matches!(tiers_agree(dot, "dot"), Ok(Value::F32(_))));
     let trap = "#[workload(x = [iota; 10], y = [0; 10], n = 11)]\n\
                 fn copy(x: &[i64], y: &mut [i64], n: i32) {\n for i in 0..n { y[i] = x[i] * 3; }\n}\n";
+    let bytes = "#[workload(n = 300, a = [random(-128, 127); n], h = [random(-2, 2); n], y = [0; n])]\n\
+                 fn mix(a: &[i8], h: &[f16], y: &mut [f16], n: i32) {\n\
+                 for i in 0..n { y[i] = h[i] * (a[i] as f32) + 0.5; }\n}\n";
+    assert!(matches!(tiers_agree(bytes, "mix"), Ok(Value::Unit)));
     assert!(matches!(
         tiers_agree(trap, "copy"),
         Err(TrapKind::OutOfBounds)

@@ -10,6 +10,9 @@ use alloc::vec::Vec;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Buffer {
     U8(Vec<u8>),
+    I8(Vec<i8>),
+    /// IEEE binary16 bit patterns (`jit::half`).
+    F16(Vec<u16>),
     I32(Vec<i32>),
     I64(Vec<i64>),
     F32(Vec<f32>),
@@ -56,6 +59,8 @@ impl Buffer {
     pub fn len(&self) -> usize {
         match self {
             Buffer::U8(v) => v.len(),
+            Buffer::I8(v) => v.len(),
+            Buffer::F16(v) => v.len(),
             Buffer::I32(v) => v.len(),
             Buffer::I64(v) => v.len(),
             Buffer::F32(v) => v.len(),
@@ -71,6 +76,8 @@ impl Buffer {
     fn copy_from(&mut self, src: &Buffer) {
         match (self, src) {
             (Buffer::U8(d), Buffer::U8(s)) if d.len() == s.len() => d.copy_from_slice(s),
+            (Buffer::I8(d), Buffer::I8(s)) if d.len() == s.len() => d.copy_from_slice(s),
+            (Buffer::F16(d), Buffer::F16(s)) if d.len() == s.len() => d.copy_from_slice(s),
             (Buffer::I32(d), Buffer::I32(s)) if d.len() == s.len() => d.copy_from_slice(s),
             (Buffer::I64(d), Buffer::I64(s)) if d.len() == s.len() => d.copy_from_slice(s),
             (Buffer::F32(d), Buffer::F32(s)) if d.len() == s.len() => d.copy_from_slice(s),
@@ -108,7 +115,7 @@ fn draw(rng: &mut Rng, lo: Number, hi: Number) -> Number {
     }
 }
 
-/// The element at `i` of a fill.
+/// The element at `i` of a fill (`iota` wraps in byte elements: `as` truncates).
 fn element(rng: &mut Rng, fill: Fill, i: usize) -> Number {
     match fill {
         Fill::Value(n) => n,
@@ -155,6 +162,12 @@ fn buffer(rng: &mut Rng, elem: Elem, len: usize, fill: Fill) -> Buffer {
     };
     match elem {
         Elem::U8 => Buffer::U8((0..len).map(|_| as_i64(next(rng)) as u8).collect()),
+        Elem::I8 => Buffer::I8((0..len).map(|_| as_i64(next(rng)) as i8).collect()),
+        Elem::F16 => Buffer::F16(
+            (0..len)
+                .map(|_| crate::half::f32_to_f16(as_f32(next(rng))))
+                .collect(),
+        ),
         Elem::I32 => Buffer::I32((0..len).map(|_| as_i64(next(rng)) as i32).collect()),
         Elem::I64 => Buffer::I64((0..len).map(|_| as_i64(next(rng))).collect()),
         Elem::F32 => Buffer::F32((0..len).map(|_| as_f32(next(rng))).collect()),
@@ -217,11 +230,15 @@ impl Inputs {
                 Input::Scalar(Value::Unit) => Arg::U8s(&[]),
                 Input::Buffer { data, mutable } => match (data, *mutable) {
                     (Buffer::U8(v), false) => Arg::U8s(v),
+                    (Buffer::I8(v), false) => Arg::I8s(v),
+                    (Buffer::F16(v), false) => Arg::F16s(v),
                     (Buffer::I32(v), false) => Arg::I32s(v),
                     (Buffer::I64(v), false) => Arg::I64s(v),
                     (Buffer::F32(v), false) => Arg::F32s(v),
                     (Buffer::F64(v), false) => Arg::F64s(v),
                     (Buffer::U8(v), true) => Arg::U8sMut(v),
+                    (Buffer::I8(v), true) => Arg::I8sMut(v),
+                    (Buffer::F16(v), true) => Arg::F16sMut(v),
                     (Buffer::I32(v), true) => Arg::I32sMut(v),
                     (Buffer::I64(v), true) => Arg::I64sMut(v),
                     (Buffer::F32(v), true) => Arg::F32sMut(v),

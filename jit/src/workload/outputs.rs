@@ -64,6 +64,10 @@ fn first_difference(e: &Buffer, a: &Buffer, reassoc: bool) -> Option<usize> {
     }
     match (e, a) {
         (Buffer::U8(x), Buffer::U8(y)) => ints(x, y),
+        (Buffer::I8(x), Buffer::I8(y)) => ints(x, y),
+        (Buffer::F16(x), Buffer::F16(y)) => {
+            floats(x, y, reassoc, |h| f64::from(crate::half::f16_to_f32(h)))
+        }
         (Buffer::I32(x), Buffer::I32(y)) => ints(x, y),
         (Buffer::I64(x), Buffer::I64(y)) => ints(x, y),
         (Buffer::F32(x), Buffer::F32(y)) => floats(x, y, reassoc, f64::from),
@@ -75,6 +79,10 @@ fn first_difference(e: &Buffer, a: &Buffer, reassoc: bool) -> Option<usize> {
 fn element(b: &Buffer, i: usize) -> String {
     match b {
         Buffer::U8(v) => v.get(i).map(|x| alloc::format!("{x}")),
+        Buffer::I8(v) => v.get(i).map(|x| alloc::format!("{x}")),
+        Buffer::F16(v) => v
+            .get(i)
+            .map(|x| alloc::format!("{:?}", crate::half::f16_to_f32(*x))),
         Buffer::I32(v) => v.get(i).map(|x| alloc::format!("{x}")),
         Buffer::I64(v) => v.get(i).map(|x| alloc::format!("{x}")),
         Buffer::F32(v) => v.get(i).map(|x| alloc::format!("{x:?}")),

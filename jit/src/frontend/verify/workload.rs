@@ -85,8 +85,7 @@ pub(super) fn check(f: &AFunc) -> R<Option<Workload>> {
                     entry.pos,
                     format!(
                         "`{}` is a buffer ({m}[{}]): give `[fill; length]`, e.g. `[random(-1, 1); 1024]`",
-                        entry.name,
-                        elem_name(elem)
+                        entry.name, elem
                     ),
                 );
             }
@@ -120,16 +119,6 @@ pub(super) fn check(f: &AFunc) -> R<Option<Workload>> {
     }))
 }
 
-fn elem_name(e: Elem) -> &'static str {
-    match e {
-        Elem::U8 => "u8",
-        Elem::I32 => "i32",
-        Elem::I64 => "i64",
-        Elem::F32 => "f32",
-        Elem::F64 => "f64",
-    }
-}
-
 fn scalar(
     names: &HashMap<&str, Binding>,
     name: &str,
@@ -158,24 +147,38 @@ fn buffer_fill(
 ) -> R<Fill> {
     let (ty, range) = match elem {
         Elem::U8 => (Ty::I32, Some((0, 255))),
+        Elem::I8 => (Ty::I32, Some((-128, 127))),
+        Elem::F16 => (Ty::F32, None),
         Elem::I32 => (Ty::I32, None),
         Elem::I64 => (Ty::I64, None),
         Elem::F32 => (Ty::F32, None),
         Elem::F64 => (Ty::F64, None),
     };
-    match fill {
-        AWorkValue::Fixed(e) => Ok(Fill::Value(number(
-            eval(names, e)?,
-            ty,
-            range,
-            e.pos,
-            name,
-        )?)),
+    let fill = match fill {
+        AWorkValue::Fixed(e) => {
+            let n = number(eval(names, e)?, ty, range, e.pos, name)?;
+            half_fits(elem, n, e.pos, name)?;
+            Fill::Value(n)
+        }
         AWorkValue::Random { pos, lo, hi } => {
             let (lo, hi) = bounds(names, name, ty, range, *pos, lo, hi)?;
-            Ok(Fill::Random { lo, hi })
+            half_fits(elem, lo, *pos, name)?;
+            half_fits(elem, hi, *pos, name)?;
+            Fill::Random { lo, hi }
         }
-        AWorkValue::Iota(_) => Ok(Fill::Iota),
+        AWorkValue::Iota(_) => Fill::Iota,
+    };
+    Ok(fill)
+}
+
+/// An `f16` element holds finite values up to 65504 in magnitude.
+fn half_fits(elem: Elem, n: Number, pos: Pos, name: &str) -> R<()> {
+    match (elem, n) {
+        (Elem::F16, Number::F32(v)) if !(-65504.0..=65504.0).contains(&v) => err(
+            pos,
+            format!("{v} is outside the f16 range of `{name}` (-65504..=65504)"),
+        ),
+        _ => Ok(()),
     }
 }
 
