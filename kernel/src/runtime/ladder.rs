@@ -66,7 +66,7 @@ impl Lane {
     /// The catalog kernel of the lane, if it is one.
     pub fn kernel(&self) -> Option<&'static Kernel> {
         match &self.work {
-            LaneWork::Catalog { kernel, .. } => Some(kernel),
+            LaneWork::Catalog { kernel, .. } => Some(*kernel),
             LaneWork::Module { .. } => None,
         }
     }
