@@ -9,21 +9,34 @@ use alloc::vec::Vec;
 /// The elements of one buffer argument.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Buffer {
+    /// `u8` elements.
     U8(Vec<u8>),
+    /// `i8` elements.
     I8(Vec<i8>),
-    /// IEEE binary16 bit patterns (`jit::half`).
+    /// `f16` elements as IEEE binary16 bit patterns (`jit::half`).
     F16(Vec<u16>),
+    /// `i32` elements.
     I32(Vec<i32>),
+    /// `i64` elements.
     I64(Vec<i64>),
+    /// `f32` elements.
     F32(Vec<f32>),
+    /// `f64` elements.
     F64(Vec<f64>),
 }
 
 /// One argument, owned.
 #[derive(Clone, Debug)]
 pub enum Input {
+    /// A scalar argument.
     Scalar(Value),
-    Buffer { data: Buffer, mutable: bool },
+    /// A buffer argument.
+    Buffer {
+        /// Its elements.
+        data: Buffer,
+        /// Lent as `&mut [T]`.
+        mutable: bool,
+    },
 }
 
 /// Scalars compare by bits ([`Value::bits_eq`]), buffers element by element.
@@ -50,6 +63,7 @@ impl PartialEq for Input {
 /// every buffer back to the generated values (kernels may write their inputs).
 #[derive(Clone, Debug)]
 pub struct Inputs {
+    /// The arguments, as the last call left them.
     pub params: Vec<Input>,
     pristine: Vec<Input>,
 }

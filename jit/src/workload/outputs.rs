@@ -17,13 +17,18 @@ pub const REASSOC_TOLERANCE: f64 = 1e-4;
 /// before it.
 #[derive(Clone, Debug)]
 pub struct Outputs {
+    /// The returned value, or the kind of the trap.
     pub result: Result<Value, TrapKind>,
+    /// Every `&mut` buffer after the call, by parameter position.
     pub buffers: Vec<(usize, Buffer)>,
 }
 
 /// The first difference [`Outputs::check`] found.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Mismatch(pub String);
+pub struct Mismatch(
+    /// The difference, in words.
+    pub String,
+);
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

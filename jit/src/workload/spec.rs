@@ -12,20 +12,28 @@ pub const MAX_WORKLOAD_BYTES: usize = 8 * 1024 * 1024;
 /// A constant of a workload, already of its parameter's (or element's) type.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Number {
+    /// An `i32` (also `u8` and `i8` elements).
     I32(i32),
+    /// An `i64`.
     I64(i64),
+    /// An `f32` (also `f16` elements, rounded when stored).
     F32(f32),
+    /// An `f64`.
     F64(f64),
+    /// A `bool`.
     Bool(bool),
 }
 
 /// How a scalar parameter gets its value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ScalarInput {
+    /// This value.
     Fixed(Number),
     /// Drawn once per seed, uniform in `lo..=hi` (integers) or `[lo, hi)` (floats).
     Random {
+        /// The low bound (included).
         lo: Number,
+        /// The high bound (included for integers, excluded for floats).
         hi: Number,
     },
 }
@@ -36,7 +44,12 @@ pub enum Fill {
     /// Every element the same value.
     Value(Number),
     /// Each element drawn uniformly from `lo..=hi` (integers) or `[lo, hi)` (floats).
-    Random { lo: Number, hi: Number },
+    Random {
+        /// The low bound (included).
+        lo: Number,
+        /// The high bound (included for integers, excluded for floats).
+        hi: Number,
+    },
     /// Element `i` is `i` (converted to the element type; `u8` wraps modulo 256).
     Iota,
 }
@@ -44,14 +57,22 @@ pub enum Fill {
 /// The input of one parameter.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParamInput {
+    /// A scalar parameter.
     Scalar {
+        /// Its type.
         ty: Ty,
+        /// Its value.
         input: ScalarInput,
     },
+    /// A buffer parameter.
     Buffer {
+        /// The element type.
         elem: Elem,
+        /// `&mut [T]`.
         mutable: bool,
+        /// Elements.
         len: usize,
+        /// How the elements are filled.
         fill: Fill,
     },
 }
@@ -59,6 +80,7 @@ pub enum ParamInput {
 /// A verified `#[workload(...)]`: the inputs of every parameter, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Workload {
+    /// One input per parameter, in order.
     pub params: Vec<ParamInput>,
     /// The function is `#[reassoc]`: compiled tiers may differ from T0 within
     /// [`crate::workload::REASSOC_TOLERANCE`].
@@ -115,6 +137,7 @@ impl fmt::Display for Number {
 /// Why a function without a workload cannot be run by an embedder on its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotExercised {
+    /// Why, in words.
     pub reason: &'static str,
 }
 
