@@ -8,36 +8,14 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bareflow_boot_model::utf8_stream::Utf8Stream;
 use platform::{time, trace};
-use tinyllama::{Ops, PlainOps, Sampler, Session, Tokenizer, generate_from_tokens};
-
-/// The ops of the forward pass, by the names `llama_done` reports.
-pub const OP_NAMES: [&str; 8] = [
-    "matvec",
-    "matvec_f16",
-    "matvec_q8",
-    "rmsnorm",
-    "softmax",
-    "rope",
-    "swiglu",
-    "attention",
-];
+use tinyllama::{Ops, Sampler, Session, Tokenizer, generate_from_tokens};
 
 /// What `llama_done` says about the ops of an implementation.
 pub trait OpReport {
-    /// The tier each op runs at (`"aot"` for compiled Rust).
+    /// The tier each JIT kernel runs at now, by kernel name.
     fn op_tiers(&self) -> Vec<(&'static str, String)>;
     /// Compile time spent so far, in microseconds.
     fn compile_us(&self) -> u64;
-}
-
-impl OpReport for PlainOps {
-    fn op_tiers(&self) -> Vec<(&'static str, String)> {
-        OP_NAMES.iter().map(|&n| (n, String::from("aot"))).collect()
-    }
-
-    fn compile_us(&self) -> u64 {
-        0
-    }
 }
 
 /// Why an answer did not complete.

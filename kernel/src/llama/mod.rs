@@ -16,26 +16,33 @@
 //!    fails, is a `warn`; the session goes on with the next prompt.
 //! 3. **CPUs.** The forward pass splits matvec rows and attention heads over
 //!    every online CPU (`workers`; `bareflow.cpus=` limits them).
+//! 4. **JIT.** The ops are the JIT kernels of `ir-modules/llama.bfir` (`jit_kernels`),
+//!    called through their slots: they climb the tiers while the model talks
+//!    (`bareflow.tiers=` sets the call counts), compiled by the compiler CPU,
+//!    which also takes split-op tasks between compiles.
 //!
 //! Files: `load` (1), `answer` (one answer and its figures), `console` (COM1),
-//! `source` (drives and boot modules), `workers` (CPUs); this file runs the
-//! session.
+//! `source` (drives and boot modules), `workers` (CPUs), `jit_kernels` (the ops); this
+//! file runs the session.
 
 mod answer;
 mod console;
+mod jit_kernels;
 mod load;
 mod source;
 mod workers;
 
+use crate::runtime::{self, Runtime, compiler::CompilerCpu};
 use alloc::format;
 use alloc::string::String;
 use answer::{AnswerError, OpReport, answer};
 use bareflow_boot_model::cmdline::BootParams;
 use console::Console;
+use jit_kernels::KernelJit;
 use load::{Loaded, emit_loaded, load, quant_name};
 use platform::exit::{self, ExitCode};
 use platform::trace;
-use tinyllama::{Ops, PlainOps, Session};
+use tinyllama::{JitOps, Ops, Session};
 use workers::CpuWorkers;
 
 /// Context positions when neither the model nor `bareflow.ctx=` says less.
@@ -144,6 +151,29 @@ pub fn run(params: &'static BootParams) -> ! {
         Ok(l) => l,
         Err(reason) => fail(&console, &reason),
     };
-    let workers = CpuWorkers::new(None);
-    serve(params, &mut console, &loaded, PlainOps, &workers)
+    let runtime = Runtime::new(runtime::thresholds(), runtime::compiler_cpu(), true);
+    let compiler_cpu = runtime.compiler_cpu;
+    let engine = runtime.engine.clone();
+    let kernels = match KernelJit::new(runtime) {
+        Ok(k) => k,
+        Err(reason) => fail(&console, &reason),
+    };
+    let workers = CpuWorkers::new(compiler_cpu);
+    // The compiler CPU serves the tier-up requests and, between compiles, takes
+    // split-op tasks like a worker. It runs until the session exits.
+    if let Some(cpu) = compiler_cpu
+        && CompilerCpu::start_helping(engine, cpu, Some(workers.helper())).is_none()
+    {
+        trace::warn(
+            "llama",
+            format_args!("the compiler CPU {cpu} did not start; tier-ups wait"),
+        );
+    }
+    serve(
+        params,
+        &mut console,
+        &loaded,
+        JitOps::new(kernels),
+        &workers,
+    )
 }

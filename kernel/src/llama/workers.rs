@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 use platform::smp::{self, SmpError};
-use platform::team::Team;
+use platform::team::{Team, TeamHelper};
 
 /// The CPUs as tinyllama's workers.
 pub struct CpuWorkers {
@@ -41,6 +41,11 @@ impl CpuWorkers {
     /// Split-op tasks each CPU has run so far (index = CPU index).
     pub fn tasks_by_cpu(&self) -> Vec<u64> {
         self.team.calls_by_cpu()
+    }
+
+    /// A handle for the compiler CPU to join the work between compiles.
+    pub fn helper(&self) -> TeamHelper {
+        self.team.helper()
     }
 
     /// Sends the member CPUs into the team's loop (before an answer).

@@ -31,6 +31,8 @@ pub struct TierUpRecord {
     pub to: Tier,
     pub calls: u64,
     pub compile_cycles: u64,
+    /// Compile time in nanoseconds (the engine's clock).
+    pub compile_ns: u64,
     pub code_bytes: usize,
     /// The CPU that published it (emitted the event).
     pub cpu: u32,
@@ -106,6 +108,7 @@ impl TraceSink for SerialSink {
                 to,
                 calls,
                 compile_cycles,
+                compile_ns,
                 code_bytes,
                 ..
             } => self.tier_ups.lock().push(TierUpRecord {
@@ -114,6 +117,7 @@ impl TraceSink for SerialSink {
                 to: *to,
                 calls: *calls,
                 compile_cycles: *compile_cycles,
+                compile_ns: *compile_ns,
                 code_bytes: *code_bytes,
                 cpu,
             }),

@@ -4,7 +4,10 @@
 //! - `llama-q8-smp1`, `llama-q8-smp2`: a stories15M-shaped Q8_0 GGUF on a
 //!   read-only drive, `bareflow.prompt=` and 64 greedy steps on one and two
 //!   CPUs: `model_loaded` describes the model, and the generated token ids
-//!   equal the host `tinyllama`'s for the same file and prompt.
+//!   equal the host `tinyllama`'s for the same file and prompt; the ops run as
+//!   JIT kernels, and every kernel the model uses climbs to T3 while it
+//!   generates (`bareflow.tiers=10,30,100`; `tier_up` events between the
+//!   tokens, `llama_done`'s `op_tiers`).
 //! - `llama-v0-smp1`, `llama-v0-smp2`: the same for a llama2.c v0 (F32)
 //!   checkpoint, with its `tokenizer.bin` on a second drive and both exact
 //!   lengths on the command line.
@@ -197,6 +200,57 @@ fn check_loaded_source(t: &Trace, source: &str) -> Result<(), String> {
     })
 }
 
+/// The JIT kernels the forward pass of a model whose matrices are `quant` calls.
+fn used_kernels(quant: &str) -> Vec<&'static str> {
+    let mut k = vec![
+        "rmsnorm",
+        "softmax",
+        "rope",
+        "swiglu",
+        "attention_scores",
+        "attention_values",
+    ];
+    match quant {
+        "F32" => k.push("matvec"),
+        "Q8_0" => k.push("matvec_q8"),
+        _ => {}
+    }
+    k
+}
+
+/// Every kernel the model uses climbed to T3 during the answer (`tier_up` events,
+/// at least one of them after the first token) and `llama_done` reports it at T3 with
+/// the compile time spent.
+fn check_tiers(t: &Trace, quant: &str) -> Result<String, String> {
+    let done = t.one("llama_done")?;
+    let tiers = &done["op_tiers"];
+    let kernels = used_kernels(quant);
+    for k in &kernels {
+        ensure(tiers[*k] == "T3", || {
+            format!("llama_done op_tiers {tiers}: {k} is not at T3")
+        })?;
+        let reached = t
+            .all("tier_up")
+            .iter()
+            .any(|e| e["kernel"] == *k && e["to"] == "T3");
+        ensure(reached, || format!("no tier_up of {k} to T3"))?;
+    }
+    let compile_ms = done["compile_ms"].as_f64().unwrap_or(0.0);
+    ensure(compile_ms > 0.0, || {
+        format!("llama_done compile_ms {compile_ms}")
+    })?;
+    let first_token = t.events.iter().position(|e| e["ev"] == "token");
+    let last_tier_up = t.events.iter().rposition(|e| e["ev"] == "tier_up");
+    ensure(
+        matches!((first_token, last_tier_up), (Some(f), Some(l)) if l > f),
+        || "no tier_up between the tokens".into(),
+    )?;
+    Ok(format!(
+        "{} kernels reached T3 while generating, compile {compile_ms} ms",
+        kernels.len()
+    ))
+}
+
 /// The one-shot answer's tokens equal the host's.
 fn check_answer(t: &Trace, model: &Path, tokenizer: Option<&Path>) -> Result<String, String> {
     let want: Vec<u64> = host_tokens(model, tokenizer, PROMPT, STEPS, CTX)?
@@ -237,8 +291,9 @@ fn q8(t: &Trace, o: &QemuOutcome, cpus: u64) -> Result<String, String> {
     check_loaded(t, "GGUF v3", "Q8_0", cpus)?;
     check_loaded_source(t, "drive")?;
     let summary = check_answer(t, &models()?.q8_gguf, None)?;
+    let tiers = check_tiers(t, "Q8_0")?;
     check_success(t, o)?;
-    Ok(summary)
+    Ok(format!("{summary}; {tiers}"))
 }
 
 fn v0(t: &Trace, o: &QemuOutcome, cpus: u64) -> Result<String, String> {
@@ -249,8 +304,9 @@ fn v0(t: &Trace, o: &QemuOutcome, cpus: u64) -> Result<String, String> {
         || "model_loaded bytes is not the exact file length".into(),
     )?;
     let summary = check_answer(t, &m.v0, Some(&m.tokenizer))?;
+    let tiers = check_tiers(t, "F32")?;
     check_success(t, o)?;
-    Ok(summary)
+    Ok(format!("{summary}; {tiers}"))
 }
 
 /// The default IR modules plus the v0 checkpoint and its tokenizer.
@@ -462,7 +518,9 @@ const fn case(
     }
 }
 
-const ONE_SHOT: &str = "bareflow.mode=llama bareflow.prompt=Once+upon+a+time bareflow.steps=64";
+/// One prompt, 64 greedy steps, tier thresholds low enough for every kernel to reach T3
+/// during the answer (swiglu, the least called, runs 6 times a token).
+const ONE_SHOT: &str = "bareflow.mode=llama bareflow.prompt=Once+upon+a+time bareflow.steps=64 bareflow.tiers=10,30,100";
 
 /// The llama tests of `./x test`.
 pub const CASES: &[Case] = &[
@@ -478,7 +536,7 @@ pub const CASES: &[Case] = &[
         console: Some(chat_input),
         ..case(
             "llama-interactive",
-            "bareflow.mode=llama bareflow.steps=16 bareflow.ctx=64",
+            "bareflow.mode=llama bareflow.steps=16 bareflow.ctx=64 bareflow.tiers=10,30,100",
             2,
             interactive,
             Some(attach_q8),
@@ -506,7 +564,7 @@ pub const SLOW_CASES: &[Case] = &[Case {
     mem_mib: 2048,
     ..case(
         "llama-tinyllama-1.1b",
-        "bareflow.mode=llama bareflow.prompt=Hello bareflow.steps=4",
+        "bareflow.mode=llama bareflow.prompt=Hello bareflow.steps=4 bareflow.tiers=10,30,100",
         2,
         tinyllama_1b,
         Some(attach_tinyllama),
