@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId as ClifFuncId, Linkage, Module};
+use cranelift_module::{Linkage, Module};
 use jit::cranelift_codegen::ir::UserExternalName;
 use jit::{Arg, Engine, FuncId, StackLimit, ThreadStackLimit, Tier, Trap, Value};
 
@@ -38,15 +38,18 @@ impl CraneliftJitCode {
         let unit = engine
             .cranelift_ir(f, TIER)
             .map_err(|e| format!("cranelift_ir: {e}"))?;
-        let mut symbols: HashMap<&'static str, usize> = HashMap::new();
+        let mut symbols: HashMap<String, usize> = HashMap::new();
         for l in &unit.libcalls {
-            symbols.insert(l.symbol, l.address);
+            symbols.insert(l.symbol.to_string(), l.address);
+        }
+        for t in &unit.tables {
+            symbols.insert(t.symbol.clone(), t.address);
         }
         let backend: Vec<_> = unit
             .backend_libcalls
             .iter()
             .map(|(lc, sym, addr)| {
-                symbols.insert(sym, *addr);
+                symbols.insert(sym.to_string(), *addr);
                 (*lc, *sym)
             })
             .collect();
@@ -63,8 +66,9 @@ impl CraneliftJitCode {
         }));
         let mut module = JITModule::new(builder);
 
-        // declare everything, then rename the unit's references to the module's ids
-        let mut ids: HashMap<UserExternalName, ClifFuncId> = HashMap::new();
+        // declare everything, then rename the unit's references to the module's names
+        // (namespace 0: functions, 1: data objects)
+        let mut ids: HashMap<UserExternalName, UserExternalName> = HashMap::new();
         let mut defs = Vec::new();
         for cf in &unit.functions {
             let linkage = if cf.exported {
@@ -75,14 +79,20 @@ impl CraneliftJitCode {
             let id = module
                 .declare_function(&cf.symbol, linkage, &cf.func.signature)
                 .map_err(|e| format!("declare {}: {e}", cf.symbol))?;
-            ids.insert(cf.name.clone(), id);
+            ids.insert(cf.name.clone(), UserExternalName::new(0, id.as_u32()));
             defs.push(id);
         }
         for l in &unit.libcalls {
             let id = module
                 .declare_function(l.symbol, Linkage::Import, &l.signature)
                 .map_err(|e| format!("declare {}: {e}", l.symbol))?;
-            ids.insert(l.name.clone(), id);
+            ids.insert(l.name.clone(), UserExternalName::new(0, id.as_u32()));
+        }
+        for t in &unit.tables {
+            let id = module
+                .declare_data(&t.symbol, Linkage::Import, false, false)
+                .map_err(|e| format!("declare {}: {e}", t.symbol))?;
+            ids.insert(t.name.clone(), UserExternalName::new(1, id.as_u32()));
         }
         let mut ctx = module.make_context();
         for (cf, id) in unit.functions.iter().zip(&defs) {
@@ -97,8 +107,7 @@ impl CraneliftJitCode {
                 let target = ids
                     .get(&n)
                     .ok_or_else(|| format!("{}: reference to unknown {n:?}", cf.symbol))?;
-                func.params
-                    .reset_user_func_name(r, UserExternalName::new(0, target.as_u32()));
+                func.params.reset_user_func_name(r, target.clone());
             }
             ctx.func = func;
             module

@@ -1,6 +1,6 @@
 //! Host benchmark support: every catalog kernel at every tier, against the AOT Rust
 //! baseline (plain opt-level 3, and the same code compiled with AVX2+FMA), and against
-//! cranelift-jit.
+//! cranelift-jit, and against the library a user would pick ([`library`]).
 //!
 //! Both `benches/tiers.rs` (criterion) and the `bench-summary` binary (Markdown table)
 //! are built on [`Harness`] and [`Runner`]: a runner owns one workload and performs one
@@ -11,11 +11,14 @@
 //! physics_step, quicksort) must get their inputs back before every call; the timing
 //! loops reset them outside the timed region.
 
+pub mod library;
+pub mod probe;
 pub mod timing;
 
 use std::fmt;
 
 use jit::{CompileStats, CpuFeatures, Engine, EngineConfig, FuncId, Tier};
+use library::{Choice, Library};
 use modules::run::{call_at, call_counted, run_at};
 use modules::{Kernel, LoadedCatalog, Outputs, Tolerance, Workload};
 
@@ -33,11 +36,14 @@ pub enum Variant {
     AotNative,
     /// cranelift-jit + cranelift-module compiling the kernel's T2 Cranelift IR.
     CraneliftJit,
+    /// The kernel's first or second library ([`library::library_name`]); only the kernels
+    /// with such a library have this column.
+    Library(Choice),
 }
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 9] = [
         Variant::Tier(Tier::T0),
         Variant::Tier(Tier::T1),
         Variant::Tier(Tier::T2),
@@ -45,6 +51,8 @@ impl Variant {
         Variant::Aot,
         Variant::AotNative,
         Variant::CraneliftJit,
+        Variant::Library(Choice::First),
+        Variant::Library(Choice::Second),
     ];
 
     /// Column label.
@@ -54,6 +62,19 @@ impl Variant {
             Variant::Aot => "AOT",
             Variant::AotNative => "AOT-native",
             Variant::CraneliftJit => "cranelift-jit",
+            Variant::Library(Choice::First) => "library",
+            Variant::Library(Choice::Second) => "library-2",
+        }
+    }
+}
+
+impl Variant {
+    /// Whether the column exists for `kernel` (library columns only where the kernel has
+    /// that library).
+    pub fn applies_to(self, kernel: &str) -> bool {
+        match self {
+            Variant::Library(c) => library::library_name(kernel, c).is_some(),
+            _ => true,
         }
     }
 }
@@ -193,6 +214,7 @@ impl Harness {
             Variant::CraneliftJit => {
                 Target::CraneliftJit(Box::new(CraneliftJitCode::compile(&self.engine, func)?))
             }
+            Variant::Library(choice) => Target::Library(Box::new(Library::new(&workload, choice)?)),
         };
         let mut r = Runner {
             harness: self,
@@ -203,6 +225,11 @@ impl Harness {
         };
         r.reset();
         let ret = r.call_checked()?;
+        if let Target::Library(lib) = &r.target {
+            lib.check(reference, &mut r.workload, ret)?;
+            r.reset();
+            return Ok(r);
+        }
         let got = r.workload.outputs(ret);
         let tol = match (variant, k.tolerance) {
             (Variant::Aot | Variant::AotNative, _) => Tolerance::Exact,
@@ -246,6 +273,8 @@ enum Target {
     AotNative,
     /// The kernel's T2 IR linked by cranelift-jit (boxed: the module is large).
     CraneliftJit(Box<CraneliftJitCode>),
+    /// A library's implementation of the kernel.
+    Library(Box<Library>),
 }
 
 /// One variant of one kernel on one workload, ready to be timed.
@@ -266,13 +295,19 @@ impl Runner<'_> {
         self.kernel.in_place
     }
 
-    /// Restores the workload's inputs.
+    /// Restores the workload's inputs (and a library's copy of them).
     pub fn reset(&mut self) {
         self.workload.reset();
+        if let Target::Library(lib) = &mut self.target {
+            // The workload was checked when the library was built; its shape is unchanged.
+            if let Err(e) = lib.load(&self.workload) {
+                panic!("{} {}: {e}", self.kernel.name, self.variant);
+            }
+        }
     }
 
     fn call_checked(&mut self) -> Result<jit::Value, String> {
-        match &self.target {
+        match &mut self.target {
             Target::Jit(f, t) => call_at(&self.harness.engine, *f, *t, &mut self.workload)
                 .map_err(|e| format!("trap {e:?}")),
             Target::Slot(c) => {
@@ -284,6 +319,7 @@ impl Runner<'_> {
                 code.call(&self.harness.engine, &mut args)
                     .map_err(|e| format!("trap {e:?}"))
             }
+            Target::Library(lib) => lib.run(&mut self.workload),
             Target::AotNative => {
                 #[cfg(target_arch = "x86_64")]
                 {
@@ -324,6 +360,22 @@ mod tests {
             let reference = h.reference(k, size, 0).unwrap();
             for v in Variant::ALL {
                 if v == Variant::AotNative && !native_supported() {
+                    continue;
+                }
+                if !v.applies_to(k.name) {
+                    continue;
+                }
+                if let Variant::Library(_) = v {
+                    // libraries at the benchmark's size (fft's test sizes include
+                    // non-powers of two, where the radix-2 kernel only returns -1)
+                    let reference = h.reference(k, k.bench_size, 0).unwrap();
+                    let mut r = h
+                        .runner(k, k.bench_size, v, &reference)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    for _ in 0..2 {
+                        r.reset();
+                        r.call();
+                    }
                     continue;
                 }
                 let mut r = h

@@ -47,6 +47,20 @@ impl Kernel {
         self.file.strip_suffix(".bfir").unwrap_or(self.file)
     }
 
+    /// The size the kernel's tier ladder (demo and selftest modes) calls it at: a small
+    /// one of its test sizes, cheap enough for thousands of T0 calls.
+    pub fn ladder_size(&self) -> usize {
+        let s = self.test_sizes;
+        if s.is_empty() {
+            self.bench_size
+        } else {
+            s[(s.len() - 1) * 2 / 3]
+        }
+    }
+
+    /// The seed of the tier ladder's workloads.
+    pub const LADDER_SEED: u64 = 1;
+
     /// Arguments on which the IR must trap, with the expected kind.
     pub fn trap_cases(&'static self, seed: u64) -> Vec<TrapCase> {
         inputs::trap_cases(self, seed)

@@ -82,7 +82,7 @@ mod t0;
 pub mod workload;
 
 #[cfg(feature = "std")]
-pub use codegen::{ClifFunction, ClifLibcall, ClifUnit};
+pub use codegen::{ClifFunction, ClifLibcall, ClifTable, ClifUnit};
 pub use codegen::{CompileError, CpuFeatures, LIBCALL_STACK, MAX_FRAME, STACK_RESERVE};
 /// The Cranelift code generator `jit` uses (for [`ClifUnit`] users: same crate, same types).
 #[cfg(feature = "std")]
@@ -93,6 +93,10 @@ pub use frontend::{
 };
 pub use ir::{Elem, Module, ParamTy, Tier, TrapKind, Ty};
 pub use math::{half, mathf};
+pub use runtime::{
+    ADAPTIVE_MIN_CALLS, PRIOR_COMPILE_NS, PRIOR_SPEEDUP, TierPolicy, adaptive_pays_off,
+    break_even_calls,
+};
 pub use runtime::{
     Arg, BuildError, Clock, CodeBlock, CodeSync, CompileStats, Engine, EngineConfig, Event,
     ExecMemError, ExecMemory, FuncId, LoadError, MAX_FUNCS, ModuleId, NullClock, NullSink,

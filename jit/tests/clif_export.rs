@@ -46,11 +46,16 @@ fn link(engine: &Engine, f: FuncId, tier: Tier) -> (JITModule, EntryFn) {
         jit::cranelift_codegen::verify_function(&cf.func, unit.isa.flags())
             .unwrap_or_else(|e| panic!("{} does not verify: {e}", cf.symbol));
     }
-    let symbols: HashMap<&'static str, usize> = unit
+    let symbols: HashMap<String, usize> = unit
         .libcalls
         .iter()
-        .map(|l| (l.symbol, l.address))
-        .chain(unit.backend_libcalls.iter().map(|(_, s, a)| (*s, *a)))
+        .map(|l| (l.symbol.to_string(), l.address))
+        .chain(
+            unit.backend_libcalls
+                .iter()
+                .map(|(_, s, a)| (s.to_string(), *a)),
+        )
+        .chain(unit.tables.iter().map(|t| (t.symbol.clone(), t.address)))
         .collect();
     let mut builder =
         JITBuilder::with_isa(unit.isa.clone(), cranelift_module::default_libcall_names());
@@ -67,14 +72,21 @@ fn link(engine: &Engine, f: FuncId, tier: Tier) -> (JITModule, EntryFn) {
         let id = module
             .declare_function(&cf.symbol, linkage, &cf.func.signature)
             .expect("declare");
-        ids.insert(cf.name.clone(), id);
+        ids.insert(cf.name.clone(), UserExternalName::new(0, id.as_u32()));
         defs.push(id);
     }
     for l in &unit.libcalls {
         let id = module
             .declare_function(l.symbol, Linkage::Import, &l.signature)
             .expect("declare libcall");
-        ids.insert(l.name.clone(), id);
+        ids.insert(l.name.clone(), UserExternalName::new(0, id.as_u32()));
+    }
+    // tables are data objects (namespace 1), resolved by the symbol lookup
+    for t in &unit.tables {
+        let id = module
+            .declare_data(&t.symbol, Linkage::Import, false, false)
+            .expect("declare table");
+        ids.insert(t.name.clone(), UserExternalName::new(1, id.as_u32()));
     }
     let mut ctx = module.make_context();
     for (cf, id) in unit.functions.iter().zip(&defs) {
@@ -86,9 +98,7 @@ fn link(engine: &Engine, f: FuncId, tier: Tier) -> (JITModule, EntryFn) {
             .map(|(r, n)| (r, n.clone()))
             .collect();
         for (r, n) in refs {
-            let target = ids[&n];
-            func.params
-                .reset_user_func_name(r, UserExternalName::new(0, target.as_u32()));
+            func.params.reset_user_func_name(r, ids[&n].clone());
         }
         ctx.func = func;
         module.define_function(*id, &mut ctx).expect("define");

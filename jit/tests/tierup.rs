@@ -453,3 +453,65 @@ fn pick(flag: bool, big: i64, a: &[i64]) -> i64 {
         2
     );
 }
+
+/// Under the adaptive policy a function whose calls are expensive climbs T0 -> T3 in far
+/// fewer calls than the default thresholds, one tier at a time, with right results and
+/// a specialized T3 (its stable divisor); the thresholds play no part.
+#[test]
+fn adaptive_policy_climbs_an_expensive_function_early() {
+    let rec = Arc::new(Recorder::default());
+    let e = Engine::new(
+        EngineConfig {
+            policy: jit::TierPolicy::Adaptive,
+            features: CpuFeatures::detect_host(),
+            ..EngineConfig::default()
+        },
+        Box::new(HostExecMemory::default()),
+        Arc::new(StdClock::new()),
+        rec.clone(),
+    );
+    let m = load(&e, SRC);
+    let f = e.func(m, "wsum").unwrap();
+    let n = 200_000;
+    let a: Vec<i32> = (0..n).map(|i| i * 7 - 100).collect();
+    let mut calls = 0u64;
+    while e.current_tier(f) != Tier::T3 && calls < 2000 {
+        let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(3), Arg::I32(n)]);
+        assert_eq!(i64v(r), expected(&a, 3, n));
+        calls += 1;
+    }
+    assert_eq!(e.current_tier(f), Tier::T3, "not at T3 after {calls} calls");
+    assert!(calls < 2000);
+    let ups: Vec<(Tier, Tier, u64)> = rec
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|ev| match ev {
+            Event::TierUp {
+                from, to, calls, ..
+            } => Some((*from, *to, *calls)),
+            _ => None,
+        })
+        .collect();
+    let tiers: Vec<(Tier, Tier)> = ups.iter().map(|u| (u.0, u.1)).collect();
+    assert_eq!(
+        tiers,
+        [
+            (Tier::T0, Tier::T1),
+            (Tier::T1, Tier::T2),
+            (Tier::T2, Tier::T3)
+        ]
+    );
+    // at least the minimum of timed calls at each tier before the next
+    assert!(ups[0].2 > jit::ADAPTIVE_MIN_CALLS, "{ups:?}");
+    assert!(
+        ups.windows(2)
+            .all(|w| w[1].2 >= w[0].2 + jit::ADAPTIVE_MIN_CALLS),
+        "{ups:?}"
+    );
+    // T3 specialized on the stable divisor (its guard misses on another one)
+    let r = e.call(f, &mut [Arg::I32s(&a), Arg::I32(5), Arg::I32(n)]);
+    assert_eq!(i64v(r), expected(&a, 5, n));
+    assert_eq!(e.deopt_count(f), 1);
+}

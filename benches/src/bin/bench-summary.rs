@@ -1,5 +1,8 @@
 //! Prints a Markdown table of calls per second: kernel x {T0, T1, T2, T3, AOT,
-//! AOT-native, cranelift-jit}, with speedups, then compile time and code size per tier.
+//! AOT-native, cranelift-jit}, with speedups; then, for the kernels that have one, T3
+//! against the library a user would pick, in GFLOP/s, GB/s or M/s and as a fraction of
+//! this machine's FMA peak or read bandwidth measured in the same run; then compile time
+//! and code size per tier.
 //!
 //! Run it with the bench profile (opt-level 3):
 //!
@@ -15,9 +18,100 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bareflow_benches::library::{Choice, library_name};
+use bareflow_benches::probe::{self, Bound, Work};
 use bareflow_benches::timing::{Timing, measure};
 use bareflow_benches::{Harness, Variant, selected_kernels, sizes_for};
-use jit::Tier;
+use jit::{Tier, break_even_calls};
+
+/// The main table's columns (the library columns have their own table).
+const TIER_TABLE: [Variant; 7] = [
+    Variant::Tier(Tier::T0),
+    Variant::Tier(Tier::T1),
+    Variant::Tier(Tier::T2),
+    Variant::Tier(Tier::T3),
+    Variant::Aot,
+    Variant::AotNative,
+    Variant::CraneliftJit,
+];
+
+/// A rate cell: the rate in the work's unit, and the fraction of the bound when known.
+fn fmt_work(work: &Work, t: &Timing, bound: Option<f64>) -> String {
+    let (rate, _) = work.rate(t.median.as_secs_f64());
+    match bound {
+        Some(b) => format!("{rate:.2} ({:.0} %)", 100.0 * rate / b),
+        None => format!("{rate:.2}"),
+    }
+}
+
+/// Prints T3, AOT-native and the library columns per (kernel, size) that has a library.
+fn print_library_table(rows: &[(String, usize, HashMap<Variant, Timing>)], budget: Duration) {
+    let lib_rows: Vec<_> = rows
+        .iter()
+        .filter(|(name, _, _)| library_name(name, Choice::First).is_some())
+        .collect();
+    if lib_rows.is_empty() {
+        return;
+    }
+    let peak = probe::fma_peak_gflops(budget);
+    println!("\n### Against the libraries a user would pick (same run)\n");
+    match peak {
+        Some(p) => println!(
+            "Bounds measured in this run: f32 FMA peak {p:.1} GFLOP/s (one core, 256-bit FMA); \
+             the read bound of each matvec row is a streaming read of its matrix and vector \
+             bytes. Cells: rate (percent of the bound). `T3 / lib`: T3's rate over the library's.\n"
+        ),
+        None => println!("(no AVX2/FMA: bounds not measured)\n"),
+    }
+    println!(
+        "| kernel | size | unit | bound | T3 | AOT-native | library | library-2 | T3 / lib | T3 / lib-2 |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---|---|---:|---:|");
+    for (name, size, cells) in lib_rows {
+        let Some(work) = probe::work(name, *size) else {
+            continue;
+        };
+        let bound = match work.bound {
+            Some(Bound::FmaPeak) => peak,
+            Some(Bound::Read(bytes)) => probe::read_gbs(bytes, budget),
+            None => None,
+        };
+        let (_, unit) = work.rate(1.0);
+        let bound_cell = match (work.bound, bound) {
+            (Some(Bound::FmaPeak), Some(b)) => format!("{b:.1} peak"),
+            (Some(Bound::Read(bytes)), Some(b)) => {
+                format!("{b:.1} read of {:.2} MB", bytes as f64 / 1e6)
+            }
+            _ => "-".into(),
+        };
+        let cell = |v: Variant| {
+            cells
+                .get(&v)
+                .map_or_else(|| "n/a".into(), |t| fmt_work(&work, t, bound))
+        };
+        let lib_cell = |c: Choice| match (library_name(name, c), cells.get(&Variant::Library(c))) {
+            (Some(lib), Some(t)) => format!("{lib}: {}", fmt_work(&work, t, bound)),
+            (Some(lib), None) => format!("{lib}: n/a"),
+            (None, _) => "-".into(),
+        };
+        let ratio = |c: Choice| match (
+            cells.get(&Variant::Tier(Tier::T3)),
+            cells.get(&Variant::Library(c)),
+        ) {
+            (Some(t3), Some(lib)) => format!("{:.2}", t3.calls_per_sec() / lib.calls_per_sec()),
+            _ => "-".into(),
+        };
+        println!(
+            "| {name} | {size} | {unit} | {bound_cell} | {} | {} | {} | {} | {} | {} |",
+            cell(Variant::Tier(Tier::T3)),
+            cell(Variant::AotNative),
+            lib_cell(Choice::First),
+            lib_cell(Choice::Second),
+            ratio(Choice::First),
+            ratio(Choice::Second),
+        );
+    }
+}
 
 fn fmt_rate(r: f64) -> String {
     if r >= 1e6 {
@@ -55,7 +149,7 @@ fn main() {
                 }
             };
             let mut cells = HashMap::new();
-            for v in Variant::ALL {
+            for v in Variant::ALL.into_iter().filter(|v| v.applies_to(k.name)) {
                 match harness.runner(k, size, v, &reference) {
                     Ok(mut r) => {
                         let t = measure(&mut r, budget);
@@ -87,12 +181,12 @@ fn main() {
     );
     println!("### Calls per second (median), speedup relative to T0 in parentheses\n");
     print!("| kernel | size |");
-    for v in Variant::ALL {
+    for v in TIER_TABLE {
         print!(" {} |", v.label());
     }
     println!(" T3 / AOT |");
     print!("|---|---:|");
-    for _ in Variant::ALL {
+    for _ in TIER_TABLE {
         print!("---:|");
     }
     println!("---:|");
@@ -101,7 +195,7 @@ fn main() {
         let t0 = cells
             .get(&Variant::Tier(Tier::T0))
             .map(Timing::calls_per_sec);
-        for v in Variant::ALL {
+        for v in TIER_TABLE {
             match (cells.get(&v), t0) {
                 (Some(t), Some(base)) if v != Variant::Tier(Tier::T0) => print!(
                     " {} ({:.1}x) |",
@@ -121,11 +215,21 @@ fn main() {
         }
     }
 
+    print_library_table(&rows, budget);
+
     println!(
         "\n### Compile time and code size per tier (Engine::compile, fresh engine per kernel)\n"
     );
-    println!("| kernel | T1 ms | T1 bytes | T2 ms | T2 bytes | T3 ms | T3 bytes |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "Break-even (`b/e`): calls after which the tier has paid for its compile time, \
+         compile time / (time per call at the tier below - at this tier), from the first \
+         size's timings above; `-` where the tier is not faster. The adaptive policy \
+         (`TierPolicy::Adaptive`, `bareflow.tiers=adaptive`) tiers up near these counts.\n"
+    );
+    println!(
+        "| kernel | T1 ms | T1 bytes | T1 b/e | T2 ms | T2 bytes | T2 b/e | T3 ms | T3 bytes | T3 b/e |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for k in selected_kernels() {
         let fresh = match Harness::new() {
             Ok(h) => h,
@@ -135,11 +239,29 @@ fn main() {
             }
         };
         print!("| {} |", k.name);
+        let cells = rows.iter().find(|(n, _, _)| n == k.name).map(|(_, _, c)| c);
+        let per_call_ns = |t: Tier| {
+            cells
+                .and_then(|c| c.get(&Variant::Tier(t)))
+                .map(|x| x.median.as_secs_f64() * 1e9)
+        };
         for t in [Tier::T1, Tier::T2, Tier::T3] {
             match fresh.compile(k, t) {
-                Ok(s) => print!(" {:.2} | {} |", s.compile_ns as f64 / 1e6, s.code_bytes),
+                Ok(s) => {
+                    let below = Tier::from_index(t.index() - 1).unwrap_or(Tier::T0);
+                    let be = match (per_call_ns(below), per_call_ns(t)) {
+                        (Some(b), Some(n)) => break_even_calls(b, n, s.compile_ns as f64)
+                            .map_or_else(|| "-".to_string(), |c| format!("{:.0}", c.ceil())),
+                        _ => "n/a".into(),
+                    };
+                    print!(
+                        " {:.2} | {} | {be} |",
+                        s.compile_ns as f64 / 1e6,
+                        s.code_bytes
+                    );
+                }
                 Err(e) => {
-                    print!(" n/a | n/a |");
+                    print!(" n/a | n/a | n/a |");
                     notes.push(e);
                 }
             }

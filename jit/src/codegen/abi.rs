@@ -15,13 +15,15 @@
 //! * Names: every function of a unit is a `UserExternalName` (namespace, index):
 //!   [`NS_FUNC`] for the module's functions (index = function index), [`NS_LIB`] for
 //!   `math::libcalls` (index = `Libcall` index), [`NS_SPEC`] for the specialized root
-//!   and [`NS_TRAMP`] for the trampoline.
+//!   and [`NS_TRAMP`] for the trampoline; [`NS_TABLE`] names the module's tables (data,
+//!   index = table index).
 
 use crate::ir::{Function, ParamTy, Ty};
 use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::immediates::Imm64;
 use cranelift_codegen::ir::{
-    AbiParam, ExtFuncData, ExternalName, FuncRef, InstBuilder, Signature, Type, UserExternalName,
-    Value, types,
+    AbiParam, ExtFuncData, ExternalName, FuncRef, GlobalValueData, InstBuilder, Signature, Type,
+    UserExternalName, Value, types,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
@@ -56,6 +58,25 @@ pub const NS_LIB: u32 = 1;
 pub const NS_SPEC: u32 = 2;
 /// Namespace of the entry trampoline.
 pub const NS_TRAMP: u32 = 3;
+/// Namespace of the module's read-only tables (`const` arrays): their addresses are
+/// relocations (`Abs8`), resolved by the linker, so the code bytes do not depend on where
+/// the tables live.
+pub const NS_TABLE: u32 = 4;
+
+/// The address of table `index` of the module, as an `Abs8` relocation the linker fills.
+pub fn table_address(builder: &mut FunctionBuilder, index: u32) -> Value {
+    let name = builder
+        .func
+        .params
+        .ensure_user_func_name(UserExternalName::new(NS_TABLE, index));
+    let gv = builder.func.create_global_value(GlobalValueData::Symbol {
+        name: ExternalName::user(name),
+        offset: Imm64::new(0),
+        colocated: false,
+        tls: false,
+    });
+    builder.ins().symbol_value(types::I64, gv)
+}
 
 /// The Cranelift type of an IR scalar type (`bool` and unit are i8).
 pub fn cl_type(t: Ty) -> Type {

@@ -20,7 +20,7 @@
 //! code) and the result bits stored at `ret` into the call's outcome.
 
 use super::UnitIr;
-use super::abi::{NS_FUNC, NS_LIB, NS_TRAMP};
+use super::abi::{NS_FUNC, NS_LIB, NS_TABLE, NS_TRAMP};
 use super::link::cranelift_libcall;
 use crate::math::libcalls::Libcall;
 use alloc::format;
@@ -56,6 +56,17 @@ pub struct ClifLibcall {
     pub signature: Signature,
 }
 
+/// One of the module's read-only tables the unit reads (a data symbol).
+#[derive(Clone, Debug)]
+pub struct ClifTable {
+    /// How the unit's functions refer to it.
+    pub name: UserExternalName,
+    /// A symbol name for it.
+    pub symbol: String,
+    /// Its address in this process (the loaded module's table data).
+    pub address: usize,
+}
+
 /// The Cranelift IR of one function at one tier, with everything needed to link it.
 pub struct ClifUnit {
     /// The ISA (flags and CPU features) the tier compiles with.
@@ -68,15 +79,34 @@ pub struct ClifUnit {
     pub libcalls: Vec<ClifLibcall>,
     /// Cranelift backend libcalls `jit`'s linker resolves: (libcall, symbol, address).
     pub backend_libcalls: Vec<(LibCall, &'static str, usize)>,
+    /// The module's tables the functions read (their addresses are `Abs8` relocations).
+    pub tables: Vec<ClifTable>,
 }
 
 impl ClifUnit {
-    /// Turns the unit IR of `func_name` into a [`ClifUnit`].
-    pub(crate) fn new(func_name: &str, ir: UnitIr, isa: Arc<dyn TargetIsa>) -> ClifUnit {
+    /// Turns the unit IR of `func_name` into a [`ClifUnit`]; `table_addresses` are the
+    /// addresses of the module's tables.
+    pub(crate) fn new(
+        func_name: &str,
+        ir: UnitIr,
+        isa: Arc<dyn TargetIsa>,
+        table_addresses: &[usize],
+    ) -> ClifUnit {
         let mut functions = Vec::with_capacity(ir.funcs.len());
         let mut libcalls: Vec<ClifLibcall> = Vec::new();
+        let mut tables: Vec<ClifTable> = Vec::new();
         for (ns, index, func) in ir.funcs {
             for n in func.params.user_named_funcs().values() {
+                if n.namespace == NS_TABLE && !tables.iter().any(|t| t.name == *n) {
+                    if let Some(&address) = table_addresses.get(n.index as usize) {
+                        tables.push(ClifTable {
+                            name: n.clone(),
+                            symbol: format!("bf_table{}_{func_name}", n.index),
+                            address,
+                        });
+                    }
+                    continue;
+                }
                 if n.namespace != NS_LIB || libcalls.iter().any(|l| l.name == *n) {
                     continue;
                 }
@@ -124,6 +154,7 @@ impl ClifUnit {
             entry: 0,
             libcalls,
             backend_libcalls,
+            tables,
         }
     }
 }

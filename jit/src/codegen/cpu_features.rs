@@ -83,6 +83,29 @@ impl CpuFeatures {
         self.avx && self.fma
     }
 
+    /// The features named in `names` (as [`CpuFeatures::names`] and the kernel's
+    /// `cpu_features` event spell them); other names are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut f = CpuFeatures::baseline();
+        for n in names {
+            match n {
+                "sse3" => f.sse3 = true,
+                "ssse3" => f.ssse3 = true,
+                "sse4.1" => f.sse41 = true,
+                "sse4.2" => f.sse42 = true,
+                "popcnt" => f.popcnt = true,
+                "lzcnt" => f.lzcnt = true,
+                "bmi1" => f.bmi1 = true,
+                "bmi2" => f.bmi2 = true,
+                "avx" => f.avx = true,
+                "avx2" => f.avx2 = true,
+                "fma" => f.fma = true,
+                _ => {}
+            }
+        }
+        f
+    }
+
     /// Names of the enabled features, for traces.
     pub fn names(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
@@ -105,5 +128,29 @@ impl CpuFeatures {
             }
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_names_inverts_names() {
+        let mut f = CpuFeatures::baseline();
+        assert_eq!(CpuFeatures::from_names(f.names()), f);
+        f.avx = true;
+        f.fma = true;
+        f.sse41 = true;
+        assert_eq!(CpuFeatures::from_names(f.names()), f);
+        assert_eq!(
+            CpuFeatures::from_names(CpuFeatures::all().names()),
+            CpuFeatures::all()
+        );
+        // names the JIT does not use (the kernel's event lists more) are ignored
+        assert_eq!(
+            CpuFeatures::from_names(["avx512f", "nx"]),
+            CpuFeatures::baseline()
+        );
     }
 }

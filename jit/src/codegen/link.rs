@@ -1,10 +1,16 @@
 //! The minimal linker: lays a unit's functions out in one image and resolves the calls
-//! between them (`X86CallPCRel4`) and to libcalls (`Abs8`) for the address the image will
-//! run at. Placing the image in executable memory is the runtime's job
-//! (`runtime::code::place`); this module never touches memory it does not own.
+//! between them (`X86CallPCRel4`), to libcalls and to the module's tables (`Abs8`) for
+//! the address the image will run at. Placing the image in executable memory is the
+//! runtime's job (`runtime::code::place`); this module never touches memory it does not
+//! own.
+//!
+//! [`CodeUnit::code_hash`] identifies the code independently of every address: the
+//! bytes with each relocated field zeroed, and each relocation by its kind and symbolic
+//! target. The same IR, tier, specialization and CPU features give the same hash in the
+//! kernel and on the host.
 
 use super::CompileError;
-use super::abi::NS_LIB;
+use super::abi::{NS_LIB, NS_TABLE};
 use crate::math::libcalls::Libcall;
 use alloc::format;
 use alloc::vec::Vec;
@@ -48,11 +54,41 @@ pub struct CodeUnit {
     pieces: Vec<Piece>,
     offsets: Vec<usize>,
     size: usize,
+    /// Address of each of the module's tables ([`NS_TABLE`] index).
+    tables: Vec<usize>,
+}
+
+/// FNV-1a, 64 bits.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 = (self.0 ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+}
+
+/// Bytes a relocation of `kind` patches.
+fn reloc_width(kind: Reloc) -> usize {
+    match kind {
+        Reloc::Abs8 => 8,
+        _ => 4,
+    }
 }
 
 impl CodeUnit {
-    /// Lays the pieces out (the first is the entry trampoline).
-    pub(crate) fn new(pieces: Vec<Piece>) -> CodeUnit {
+    /// Lays the pieces out (the first is the entry trampoline); `tables` are the addresses
+    /// of the module's tables.
+    pub(crate) fn new(pieces: Vec<Piece>, tables: Vec<usize>) -> CodeUnit {
         let mut offsets = Vec::with_capacity(pieces.len());
         let mut size = 0usize;
         for p in &pieces {
@@ -64,7 +100,52 @@ impl CodeUnit {
             pieces,
             offsets,
             size,
+            tables,
         }
+    }
+
+    /// FNV-1a 64 of the unit's code, independent of where it and what it refers to live:
+    /// per piece its offset, its bytes with every relocated field zeroed, and per
+    /// relocation its offset, kind, addend and symbolic target (a piece-relative offset, a
+    /// (namespace, index) user name, or a Cranelift libcall).
+    pub fn code_hash(&self) -> u64 {
+        let mut h = Fnv::new();
+        h.u64(self.size as u64);
+        for (p, &off) in self.pieces.iter().zip(&self.offsets) {
+            h.u64(off as u64);
+            let mut code = p.code.clone();
+            for r in &p.relocs {
+                let at = r.offset as usize;
+                let end = (at + reloc_width(r.kind)).min(code.len());
+                code[at.min(end)..end].fill(0);
+            }
+            h.bytes(&code);
+            for r in &p.relocs {
+                h.u64(u64::from(r.offset));
+                h.bytes(format!("{:?}", r.kind).as_bytes());
+                h.u64(r.addend as u64);
+                match &r.target {
+                    FinalizedRelocTarget::Func(o) => {
+                        h.u64(0);
+                        h.u64(u64::from(*o));
+                    }
+                    FinalizedRelocTarget::ExternalName(ExternalName::User(uref)) => {
+                        let (ns, idx) = p
+                            .names
+                            .get(uref.as_u32() as usize)
+                            .copied()
+                            .unwrap_or((u32::MAX, u32::MAX));
+                        h.u64(1);
+                        h.u64(u64::from(ns) << 32 | u64::from(idx));
+                    }
+                    FinalizedRelocTarget::ExternalName(other) => {
+                        h.u64(2);
+                        h.bytes(format!("{other:?}").as_bytes());
+                    }
+                }
+            }
+        }
+        h.0
     }
 
     /// Bytes the image takes.
@@ -105,7 +186,11 @@ impl CodeUnit {
                                 .ok_or_else(|| {
                                     CompileError::Codegen(format!("unknown user name {uref:?}"))
                                 })?;
-                        if ns == NS_LIB {
+                        if ns == NS_TABLE {
+                            self.tables.get(idx as usize).copied().ok_or_else(|| {
+                                CompileError::Codegen(format!("unknown table {idx}"))
+                            })?
+                        } else if ns == NS_LIB {
                             Libcall::from_index(idx)
                                 .map(|l| l.address())
                                 .ok_or_else(|| {

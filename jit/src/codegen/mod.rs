@@ -29,7 +29,7 @@ mod tests;
 
 pub use abi::{EntryFn, GUARD_MISS, LIBCALL_STACK, MAX_FRAME, STACK_RESERVE};
 #[cfg(feature = "std")]
-pub use clif_export::{ClifFunction, ClifLibcall, ClifUnit};
+pub use clif_export::{ClifFunction, ClifLibcall, ClifTable, ClifUnit};
 pub use cpu_features::CpuFeatures;
 pub use link::CodeUnit;
 
@@ -159,7 +159,8 @@ impl CodeGen {
             }
             pieces.push(self.function(m, c, NS_FUNC, c as u32, &[], opts, &*isa)?);
         }
-        Ok(CodeUnit::new(pieces))
+        let tables = m.tables.iter().map(|t| t.data.ptr() as usize).collect();
+        Ok(CodeUnit::new(pieces, tables))
     }
 
     /// The Cranelift IR of the unit [`CodeGen::compile`] would build for (`fi`, `tier`),

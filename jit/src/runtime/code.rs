@@ -38,6 +38,8 @@ pub(crate) struct Compiled {
     pub block: CodeBlock,
     pub entry: usize,
     pub code_bytes: usize,
+    /// [`CodeUnit::code_hash`] of the placed unit.
+    pub code_hash: u64,
 }
 
 /// Places `unit` in `mem`: reserves a block, links the image for the block's executable
@@ -65,6 +67,7 @@ pub(crate) fn place(unit: &CodeUnit, mem: &mut dyn ExecMemory) -> Result<Compile
     Ok(Compiled {
         entry: base + unit.entry_offset(),
         code_bytes: size,
+        code_hash: unit.code_hash(),
         block,
     })
 }

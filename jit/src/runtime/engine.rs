@@ -8,7 +8,10 @@
 use super::code::{BuildError, place};
 use super::events::{Clock, Event, TraceSink};
 use super::exec_memory::{CodeSync, ExecMemError, ExecMemory, PoolStats};
-use super::policy::{records_profile, target_tier};
+use super::policy::{
+    ADAPTIVE_LEARN_CALLS, ADAPTIVE_MIN_CALLS, AdaptiveStats, TierPolicy, adaptive_pays_off,
+    records_profile, target_tier,
+};
 use super::slot::{Code, Loaded, Slot};
 use super::stack_limit::StackLimit;
 use super::values::{Arg, Trap, Value, marshal};
@@ -27,8 +30,11 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 /// Engine configuration.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// Calls to reach T1, T2, T3.
+    /// Calls to reach T1, T2, T3 (under [`TierPolicy::Thresholds`]).
     pub thresholds: [u64; 3],
+    /// When functions tier up: at the thresholds (default) or when it pays off
+    /// ([`TierPolicy::Adaptive`]).
+    pub policy: TierPolicy,
     /// The highest tier a kernel may climb to (`T0` turns the compilers off).
     pub max_tier: Tier,
     /// ISA flags for Cranelift.
@@ -46,6 +52,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             thresholds: [100, 1000, 10000],
+            policy: TierPolicy::Thresholds,
             max_tier: Tier::T3,
             features: CpuFeatures::baseline(),
             call_depth_limit: 512,
@@ -72,6 +79,9 @@ pub struct CompileStats {
     pub compile_ns: u64,
     /// Size of the machine code in bytes.
     pub code_bytes: usize,
+    /// Hash of the tier's code, independent of the addresses it was linked for
+    /// (`CodeUnit::code_hash`; 0 for T0).
+    pub code_hash: u64,
 }
 
 /// Why [`Engine::load`] refused a module.
@@ -114,6 +124,8 @@ pub struct Engine {
     queue: SpinLock<VecDeque<(u32, u64)>>,
     code_sync: Option<Arc<dyn CodeSync>>,
     stack_limit: Option<Arc<dyn StackLimit>>,
+    /// What the adaptive policy measured across functions.
+    adaptive: AdaptiveStats,
 }
 
 impl Engine {
@@ -141,6 +153,7 @@ impl Engine {
             queue: SpinLock::new(VecDeque::new()),
             code_sync: None,
             stack_limit: None,
+            adaptive: AdaptiveStats::new(),
         }
     }
 
@@ -288,12 +301,80 @@ impl Engine {
         if records_profile(cur, self.config.max_tier) {
             slot.profile.record(args);
         }
+        if self.config.policy == TierPolicy::Adaptive {
+            return self.call_adaptive(f, slot, cur, calls, &raw[..n]);
+        }
         let target = self.target_tier(slot, calls);
         if target as u8 > cur {
             self.request(f, slot, target, calls);
         }
         let entry = slot.entry.load(Ordering::Acquire);
         self.run_entry(slot, entry, &raw[..n])
+    }
+
+    /// A call under [`TierPolicy::Adaptive`]: below the function's top tier it is timed,
+    /// and the next tier is requested once the time it would have saved at this tier
+    /// passes its estimated compile cost.
+    fn call_adaptive(
+        &self,
+        f: FuncId,
+        slot: &Slot,
+        cur: u8,
+        calls: u64,
+        raw: &[u64],
+    ) -> Result<Value, Trap> {
+        let top = slot
+            .cap
+            .load(Ordering::Relaxed)
+            .min(self.config.max_tier as u8);
+        if cur >= top {
+            let entry = slot.entry.load(Ordering::Acquire);
+            return self.run_entry(slot, entry, raw);
+        }
+        let next = cur as usize + 1;
+        let timed = slot.tier_calls.load(Ordering::Relaxed);
+        if timed >= ADAPTIVE_MIN_CALLS {
+            let time = slot.tier_time_ns.load(Ordering::Relaxed);
+            let below = slot.below_per_call_ns.load(Ordering::Relaxed);
+            if timed >= ADAPTIVE_LEARN_CALLS
+                && below > 0
+                && !slot.speedup_learned.swap(true, Ordering::Relaxed)
+            {
+                let per_call = time as f64 / timed as f64;
+                self.adaptive
+                    .record_speedup(cur as usize, below as f64 / per_call.max(1.0));
+            }
+            let cost = self
+                .adaptive
+                .compile_estimate(next, slot.tier_compile_ns.load(Ordering::Relaxed));
+            if adaptive_pays_off(time, self.adaptive.speedup(next), cost) {
+                let target = Tier::from_index(next).unwrap_or(Tier::T0);
+                self.request(f, slot, target, calls);
+            }
+        }
+        let entry = slot.entry.load(Ordering::Acquire);
+        let t0 = self.clock.now_ns();
+        let result = self.run_entry(slot, entry, raw);
+        let dt = self.clock.now_ns().saturating_sub(t0);
+        // a call that ran on the tier being replaced counts for it; the reset at the
+        // publication makes the next tier start from zero
+        if slot.current.load(Ordering::Relaxed) == cur {
+            slot.tier_time_ns.fetch_add(dt, Ordering::Relaxed);
+            slot.tier_calls.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Adaptive policy, at the publication of `target`: the compile time is learned, and
+    /// the new tier starts timing from zero.
+    fn adaptive_published(&self, slot: &Slot, target: Tier, compile_ns: u64) {
+        self.adaptive.record_compile(target as usize, compile_ns);
+        let time = slot.tier_time_ns.swap(0, Ordering::Relaxed);
+        let calls = slot.tier_calls.swap(0, Ordering::Relaxed);
+        let per_call = time.checked_div(calls).unwrap_or(0);
+        slot.below_per_call_ns.store(per_call, Ordering::Relaxed);
+        slot.tier_compile_ns.store(compile_ns, Ordering::Relaxed);
+        slot.speedup_learned.store(per_call == 0, Ordering::Relaxed);
     }
 
     /// At a forced tier (compiled on first use), no counting, no tier-up: for tests and benches.
@@ -336,6 +417,7 @@ impl Engine {
                 tier,
                 compile_ns: 0,
                 code_bytes: 0,
+                code_hash: 0,
             });
         }
         let (_, stats) = self.ensure(slot, tier)?;
@@ -351,7 +433,20 @@ impl Engine {
             let Some((fi, calls)) = req else { break };
             let f = FuncId(fi);
             let Some(slot) = self.slot(f) else { continue };
-            let target = self.target_tier(slot, slot.calls.load(Ordering::Relaxed).max(calls));
+            let target = match self.config.policy {
+                TierPolicy::Thresholds => {
+                    self.target_tier(slot, slot.calls.load(Ordering::Relaxed).max(calls))
+                }
+                // the request is the decision: the highest tier asked for, within the cap
+                TierPolicy::Adaptive => {
+                    let cap = slot
+                        .cap
+                        .load(Ordering::Relaxed)
+                        .min(self.config.max_tier as u8);
+                    let want = slot.requested.load(Ordering::Acquire).min(cap);
+                    Tier::from_index(want as usize).unwrap_or(Tier::T0)
+                }
+            };
             if target as u8 > slot.current.load(Ordering::Acquire)
                 && self.tier_up(slot, target, calls)
             {
@@ -464,7 +559,14 @@ impl Engine {
             .ok_or_else(|| CompileError::Unsupported("unknown function".into()))?;
         let (ir, isa) =
             self.with_codegen(|cg| cg.unit_ir(&slot.loaded.module, slot.index, tier))?;
-        Ok(crate::ClifUnit::new(&slot.name, ir, isa))
+        let tables: Vec<usize> = slot
+            .loaded
+            .module
+            .tables
+            .iter()
+            .map(|t| t.data.ptr() as usize)
+            .collect();
+        Ok(crate::ClifUnit::new(&slot.name, ir, isa, &tables))
     }
 
     // ---- internals
@@ -510,18 +612,26 @@ impl Engine {
         let t0 = self.clock.now_ns();
         let c0 = self.clock.cycles();
         let spec = if target == Tier::T3 {
-            slot.profile
-                .stable_args(&slot.params, self.config.thresholds[2])
+            slot.profile.stable_args(
+                &slot.params,
+                match self.config.policy {
+                    TierPolicy::Thresholds => Some(self.config.thresholds[2]),
+                    TierPolicy::Adaptive => None,
+                },
+            )
         } else {
             Vec::new()
         };
         let result = self.build(slot, target, &spec);
         match result {
-            Ok((code, bytes)) => {
+            Ok((code, bytes, code_hash)) => {
                 let compile_ns = self.clock.now_ns().saturating_sub(t0);
                 let compile_cycles = self.clock.cycles().saturating_sub(c0);
                 // publish: the code is finalized (executable) before this Release store
                 slot.entry.store(code as *mut Code, Ordering::Release);
+                if self.config.policy == TierPolicy::Adaptive {
+                    self.adaptive_published(slot, target, compile_ns);
+                }
                 slot.current.store(target as u8, Ordering::Release);
                 self.sink.event(&Event::TierUp {
                     kernel: slot.name.clone(),
@@ -531,6 +641,7 @@ impl Engine {
                     compile_ns,
                     compile_cycles,
                     code_bytes: bytes,
+                    code_hash,
                     compiler_cpu: self.config.compiler_cpu,
                 });
                 true
@@ -571,34 +682,38 @@ impl Engine {
                     tier,
                     compile_ns: 0,
                     code_bytes: c.compiled.code_bytes,
+                    code_hash: c.compiled.code_hash,
                 },
             ));
         }
         let t0 = self.clock.now_ns();
-        let (code, bytes) = self.build(slot, tier, &[])?;
+        let (code, bytes, code_hash) = self.build(slot, tier, &[])?;
         Ok((
             code,
             CompileStats {
                 tier,
                 compile_ns: self.clock.now_ns().saturating_sub(t0),
                 code_bytes: bytes,
+                code_hash,
             },
         ))
     }
 
     /// Compiles a tier (T3 also ensures T2 for its guard fallback) and records it in the slot.
+    /// Returns the code, its bytes (with a T2 fallback built for it) and the tier's own
+    /// code hash.
     fn build(
         &self,
         slot: &Slot,
         tier: Tier,
         spec: &[(usize, u64)],
-    ) -> Result<(*const Code, usize), BuildError> {
+    ) -> Result<(*const Code, usize, u64), BuildError> {
         let mut fallback: *const Code = core::ptr::null();
         let mut extra = 0;
         if tier == Tier::T3 && !spec.is_empty() {
             let t2 = slot.tiers[2].load(Ordering::Acquire);
             fallback = if t2.is_null() {
-                let (c, b) = self.build(slot, Tier::T2, &[])?;
+                let (c, b, _) = self.build(slot, Tier::T2, &[])?;
                 extra = b;
                 c
             } else {
@@ -611,6 +726,7 @@ impl Engine {
             place(&unit, &mut **mem)
         })?;
         let bytes = compiled.code_bytes;
+        let hash = compiled.code_hash;
         let code = Box::new(Code {
             tier,
             compiled,
@@ -620,7 +736,7 @@ impl Engine {
         slot.owned.lock().push(code);
         // record (unspecialized code, or specialized T3 as the T3 entry)
         slot.tiers[tier as usize].store(ptr as *mut Code, Ordering::Release);
-        Ok((ptr, bytes + extra))
+        Ok((ptr, bytes + extra, hash))
     }
 
     fn run_entry(&self, slot: &Slot, entry: *mut Code, raw: &[u64]) -> Result<Value, Trap> {

@@ -88,6 +88,9 @@ pub enum Event {
         compile_cycles: u64,
         /// Size of the machine code in bytes.
         code_bytes: usize,
+        /// Hash of the new tier's code, independent of addresses (`CodeUnit::code_hash`):
+        /// written as 16 hex digits.
+        code_hash: u64,
         /// Index of the CPU that compiled it.
         compiler_cpu: u32,
     },
@@ -175,10 +178,11 @@ impl Event {
                 compile_ns,
                 compile_cycles,
                 code_bytes,
+                code_hash,
                 compiler_cpu,
             } => write!(
                 out,
-                "\"kernel\":{},\"from\":\"{}\",\"to\":\"{}\",\"calls\":{},\"compile_us\":{},\"compile_ns\":{},\"compile_cycles\":{},\"code_bytes\":{},\"compiler_cpu\":{}",
+                "\"kernel\":{},\"from\":\"{}\",\"to\":\"{}\",\"calls\":{},\"compile_us\":{},\"compile_ns\":{},\"compile_cycles\":{},\"code_bytes\":{},\"code_hash\":\"{:016x}\",\"compiler_cpu\":{}",
                 JsonStr(kernel),
                 from,
                 to,
@@ -187,6 +191,7 @@ impl Event {
                 compile_ns,
                 compile_cycles,
                 code_bytes,
+                code_hash,
                 compiler_cpu
             ),
             Event::CompileError {

@@ -25,6 +25,10 @@ pub use events::{Clock, Event, NullClock, NullSink, TraceSink};
 pub use exec_memory::{CodeBlock, CodeSync, ExecMemError, ExecMemory, PoolStats};
 #[cfg(feature = "std")]
 pub use host_memory::HostExecMemory;
+pub use policy::{
+    ADAPTIVE_MIN_CALLS, PRIOR_COMPILE_NS, PRIOR_SPEEDUP, TierPolicy, adaptive_pays_off,
+    break_even_calls,
+};
 pub use stack_limit::StackLimit;
 #[cfg(feature = "std")]
 pub use stack_limit::{ThreadStackLimit, thread_stack_bounds};

@@ -57,6 +57,14 @@ pub(crate) struct Slot {
     /// The argument profile T3 specializes from.
     pub profile: ArgProfile,
     pub deopts: AtomicU64,
+    /// Adaptive policy: time (ns) and calls at the current tier, the per-call time at the
+    /// tier below (ns, 0: none), the compile time of the current tier (ns), and whether
+    /// the current tier's speed-up was learned.
+    pub tier_time_ns: AtomicU64,
+    pub tier_calls: AtomicU64,
+    pub below_per_call_ns: AtomicU64,
+    pub tier_compile_ns: AtomicU64,
+    pub speedup_learned: AtomicBool,
     /// Owns every code object ever published for this slot (boxed: slots and callers
     /// hold raw pointers to them, which must stay valid when the vector grows).
     #[allow(clippy::vec_box)]
@@ -81,6 +89,11 @@ impl Slot {
             requested: AtomicU8::new(0),
             profile: ArgProfile::new(f),
             deopts: AtomicU64::new(0),
+            tier_time_ns: AtomicU64::new(0),
+            tier_calls: AtomicU64::new(0),
+            below_per_call_ns: AtomicU64::new(0),
+            tier_compile_ns: AtomicU64::new(0),
+            speedup_learned: AtomicBool::new(true),
             owned: SpinLock::new(Vec::new()),
             loaded,
         }

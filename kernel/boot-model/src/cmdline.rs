@@ -98,6 +98,10 @@ pub struct BootParams {
     pub mode: Mode,
     /// `bareflow.tiers=t1,t2,t3` (strictly increasing, each >= 1).
     pub tiers: Tiers,
+    /// `bareflow.tiers=adaptive`: tier up when the time the next tier would have saved
+    /// passes its compile cost (the JIT's `TierPolicy::Adaptive`) instead of at the call
+    /// counts of `tiers` (which keep their default).
+    pub adaptive_tiers: bool,
     /// `bareflow.pool_mib=` size of the executable pool in MiB (1..=1024).
     pub pool_mib: u32,
     /// `bareflow.heap_mib=` kernel heap size in MiB; 0 = sized from RAM.
@@ -124,6 +128,7 @@ impl Default for BootParams {
         BootParams {
             mode: Mode::default(),
             tiers: Tiers::default(),
+            adaptive_tiers: false,
             pool_mib: 16,
             heap_mib: 0,
             max_cpus: 0,
@@ -143,7 +148,10 @@ pub const KNOWN: &[(&str, &str)] = &[
         "bareflow.mode",
         "demo|bench|selftest|test-exception|test-panic|llama",
     ),
-    ("bareflow.tiers", "T1,T2,T3 (increasing call counts)"),
+    (
+        "bareflow.tiers",
+        "T1,T2,T3 (increasing call counts) or adaptive",
+    ),
     ("bareflow.pool_mib", "1..=1024"),
     ("bareflow.heap_mib", "0 (auto) or 16..=65536"),
     ("bareflow.cpus", "0 (all) or 1..=64"),
@@ -270,7 +278,14 @@ impl BootParams {
                 "bareflow.mode" => Mode::from_name(value)
                     .map(|m| p.mode = m)
                     .ok_or("unknown mode (demo|bench|selftest|test-exception|test-panic|llama)"),
-                "bareflow.tiers" => parse_tiers(value).map(|t| p.tiers = t),
+                "bareflow.tiers" if value == "adaptive" => {
+                    p.adaptive_tiers = true;
+                    Ok(())
+                }
+                "bareflow.tiers" => parse_tiers(value).map(|t| {
+                    p.tiers = t;
+                    p.adaptive_tiers = false;
+                }),
                 "bareflow.pool_mib" => in_range(value, 1, 1024, false).map(|v| p.pool_mib = v),
                 "bareflow.heap_mib" => in_range(value, 16, 65536, true).map(|v| p.heap_mib = v),
                 "bareflow.cpus" => in_range(value, 1, 64, true).map(|v| p.max_cpus = v),
@@ -315,6 +330,21 @@ mod tests {
         let (p, w) = parse("");
         assert_eq!(p, BootParams::default());
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn tiers_adaptive_keeps_the_default_thresholds() {
+        let (p, w) = parse("bareflow.tiers=adaptive");
+        assert!(w.is_empty(), "{w:?}");
+        assert!(p.adaptive_tiers);
+        assert_eq!(p.tiers, Tiers::default());
+        // the last `bareflow.tiers=` wins
+        let (p, _) = parse("bareflow.tiers=adaptive bareflow.tiers=1,2,3");
+        assert!(!p.adaptive_tiers);
+        assert_eq!(p.tiers, Tiers([1, 2, 3]));
+        let (p, w) = parse("bareflow.tiers=adaptiv");
+        assert!(!p.adaptive_tiers);
+        assert_eq!(w.len(), 1);
     }
 
     #[test]

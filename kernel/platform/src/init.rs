@@ -58,6 +58,14 @@ pub(crate) fn machine(info: BootInfo) -> ! {
         let t = params.tiers.0;
         e.str("mode", params.mode.name())
             .display("tiers", format_args!("{},{},{}", t[0], t[1], t[2]))
+            .str(
+                "tier_policy",
+                if params.adaptive_tiers {
+                    "adaptive"
+                } else {
+                    "thresholds"
+                },
+            )
             .u64("pool_mib", params.pool_mib as u64)
             .u64("heap_mib", params.heap_mib as u64)
             .u64("max_cpus", params.max_cpus as u64);

@@ -103,14 +103,10 @@ impl Lane {
     }
 }
 
-/// A small size from the kernel's test sizes (cheap enough for thousands of T0 calls).
+/// A small size from the kernel's test sizes (cheap enough for thousands of T0 calls):
+/// [`Kernel::ladder_size`], which the host's code-hash check uses too.
 pub fn small_size(k: &Kernel) -> usize {
-    let s = k.test_sizes;
-    if s.is_empty() {
-        k.bench_size
-    } else {
-        s[(s.len() - 1) * 2 / 3]
-    }
+    k.ladder_size()
 }
 
 /// Lanes for every catalog kernel with a distinct entry function; the reference
@@ -124,7 +120,7 @@ pub fn lanes(rt: &Runtime, size: fn(&Kernel) -> usize) -> Result<Vec<Lane>, Stri
         if lanes.iter().any(|l| l.func == func) {
             continue;
         }
-        let mut work = Workload::new(k, size(k), 1);
+        let mut work = Workload::new(k, size(k), Kernel::LADDER_SEED);
         work.reset();
         let ret = {
             let mut args = work.args();
@@ -333,6 +329,11 @@ pub fn climb(
     stats_us: u64,
 ) -> Outcome {
     let background = rt.compiler_cpu.is_some();
+    // the adaptive policy tiers up when it pays off, not at call counts: a lane is done
+    // once at T3 (plus `extra` calls), no call waits for a compile, and which calls ran
+    // while one was pending is not known here (not counted)
+    let adaptive = rt.engine.config().policy == jit::TierPolicy::Adaptive;
+    let thresholds = if adaptive { [0; 3] } else { thresholds };
     let start = time::now_us();
     let mut next_stats = start + stats_us;
     let mut out = Outcome {
@@ -364,8 +365,9 @@ pub fn climb(
             if blocked {
                 continue;
             }
-            let pending =
-                background && (0..3).any(|j| lane.calls >= thresholds[j] && tier.index() <= j);
+            let pending = !adaptive
+                && background
+                && (0..3).any(|j| lane.calls >= thresholds[j] && tier.index() <= j);
             if pending {
                 lane.calls_while_compiling += 1;
             }

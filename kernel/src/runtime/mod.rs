@@ -21,7 +21,7 @@ use ::modules::Kernel;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, Trap, Value};
+use jit::{Arg, CpuFeatures, Engine, EngineConfig, FuncId, Tier, TierPolicy, Trap, Value};
 use loader::LoadedModule;
 use platform::fault::{self, FaultInfo, exception_name, guarded};
 use platform::mem::exec_pool;
@@ -44,6 +44,15 @@ pub fn jit_features() -> CpuFeatures {
         avx: f.has("avx"),
         avx2: f.has("avx2"),
         fma: f.has("fma"),
+    }
+}
+
+/// The tier policy of the command line: `bareflow.tiers=adaptive` or the thresholds.
+pub fn tier_policy() -> TierPolicy {
+    if boot::params().adaptive_tiers {
+        TierPolicy::Adaptive
+    } else {
+        TierPolicy::Thresholds
     }
 }
 
@@ -100,6 +109,7 @@ pub fn new_engine(
     }
     let config = EngineConfig {
         thresholds,
+        policy: tier_policy(),
         features: jit_features(),
         background_compile: compiler_cpu.is_some(),
         compiler_cpu: compiler_cpu.unwrap_or(cpu::current_index() as usize) as u32,

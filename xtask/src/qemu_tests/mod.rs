@@ -11,6 +11,7 @@
 
 mod block;
 mod boot;
+mod code_hash;
 mod image;
 mod llama;
 mod runtime;

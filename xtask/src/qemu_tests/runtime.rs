@@ -17,7 +17,9 @@
 //!   catalog kernel has T0..T3 and AOT cells, saxpy T0..T3 (its workload), results equal
 //!   to T0, compile cost for the compiled tiers.
 //! - `runtime-demo`: demo mode, with the README's `saxpy` as a boot module; every kernel
-//!   (saxpy included) reaches T3 with results equal to T0, `stats` lines, exit success.
+//!   (saxpy included) reaches T3 with results equal to T0, `stats` lines, exit success,
+//!   and every `tier_up`'s `code_hash` equals the host's for the same catalog, CPU features,
+//!   thresholds and workloads (`code_hash`).
 
 use super::{Case, Modules, Trace, ensure};
 use crate::iso::{self, Boot};
@@ -193,6 +195,11 @@ fn check_tier_ups(evs: &[Event], compiler_cpu: u64) -> Result<usize, String> {
         for f in ["compile_us", "compile_cycles", "code_bytes"] {
             ensure(n(e, f).is_some(), || format!("tier_up without {f}: {e:?}"))?;
         }
+        let hash = s(e, "code_hash");
+        ensure(
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            || format!("tier_up without a 16-digit code_hash: {e:?}"),
+        )?;
         by_kernel.entry(s(e, "kernel")).or_default().push((
             s(e, "from"),
             s(e, "to"),
@@ -326,8 +333,9 @@ fn demo(t: &Trace, out: &QemuOutcome) -> Result<String, String> {
     })?;
     saxpy_reached_t3(evs)?;
     check_exit(evs, out)?;
+    let hashes = super::code_hash::check(t)?;
     Ok(format!(
-        "{} kernels at T3 (saxpy among them), {} calls",
+        "{} kernels at T3 (saxpy among them), {} calls, {hashes} code hashes equal to the host's",
         climbed.len(),
         n(d, "calls").unwrap_or(0)
     ))
@@ -441,7 +449,7 @@ mod tests {
         for k in 0..16 {
             for (from, to, calls) in [("T0", "T1", 100), ("T1", "T2", 1000), ("T2", "T3", 10000)] {
                 evs.push(ev(&format!(
-                    r#"{{"ev":"tier_up","t_us":1,"cpu":1,"kernel":"k{k}","from":"{from}","to":"{to}","calls":{calls},"compile_us":1,"compile_cycles":2,"code_bytes":3,"compiler_cpu":1}}"#
+                    r#"{{"ev":"tier_up","t_us":1,"cpu":1,"kernel":"k{k}","from":"{from}","to":"{to}","calls":{calls},"compile_us":1,"compile_cycles":2,"code_bytes":3,"code_hash":"00000000000000ff","compiler_cpu":1}}"#
                 )));
             }
         }

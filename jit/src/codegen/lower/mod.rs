@@ -22,7 +22,7 @@ mod map_vector;
 mod scalar;
 mod vector_loop;
 
-use super::abi::{NS_LIB, cl_type, import_function, stack_low};
+use super::abi::{NS_LIB, cl_type, import_function, stack_low, table_address};
 use crate::ir::walk;
 use crate::ir::*;
 use crate::math::libcalls::Libcall;
@@ -301,9 +301,8 @@ impl<'b> FunctionContext<'b> for FunctionLowering<'_, 'b> {
         match r {
             BufRef::Param(i) => self.bufs[i as usize],
             BufRef::Table(t) => {
-                let data = &self.module.tables[t as usize].data;
-                let (p, n) = (data.ptr() as usize as i64, data.len() as i64);
-                let p = self.ins().iconst(types::I64, p);
+                let n = self.module.tables[t as usize].data.len() as i64;
+                let p = table_address(&mut self.builder, t);
                 let n = self.ins().iconst(types::I64, n);
                 (p, n)
             }
